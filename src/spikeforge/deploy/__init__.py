@@ -1,0 +1,6 @@
+"""The Deployment — the one object every method produces and every consumer reads — and its file format."""
+
+from spikeforge.deploy.deployment import ARRAY_FIELDS, FORMAT_VERSION, Deployment, DeploymentError
+from spikeforge.deploy.io import DeploymentFileError, load, save
+
+__all__ = ["ARRAY_FIELDS", "FORMAT_VERSION", "Deployment", "DeploymentError", "DeploymentFileError", "load", "save"]

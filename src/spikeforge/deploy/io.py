@@ -1,0 +1,179 @@
+"""Save and load deployments: one versioned, checksummed, atomically written file.
+
+Format (``.sfd``, documented in ``docs/deployment-format.md``): a ZIP archive holding
+
+* ``manifest.json`` — format name and version, chip preset (full parameters), scalar fields, provenance,
+  and for every array its file name, dtype, shape, encoding and SHA-256 of the stored bytes;
+* one ``.npy`` file per array (NumPy's own format). A binary crossbar is stored bit-packed
+  (``np.packbits`` along the neuron axis, encoding ``"packbits"``), every other array as is.
+
+Anything that reads ZIP, JSON and ``.npy`` can read a deployment: no spikeforge needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spikeforge import __version__
+from spikeforge.deploy.deployment import ARRAY_FIELDS, FORMAT_VERSION, Deployment, DeploymentError
+from spikeforge.hardware.rules import check
+from spikeforge.hardware.spec import ChipSpec
+
+FORMAT_NAME = "spikeforge-deployment"
+
+
+class DeploymentFileError(DeploymentError):
+    """A deployment file is missing, corrupt, truncated, of another format or of an unsupported version."""
+
+
+def _npy_bytes(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
+    return buf.getvalue()
+
+
+def save(deployment: Deployment, path: str | os.PathLike[str], *, check_rules: bool = True) -> Path:
+    """Write ``deployment`` to ``path`` atomically (temporary file in the same folder, then rename).
+
+    The deployment is validated first (and design-rule checked unless ``check_rules=False``), so an invalid
+    network never reaches disk. Returns the path written.
+    """
+    dep = deployment.normalised()
+    dep.validate()
+    if check_rules:
+        check(dep)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, Any] = {}
+    payload: dict[str, bytes] = {}
+    for name, dtype, _ in ARRAY_FIELDS:
+        arr = getattr(dep, name)
+        encoding = "raw"
+        if name == "crossbar" and dep.chip.core.binary_crossbar:
+            arr = np.packbits(arr.astype(np.uint8), axis=-1)
+            encoding = "packbits"
+        data = _npy_bytes(arr)
+        fname = f"{name}.npy"
+        payload[fname] = data
+        arrays[name] = {
+            "file": fname,
+            "dtype": dtype,
+            "shape": list(getattr(dep, name).shape),
+            "encoding": encoding,
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
+    manifest = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "spikeforge_version": __version__,
+        "chip": dep.chip.to_dict(),
+        "n_inputs": dep.n_inputs,
+        "n_classes": dep.n_classes,
+        "ticks_per_input": dep.ticks_per_input,
+        "input_shape": list(dep.input_shape),
+        "provenance": dep.provenance,
+        "core_labels": dep.core_labels,
+        "arrays": arrays,
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("manifest.json", json.dumps(manifest, indent=1, default=_json_default))
+            for fname, data in payload.items():
+                zf.writestr(fname, data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _json_default(o: object) -> object:
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"provenance value of type {type(o).__name__} is not JSON-serialisable")
+
+
+def load(path: str | os.PathLike[str], *, check_rules: bool = True) -> Deployment:
+    """Read a deployment written by :func:`save`, verifying format, version, checksums, shapes, dtypes and
+    (unless ``check_rules=False``) the chip's design rules. Raises :class:`DeploymentFileError` naming the
+    file and the problem for anything corrupt or truncated."""
+    path = Path(path)
+    if not path.exists():
+        raise DeploymentFileError(f"{path}: no such deployment file")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()
+            if bad is not None:
+                raise DeploymentFileError(f"{path}: member {bad!r} is corrupt (CRC mismatch)")
+            try:
+                manifest = json.loads(zf.read("manifest.json"))
+            except KeyError:
+                raise DeploymentFileError(f"{path}: no manifest.json — not a spikeforge deployment") from None
+            if manifest.get("format") != FORMAT_NAME:
+                raise DeploymentFileError(f"{path}: format {manifest.get('format')!r} is not {FORMAT_NAME!r}")
+            version = manifest.get("format_version")
+            if version != FORMAT_VERSION:
+                raise DeploymentFileError(
+                    f"{path}: format version {version} is not supported (this spikeforge reads {FORMAT_VERSION})"
+                )
+            chip = ChipSpec.from_dict(manifest["chip"])
+            kw: dict[str, Any] = {}
+            for name, dtype, _ in ARRAY_FIELDS:
+                meta = manifest["arrays"].get(name)
+                if meta is None:
+                    raise DeploymentFileError(f"{path}: array {name!r} missing from manifest")
+                try:
+                    data = zf.read(meta["file"])
+                except KeyError:
+                    raise DeploymentFileError(f"{path}: array file {meta['file']!r} missing") from None
+                if hashlib.sha256(data).hexdigest() != meta["sha256"]:
+                    raise DeploymentFileError(f"{path}: array {name!r} fails its SHA-256 check (corrupt)")
+                arr = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+                if meta["encoding"] == "packbits":
+                    n = meta["shape"][-1]
+                    arr = np.unpackbits(arr, axis=-1, count=n)
+                elif meta["encoding"] != "raw":
+                    raise DeploymentFileError(f"{path}: array {name!r} has unknown encoding {meta['encoding']!r}")
+                if list(arr.shape) != list(meta["shape"]):
+                    raise DeploymentFileError(
+                        f"{path}: array {name!r} has shape {arr.shape}, manifest says {tuple(meta['shape'])}"
+                    )
+                kw[name] = arr.astype(dtype, copy=False)
+    except zipfile.BadZipFile as e:
+        raise DeploymentFileError(f"{path}: not a readable deployment archive (truncated or corrupt): {e}") from None
+    except (KeyError, TypeError, ValueError) as e:
+        if isinstance(e, DeploymentError):
+            raise
+        raise DeploymentFileError(f"{path}: malformed manifest or array: {e!r}") from None
+    dep = Deployment(
+        chip=chip,
+        n_inputs=int(manifest["n_inputs"]),
+        n_classes=int(manifest["n_classes"]),
+        ticks_per_input=int(manifest["ticks_per_input"]),
+        input_shape=tuple(manifest.get("input_shape", ())),
+        provenance=dict(manifest.get("provenance", {})),
+        core_labels=list(manifest.get("core_labels", [])),
+        **kw,
+    )
+    try:
+        dep.validate()
+    except DeploymentError as e:
+        raise DeploymentFileError(f"{path}: {e}") from None
+    if check_rules:
+        check(dep)
+    return dep

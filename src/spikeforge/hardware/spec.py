@@ -1,0 +1,196 @@
+"""Typed chip specifications.
+
+A chip is described by two frozen dataclasses: :class:`CoreSpec` (one neurosynaptic core) and
+:class:`ChipSpec` (a mesh of identical cores, its tick rate, and how many chips a board may hold).
+Other chips are parameter sets of the same model, never forks of the code: the Loihi-like preset differs
+from TrueNorth only in numbers (fan-in, multi-bit synapses, memory budget, mesh size).
+
+The neuron model every core computes (TrueNorth; Merolla et al., Science 2014; Cassidy et al., IJCNN 2013)
+is stated in :mod:`spikeforge.sim.reference` and ``docs/chip-model.md``:
+
+    V_j ← sat( V_j + Σ_i A_i(t) · w_ij · s_j[G_i] + λ_j )
+    spike if V_j ≥ α_j, then reset by γ_j (0: V ← R_j, 1: V ← V − α_j, 2: V unchanged);
+    else if V_j < −β_j: κ_j = 1 → V ← −β_j, κ_j = 0 → V ← −R_j.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class CoreSpec:
+    """One neurosynaptic core.
+
+    Attributes:
+        n_axons: input lines per core (crossbar rows).
+        n_neurons: neurons per core (crossbar columns).
+        n_axon_types: number of axon types G_i; each neuron holds one signed weight per type.
+        crossbar_min, crossbar_max: value range of a crossbar entry w_ij. TrueNorth's crossbar is binary
+            (0..1); a multi-bit synapse chip stores signed integers here.
+        weight_min, weight_max: range of the per-neuron, per-type weights s_j[G].
+        leak_min, leak_max: range of the per-tick leak λ_j.
+        threshold_max: largest positive threshold α_j (and negative threshold β_j); both are ≥ 0.
+        reset_value_min, reset_value_max: range of the reset value R_j.
+        membrane_bits: width of the saturating signed membrane potential; V ∈ [−2^(b−1), 2^(b−1) − 1].
+        delay_min, delay_max: axonal delay range in ticks.
+        reset_modes: supported reset modes γ (0 = to R, 1 = linear subtract α, 2 = none).
+        synapse_memory_bits: if set, the core's synaptic memory budget: the number of non-zero crossbar
+            entries times the bits per entry must fit (multi-bit chips); ``None`` for a fixed dense crossbar.
+    """
+
+    n_axons: int = 256
+    n_neurons: int = 256
+    n_axon_types: int = 4
+    crossbar_min: int = 0
+    crossbar_max: int = 1
+    weight_min: int = -255
+    weight_max: int = 255
+    leak_min: int = -255
+    leak_max: int = 255
+    threshold_max: int = 2**18 - 1
+    reset_value_min: int = -(2**18)
+    reset_value_max: int = 2**18 - 1
+    membrane_bits: int = 20
+    delay_min: int = 1
+    delay_max: int = 15
+    reset_modes: tuple[int, ...] = (0, 1, 2)
+    synapse_memory_bits: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.n_axons <= 0 or self.n_neurons <= 0 or self.n_axon_types <= 0:
+            raise ValueError("CoreSpec: n_axons, n_neurons and n_axon_types must be positive")
+        for lo, hi, name in (
+            (self.crossbar_min, self.crossbar_max, "crossbar"),
+            (self.weight_min, self.weight_max, "weight"),
+            (self.leak_min, self.leak_max, "leak"),
+            (self.reset_value_min, self.reset_value_max, "reset_value"),
+            (self.delay_min, self.delay_max, "delay"),
+        ):
+            if lo > hi:
+                raise ValueError(f"CoreSpec: {name} range is empty ({lo} > {hi})")
+        if self.delay_min < 1:
+            raise ValueError("CoreSpec: delay_min must be >= 1 (a spike cannot arrive in the tick it is sent)")
+        if not 2 <= self.membrane_bits <= 31:
+            raise ValueError("CoreSpec: membrane_bits must be in 2..31")
+
+    @property
+    def binary_crossbar(self) -> bool:
+        """True when every crossbar entry is a single bit (TrueNorth)."""
+        return self.crossbar_min == 0 and self.crossbar_max == 1
+
+    @property
+    def crossbar_bits(self) -> int:
+        """Bits needed to store one crossbar entry."""
+        span = self.crossbar_max - self.crossbar_min
+        return max(1, span.bit_length())
+
+    @property
+    def v_min(self) -> int:
+        """Lowest membrane potential (saturation floor)."""
+        return -(2 ** (self.membrane_bits - 1))
+
+    @property
+    def v_max(self) -> int:
+        """Highest membrane potential (saturation ceiling)."""
+        return 2 ** (self.membrane_bits - 1) - 1
+
+
+@dataclass(frozen=True)
+class ChipSpec:
+    """A chip: a 2-D mesh of identical cores ticking in lock step.
+
+    Attributes:
+        name: preset name, stored in every deployment.
+        core: the core every mesh position holds.
+        mesh_rows, mesh_cols: the core mesh; ``cores_per_chip = mesh_rows * mesh_cols``.
+        tick_hz: nominal tick rate (TrueNorth: 1 kHz real time).
+        max_chips: how many chips one deployment may span (a board of tiled chips).
+        description: one line for ``spikeforge`` listings.
+        source: where the numbers come from.
+    """
+
+    name: str
+    core: CoreSpec = field(default_factory=CoreSpec)
+    mesh_rows: int = 64
+    mesh_cols: int = 64
+    tick_hz: float = 1000.0
+    max_chips: int = 16
+    description: str = ""
+    source: str = ""
+
+    @property
+    def cores_per_chip(self) -> int:
+        """Number of cores on one chip."""
+        return self.mesh_rows * self.mesh_cols
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain-data form (JSON-serialisable)."""
+        d = asdict(self)
+        d["core"]["reset_modes"] = list(self.core.reset_modes)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, object]) -> ChipSpec:
+        """Inverse of :meth:`to_dict`."""
+        core = dict(d["core"])  # type: ignore[call-overload]
+        core["reset_modes"] = tuple(core["reset_modes"])
+        rest = {k: v for k, v in d.items() if k != "core"}
+        return cls(core=CoreSpec(**core), **rest)  # type: ignore[arg-type]
+
+
+TRUENORTH = ChipSpec(
+    name="truenorth",
+    core=CoreSpec(),
+    mesh_rows=64,
+    mesh_cols=64,
+    tick_hz=1000.0,
+    max_chips=16,
+    description="IBM TrueNorth: 4096 cores of 256 axons x 256 neurons, binary crossbar, 4 axon types, 1 kHz",
+    source=(
+        "Merolla et al., Science 345:668 (2014); Cassidy et al., IJCNN 2013 (neuron model); "
+        "Akopyan et al., IEEE TCAD 34:1537 (2015) (parameter widths); NS16e board: 16 chips"
+    ),
+)
+
+LOIHI_LIKE = ChipSpec(
+    name="loihi-like",
+    core=CoreSpec(
+        n_axons=4096,
+        n_neurons=1024,
+        n_axon_types=1,
+        crossbar_min=-255,
+        crossbar_max=255,
+        weight_min=-255,
+        weight_max=255,
+        leak_min=-(2**11),
+        leak_max=2**11 - 1,
+        threshold_max=2**23 - 1,
+        reset_value_min=-(2**23),
+        reset_value_max=2**23 - 1,
+        membrane_bits=24,
+        delay_min=1,
+        delay_max=62,
+        reset_modes=(0, 1, 2),
+        synapse_memory_bits=128 * 1024 * 8,
+    ),
+    mesh_rows=8,
+    mesh_cols=16,
+    tick_hz=1000.0,
+    max_chips=32,
+    description=(
+        "Loihi-like parameter set: 128 cores of up to 4096 axons x 1024 neurons, 9-bit signed synapses, "
+        "128 KiB synaptic memory per core (TrueNorth neuron dynamics)"
+    ),
+    source="Davies et al., IEEE Micro 38(1):82 (2018): core fan-in/fan-out, 1-9 bit weights, 128 KB synaptic SRAM",
+)
+
+PRESETS: dict[str, ChipSpec] = {TRUENORTH.name: TRUENORTH, LOIHI_LIKE.name: LOIHI_LIKE}
+
+
+def get_chip(name: str) -> ChipSpec:
+    """Return the preset called ``name``; raises ``KeyError`` listing the known presets."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise KeyError(f"unknown chip preset {name!r}; known presets: {', '.join(sorted(PRESETS))}") from None

@@ -1,0 +1,110 @@
+"""Reference simulator: a plain loop over ticks, cores, axons and neurons.
+
+Slow by design; it is the executable statement of the core semantics (DESIGN.md; Merolla et al. 2014;
+Cassidy et al. 2013) that the fast engine must match spike for spike and count for count. For each input,
+the network starts from V = V0 with no spikes in flight; each tick t, for every core and enabled neuron j:
+
+1. integrate: V ← sat(V + Σ_i A_i(t) · w_ij · s_j[G_i]), A_i(t) = 1 if any spike reached axon i at t;
+2. leak:      V ← sat(V + λ_j);
+3. fire:      if V ≥ α_j: spike, and γ=0: V ← R_j; γ=1: V ← V − α_j; γ=2: V unchanged;
+4. floor:     else if V < −β_j: κ=1: V ← −β_j; κ=0: V ← −R_j;
+5. route:     a spike at t reaches (dest core, dest axon) at t + delay; off-core spikes leave the chip.
+
+sat() clamps to the membrane width [−2^(b−1), 2^(b−1) − 1]. Disabled neurons never change or fire.
+An input channel spiking at tick t reaches its mapped axons at tick t.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from spikeforge.deploy.deployment import Deployment
+from spikeforge.sim.counts import EventCounts
+
+
+def simulate_reference(dep: Deployment, spikes: np.ndarray, ticks: int) -> tuple[np.ndarray, EventCounts, np.ndarray]:
+    """Simulate each input of ``spikes`` (B, T_in, K) for ``ticks`` ticks.
+
+    Returns (class_counts (B, n_classes), counts, raster (ticks, C, N, B) bool).
+    """
+    core = dep.chip.core
+    c_n, a_n, n_n = dep.n_cores, core.n_axons, core.n_neurons
+    spikes = np.asarray(spikes)
+    if spikes.ndim == 2:
+        spikes = spikes[:, None, :]
+    b_n = spikes.shape[0]
+    cls = np.zeros((b_n, dep.n_classes), np.int64)
+    raster = np.zeros((ticks, c_n, n_n, b_n), bool)
+    fields = {k: np.zeros(b_n, np.int64) for k in ("syn", "spk", "axe", "hop", "xing", "act")}
+    core_spk = np.zeros(c_n, np.int64)
+    core_syn = np.zeros(c_n, np.int64)
+    out_of = {(int(c), int(j)): int(k) for c, j, k in zip(dep.output_core, dep.output_neuron, dep.output_class,
+                                                          strict=True)}
+    pl = dep.placement
+    for b in range(b_n):
+        v = dep.v_init.astype(np.int64).copy()
+        pending: dict[int, set[tuple[int, int]]] = {}
+        active = np.zeros(c_n, bool)
+        for t in range(ticks):
+            arrive = pending.pop(t, set())
+            if t < spikes.shape[1]:
+                for ch, c, i in zip(dep.input_channel, dep.input_core, dep.input_axon, strict=True):
+                    if spikes[b, t, ch]:
+                        arrive.add((int(c), int(i)))
+            for c, i in arrive:
+                fields["axe"][b] += 1
+                n_syn = int(np.count_nonzero(dep.crossbar[c, i]))
+                fields["syn"][b] += n_syn
+                core_syn[c] += n_syn
+                active[c] = True
+            for c in range(c_n):
+                for j in range(n_n):
+                    if not dep.enabled[c, j]:
+                        continue
+                    total = 0
+                    for i in range(a_n):
+                        if (c, i) in arrive and dep.crossbar[c, i, j]:
+                            total += int(dep.crossbar[c, i, j]) * int(dep.weights[c, j, dep.axon_type[c, i]])
+                    vj = min(max(int(v[c, j]) + total, core.v_min), core.v_max)
+                    vj = min(max(vj + int(dep.leak[c, j]), core.v_min), core.v_max)
+                    alpha, beta = int(dep.threshold[c, j]), int(dep.neg_threshold[c, j])
+                    r = int(dep.reset_value[c, j])
+                    if vj >= alpha:
+                        raster[t, c, j, b] = True
+                        fields["spk"][b] += 1
+                        core_spk[c] += 1
+                        active[c] = True
+                        g = int(dep.reset_mode[c, j])
+                        vj = r if g == 0 else (vj - alpha if g == 1 else vj)
+                        dc = int(dep.dest_core[c, j])
+                        if dc >= 0:
+                            due = t + int(dep.dest_delay[c, j])
+                            pending.setdefault(due, set()).add((dc, int(dep.dest_axon[c, j])))
+                            if pl[c, 0] == pl[dc, 0]:
+                                fields["hop"][b] += abs(int(pl[c, 1] - pl[dc, 1])) + abs(int(pl[c, 2] - pl[dc, 2]))
+                            else:
+                                fields["xing"][b] += 1
+                                fields["hop"][b] += (abs(int(pl[c, 1] - pl[dc, 1])) + abs(int(pl[c, 2] - pl[dc, 2]))
+                                                     + dep.chip.mesh_rows + dep.chip.mesh_cols)
+                        if (c, j) in out_of:
+                            cls[b, out_of[(c, j)]] += 1
+                    elif vj < -beta:
+                        vj = -beta if int(dep.floor_mode[c, j]) == 1 else -r
+                    v[c, j] = vj
+        fields["act"][b] = int(active.sum())
+    ticking = int(np.count_nonzero(dep.enabled.any(axis=1)))
+    counts = EventCounts(
+        ticks=ticks,
+        synaptic_events=fields["syn"],
+        spikes=fields["spk"],
+        axon_events=fields["axe"],
+        hops=fields["hop"],
+        chip_crossings=fields["xing"],
+        active_cores=fields["act"],
+        core_ticks=np.full(b_n, ticking * ticks, np.int64),
+        neuron_updates=np.full(b_n, int(dep.enabled.sum()) * ticks, np.int64),
+        n_cores=c_n,
+        core_spikes=core_spk,
+        core_synaptic_events=core_syn,
+    )
+    return cls, counts, raster
