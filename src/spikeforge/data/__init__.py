@@ -1,0 +1,45 @@
+"""Data layer: IDX files, datasets (MNIST, Fashion-MNIST, digits), locating, downloading, spike encoding.
+
+See ``docs/datasets.md`` for where data is looked for and how to download and verify it.
+"""
+
+from .datasets import DIGITS_N_TRAIN, Dataset, FileCheck, list_datasets, load_dataset, verify_dataset
+from .download import DownloadError, download_dataset, fetch_verified, uncompressed_sha256
+from .encode import Encoder, EncoderKind, bernoulli_encode, threshold_encode
+from .idx import DatasetError, read_idx, write_idx
+from .locate import (
+    ENV_VAR,
+    DatasetNotFoundError,
+    SearchPlace,
+    data_roots,
+    locate_dataset,
+    search_places,
+    user_cache_dir,
+)
+
+__all__ = [
+    "DIGITS_N_TRAIN",
+    "ENV_VAR",
+    "Dataset",
+    "DatasetError",
+    "DatasetNotFoundError",
+    "DownloadError",
+    "Encoder",
+    "EncoderKind",
+    "FileCheck",
+    "SearchPlace",
+    "bernoulli_encode",
+    "data_roots",
+    "download_dataset",
+    "fetch_verified",
+    "list_datasets",
+    "load_dataset",
+    "locate_dataset",
+    "read_idx",
+    "search_places",
+    "threshold_encode",
+    "uncompressed_sha256",
+    "user_cache_dir",
+    "verify_dataset",
+    "write_idx",
+]

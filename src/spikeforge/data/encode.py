@@ -1,0 +1,226 @@
+"""Spike encoders: turn a batch of images into binary spike trains.
+
+Every encoder returns a C-contiguous ``uint8`` array of 0/1 of shape ``(batch, ticks, channels)``,
+where ``channels`` is the number of pixels of one sample (all axes after the first, flattened in C
+order). Inputs are intensities: ``uint8`` (divided by 255) or floats in ``[0, 1]``; ``bool`` is
+taken as 0/1. The first axis is always the batch: a single image must be passed as ``x[None]``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal, get_args
+
+import numpy as np
+
+__all__ = ["Encoder", "EncoderKind", "bernoulli_encode", "threshold_encode"]
+
+EncoderKind = Literal["threshold", "bernoulli"]
+
+#: Elements (batch rows x ticks x channels) drawn per chunk by :func:`bernoulli_encode`.
+_CHUNK_ELEMENTS = 2**22
+_UINT8_LEVELS = np.arange(256, dtype=np.float64) / 255.0
+
+
+def _check_ticks(ticks: object) -> int:
+    """Return ``ticks`` as an int, or raise ValueError unless it is an integer >= 1."""
+    if isinstance(ticks, bool) or not isinstance(ticks, numbers.Integral) or int(ticks) < 1:
+        raise ValueError(f"ticks must be an integer >= 1, got {ticks!r}")
+    return int(ticks)
+
+
+def _check_threshold(threshold: object) -> float:
+    """Return ``threshold`` as a float, or raise ValueError unless it is a real number in [0, 1]."""
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+        raise ValueError(f"threshold must be a real number in [0, 1], got {threshold!r}")
+    t = float(threshold)
+    if not (math.isfinite(t) and 0.0 <= t <= 1.0):
+        raise ValueError(f"threshold must be in [0, 1], got {t}")
+    return t
+
+
+def _as_batch(x: object) -> np.ndarray:
+    """Validate ``x`` and return it as a 2-D ``(batch, channels)`` array, dtype uint8 or floating.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` has fewer than 2 or more than 4 dimensions, an unsupported dtype, NaN or infinite
+        values, or float values outside ``[0, 1]``.
+    """
+    a = np.asarray(x)
+    if not 2 <= a.ndim <= 4:
+        raise ValueError(
+            "expected a batch of shape (batch, channels), (batch, H, W) or (batch, C, H, W); "
+            f"got ndim={a.ndim} "
+            f"shape {a.shape} (for a single image pass x[None])"
+        )
+    if a.dtype == np.bool_:
+        a = a.astype(np.uint8) * np.uint8(255)
+    elif a.dtype == np.uint8:
+        pass
+    elif np.issubdtype(a.dtype, np.floating):
+        n_nan = int(np.count_nonzero(np.isnan(a)))
+        if n_nan:
+            raise ValueError(f"input contains {n_nan} NaN value(s)")
+        n_inf = int(np.count_nonzero(np.isinf(a)))
+        if n_inf:
+            raise ValueError(f"input contains {n_inf} infinite value(s)")
+        if a.size and (a.min() < 0.0 or a.max() > 1.0):
+            raise ValueError(
+                f"input values must be in [0, 1], got min={a.min():.6g} max={a.max():.6g} "
+                "(pass uint8 images as they are, or divide by 255)"
+            )
+    else:
+        raise ValueError(f"input dtype must be uint8, bool or floating in [0, 1], got {a.dtype}")
+    return a.reshape(a.shape[0], -1)
+
+
+def threshold_encode(x: np.ndarray, ticks: int = 1, threshold: float = 0.5) -> np.ndarray:
+    """Encode intensities as a deterministic spike on every tick where ``intensity > threshold``.
+
+    Parameters
+    ----------
+    x
+        Batch of intensities, shape ``(batch, ...)``: ``uint8`` (intensity = value / 255) or floats
+        in ``[0, 1]``.
+    ticks
+        Number of time steps; the same spike pattern is repeated on each.
+    threshold
+        Intensity in ``[0, 1]``; a channel spikes iff its intensity is strictly greater.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint8`` 0/1 array of shape ``(batch, ticks, channels)``.
+
+    Raises
+    ------
+    ValueError
+        On invalid input (see module docstring), ``ticks < 1`` or ``threshold`` outside ``[0, 1]``.
+    """
+    ticks = _check_ticks(ticks)
+    threshold = _check_threshold(threshold)
+    flat = _as_batch(x)
+    if flat.dtype == np.uint8:
+        spikes = (_UINT8_LEVELS > threshold).astype(np.uint8)[flat]
+    else:
+        spikes = (flat > threshold).astype(np.uint8)
+    return np.ascontiguousarray(np.broadcast_to(spikes[:, None, :], (flat.shape[0], ticks, flat.shape[1])))
+
+
+def bernoulli_encode(x: np.ndarray, ticks: int, rng: np.random.Generator | int | None = None) -> np.ndarray:
+    """Encode intensities as a rate code: independent spikes with ``P(spike) = intensity``.
+
+    Each (sample, tick, channel) spikes independently with probability equal to the channel's
+    intensity, so the mean over ticks estimates the intensity; intensity 0 never spikes and 1 always.
+
+    Parameters
+    ----------
+    x
+        Batch of intensities, shape ``(batch, ...)``: ``uint8`` (intensity = value / 255) or floats
+        in ``[0, 1]``.
+    ticks
+        Number of time steps, >= 1.
+    rng
+        A ``numpy.random.Generator`` (advanced in place), an integer seed, or ``None`` for fresh OS
+        entropy. The same seed, input shape and ``ticks`` give the same spikes.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint8`` 0/1 array of shape ``(batch, ticks, channels)``.
+
+    Raises
+    ------
+    ValueError
+        On invalid input (see module docstring) or ``ticks < 1``.
+    """
+    ticks = _check_ticks(ticks)
+    flat = _as_batch(x)
+    gen = np.random.default_rng(rng)
+    batch, channels = flat.shape
+    out = np.empty((batch, ticks, channels), dtype=np.bool_)
+    levels = _UINT8_LEVELS.astype(np.float32)
+    rows = max(1, _CHUNK_ELEMENTS // max(1, ticks * channels))
+    for start in range(0, batch, rows):
+        chunk = flat[start : start + rows]
+        p = levels[chunk] if chunk.dtype == np.uint8 else chunk.astype(np.float32)
+        u = gen.random((chunk.shape[0], ticks, channels), dtype=np.float32)
+        np.less(u, p[:, None, :], out=out[start : start + rows])
+    return out.view(np.uint8)
+
+
+@dataclass(frozen=True)
+class Encoder:
+    """Configuration of a spike encoder, as named in a recipe (e.g. a TOML ``[encoder]`` table).
+
+    Attributes
+    ----------
+    kind
+        ``"threshold"`` (:func:`threshold_encode`) or ``"bernoulli"`` (:func:`bernoulli_encode`).
+    ticks
+        Number of time steps, >= 1.
+    threshold
+        Intensity threshold in ``[0, 1]``; used by ``"threshold"`` only.
+    seed
+        Seed of ``"bernoulli"``; ``None`` draws fresh OS entropy on each call.
+
+    Raises
+    ------
+    ValueError
+        On construction, if a field is invalid.
+    """
+
+    kind: EncoderKind = "threshold"
+    ticks: int = 1
+    threshold: float = 0.5
+    seed: int | None = 0
+
+    def __post_init__(self) -> None:
+        """Validate the fields (see class docstring)."""
+        if self.kind not in get_args(EncoderKind):
+            raise ValueError(f"encoder kind must be one of {get_args(EncoderKind)}, got {self.kind!r}")
+        _check_ticks(self.ticks)
+        _check_threshold(self.threshold)
+        if self.seed is not None and (
+            isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral)
+        ):
+            raise ValueError(f"encoder seed must be an integer or None, got {self.seed!r}")
+
+    @classmethod
+    def from_dict(cls, config: Mapping[str, Any]) -> Encoder:
+        """Build an encoder from a mapping such as a parsed TOML table, rejecting unknown keys."""
+        allowed = {f.name for f in fields(cls)}
+        unknown = sorted(set(config) - allowed)
+        if unknown:
+            raise ValueError(f"unknown encoder setting(s) {unknown}; allowed: {sorted(allowed)}")
+        return cls(**dict(config))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the configuration as a plain dict (inverse of :meth:`from_dict`)."""
+        return asdict(self)
+
+    def encode(self, x: np.ndarray, rng: np.random.Generator | int | None = None) -> np.ndarray:
+        """Encode a batch with this configuration.
+
+        Parameters
+        ----------
+        x
+            Batch of intensities, as for :func:`threshold_encode`.
+        rng
+            ``"bernoulli"`` only: overrides ``seed``. With the default (``seed`` set, ``rng=None``)
+            every call on the same input returns the same spikes; pass a shared ``Generator`` to get
+            fresh noise on each call (e.g. each training epoch).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``uint8`` 0/1 array of shape ``(batch, ticks, channels)``.
+        """
+        if self.kind == "threshold":
+            return threshold_encode(x, self.ticks, self.threshold)
+        return bernoulli_encode(x, self.ticks, self.seed if rng is None else rng)

@@ -1,0 +1,125 @@
+"""Spike encoders: shapes, determinism, rate statistics, input validation, Encoder config."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spikeforge.data import Encoder, bernoulli_encode, threshold_encode
+from spikeforge.data import encode as encode_module
+
+
+def test_threshold_uint8_and_float_agree() -> None:
+    x8 = np.array([[[0, 127], [128, 255]]], dtype=np.uint8)
+    out = threshold_encode(x8, ticks=3)
+    assert out.shape == (1, 3, 4) and out.dtype == np.uint8 and out.flags.c_contiguous
+    assert out[0].tolist() == [[0, 0, 1, 1]] * 3
+    np.testing.assert_array_equal(threshold_encode(x8 / 255.0, ticks=3), out)
+    np.testing.assert_array_equal(threshold_encode(x8.astype(np.float32) / 255, ticks=3), out)
+
+
+def test_threshold_is_strict() -> None:
+    x = np.array([[0.0, 0.25, 0.5, 1.0]])
+    assert threshold_encode(x, threshold=0.0).ravel().tolist() == [0, 1, 1, 1]
+    assert threshold_encode(x, threshold=0.5).ravel().tolist() == [0, 0, 0, 1]
+    assert threshold_encode(x, threshold=1.0).ravel().tolist() == [0, 0, 0, 0]
+    assert threshold_encode(np.array([[False, True]])).ravel().tolist() == [0, 1]
+
+
+def test_channels_are_flattened_pixels() -> None:
+    x = np.zeros((2, 3, 4, 5), dtype=np.uint8)
+    x[1, 2, 3, 4] = 255
+    out = threshold_encode(x, ticks=2)
+    assert out.shape == (2, 2, 60)
+    assert out[1, :, 59].tolist() == [1, 1] and out.sum() == 2
+
+
+def test_bernoulli_is_deterministic_with_seed() -> None:
+    x = np.random.default_rng(1).random((4, 8, 8))
+    a = bernoulli_encode(x, 10, 123)
+    assert a.shape == (4, 10, 64) and a.dtype == np.uint8 and set(np.unique(a)) <= {0, 1}
+    np.testing.assert_array_equal(a, bernoulli_encode(x, 10, 123))
+    np.testing.assert_array_equal(a, bernoulli_encode(x, 10, np.random.default_rng(123)))
+    assert not np.array_equal(a, bernoulli_encode(x, 10, 124))
+    gen = np.random.default_rng(5)
+    assert not np.array_equal(bernoulli_encode(x, 10, gen), bernoulli_encode(x, 10, gen))
+
+
+@pytest.mark.parametrize("as_uint8", [False, True])
+def test_bernoulli_rate_matches_intensity(as_uint8: bool) -> None:
+    p = np.array([0.0, 0.1, 0.25, 0.5, 0.9, 1.0])
+    x = (np.rint(p * 255).astype(np.uint8) if as_uint8 else p)[None, :].repeat(200, axis=0)
+    intensity = x[0] / 255.0 if as_uint8 else x[0]
+    spikes = bernoulli_encode(x, ticks=100, rng=2024)
+    rate = spikes.mean(axis=(0, 1))  # 20 000 Bernoulli draws per channel: sd <= 0.0036
+    np.testing.assert_allclose(rate, intensity, atol=0.02)
+    assert rate[0] == 0.0 and rate[-1] == 1.0  # exact at the ends
+
+
+def test_bernoulli_across_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(encode_module, "_CHUNK_ELEMENTS", 7)
+    x = np.tile(np.array([0.0, 1.0, 0.5]), (5, 1))
+    out = bernoulli_encode(x, 3, 0)
+    assert out.shape == (5, 3, 3)
+    assert (out[:, :, 0] == 0).all() and (out[:, :, 1] == 1).all()
+    np.testing.assert_array_equal(out, bernoulli_encode(x, 3, 0))
+
+
+@pytest.mark.parametrize(
+    ("x", "message"),
+    [
+        (np.array([[0.5, np.nan, np.nan]]), "2 NaN"),
+        (np.array([[0.5, np.inf]]), "infinite"),
+        (np.array([[0.5, 1.5]]), r"in \[0, 1\], got min=0.5 max=1.5"),
+        (np.array([[-0.1, 0.5]]), r"in \[0, 1\], got min=-0.1"),
+        (np.zeros(4), "ndim=1"),
+        (np.zeros((1, 1, 1, 1, 1)), "ndim=5"),
+        (np.zeros((2, 2), dtype=np.int64), "dtype must be uint8, bool or floating"),
+        (np.array([["a", "b"]]), "dtype"),
+    ],
+)
+@pytest.mark.parametrize("encoder", [threshold_encode, lambda x: bernoulli_encode(x, 2, 0)])
+def test_invalid_input(x: np.ndarray, message: str, encoder: object) -> None:
+    with pytest.raises(ValueError, match=message):
+        encoder(x)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("ticks", [0, -1, 1.5, True])
+def test_invalid_ticks(ticks: object) -> None:
+    with pytest.raises(ValueError, match="ticks must be an integer >= 1"):
+        threshold_encode(np.zeros((1, 2)), ticks=ticks)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="ticks must be an integer >= 1"):
+        bernoulli_encode(np.zeros((1, 2)), ticks, 0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("threshold", [-0.1, 1.5, float("nan"), "0.5"])
+def test_invalid_threshold(threshold: object) -> None:
+    with pytest.raises(ValueError, match="threshold must be"):
+        threshold_encode(np.zeros((1, 2)), threshold=threshold)  # type: ignore[arg-type]
+
+
+def test_encoder_config() -> None:
+    x = np.random.default_rng(0).integers(0, 256, (3, 4, 4), dtype=np.uint8)
+    thr = Encoder.from_dict({"kind": "threshold", "ticks": 2, "threshold": 0.3})
+    np.testing.assert_array_equal(thr.encode(x), threshold_encode(x, 2, 0.3))
+    ber = Encoder(kind="bernoulli", ticks=4, seed=7)
+    np.testing.assert_array_equal(ber.encode(x), bernoulli_encode(x, 4, 7))
+    np.testing.assert_array_equal(ber.encode(x), ber.encode(x))
+    np.testing.assert_array_equal(ber.encode(x, rng=8), bernoulli_encode(x, 4, 8))
+    assert Encoder.from_dict(ber.to_dict()) == ber
+    assert Encoder().to_dict() == {"kind": "threshold", "ticks": 1, "threshold": 0.5, "seed": 0}
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"kind": "poisson"}, "encoder kind must be one of"),
+        ({"ticks": 0}, "ticks"),
+        ({"threshold": 2}, "threshold"),
+        ({"seed": 1.5}, "seed"),
+        ({"kind": "threshold", "tick": 3}, r"unknown encoder setting\(s\) \['tick'\]"),
+    ],
+)
+def test_encoder_config_errors(config: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Encoder.from_dict(config)
