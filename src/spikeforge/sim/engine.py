@@ -200,6 +200,8 @@ class CompiledDeployment:
 
 
 def _to_drive(spikes: np.ndarray | torch.Tensor, n_inputs: int, device: torch.device) -> torch.Tensor:
+    if isinstance(spikes, np.ndarray) and not spikes.flags.writeable:
+        spikes = spikes.copy()
     x = torch.as_tensor(spikes)
     if x.ndim == 2:  # (B, K): one tick
         x = x[:, None, :]

@@ -1,0 +1,352 @@
+"""The ``spikeforge`` command.
+
+    spikeforge run [RECIPE]                  whole flow on a recipe (default: the built-in default recipe)
+    spikeforge recipes                       list shipped recipes
+    spikeforge chips                         list chip presets
+    spikeforge check DEPLOYMENT              structure + design rules, all violations listed
+    spikeforge simulate DEPLOYMENT -d NAME   accuracy, events and energy on a dataset
+    spikeforge energy DEPLOYMENT -d NAME     energy breakdown on a dataset
+    spikeforge data list|verify|download     datasets
+
+Every command takes ``--json`` for machine-readable output and ``--help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from spikeforge import __version__
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _emit_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+
+
+def _table(title: str, rows: list[tuple[str, Any]]) -> Table:
+    t = Table(title=title, show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column(justify="right")
+    for k, v in rows:
+        t.add_row(k, _fmt(v))
+    return t
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        if v == 0 or 1e-3 <= abs(v) < 1e6:
+            return f"{v:,.4g}" if abs(v) < 1000 else f"{v:,.1f}"
+        return f"{v:.3e}"
+    return str(v)
+
+
+def _results_rows(r: dict[str, Any]) -> list[tuple[str, Any]]:
+    ev = r.get("events_per_input", {})
+    rows: list[tuple[str, Any]] = [
+        ("dataset", r.get("dataset", "")),
+        ("test inputs", r.get("n_inputs", "")),
+        ("accuracy (simulator)", f"{100 * r['accuracy']:.2f} %"),
+        ("cores / chips", f"{r['cores']} / {r['chips']}"),
+        ("regime", r.get("regime", "")),
+        ("ticks per input / latency", f"{r['ticks_per_input']} / {r['latency_ticks']}"),
+        ("synaptic events / input", ev.get("synaptic_events", 0.0)),
+        ("spikes / input", ev.get("spikes", 0.0)),
+        ("energy / input (µJ)", r["uJ_per_image"]),
+        ("power (mW)", r["mW"]),
+        ("frames / s", r["fps"]),
+        ("frames / s / W", r["fps_per_W"]),
+    ]
+    return rows
+
+
+# ---------------------------------------------------------------------------- commands
+def cmd_run(a: argparse.Namespace) -> int:
+    from spikeforge.pipeline import run_recipe
+    from spikeforge.recipes import load_recipe
+
+    recipe = load_recipe(a.recipe)
+    out = Path(a.out) if a.out else Path("runs") / recipe.name
+    if not a.json:
+        console.print(f"[bold]spikeforge run[/bold] {recipe.name} ({recipe.method}) → {out}")
+        if recipe.description:
+            console.print(recipe.description.strip(), style="dim")
+    results = run_recipe(recipe, out, Path(a.data_dir) if a.data_dir else None)
+    if a.json:
+        _emit_json(results)
+    else:
+        console.print(_table(f"{recipe.name}: results", _results_rows(results)))
+        console.print(f"deployment: {results['deployment']}\nresults:    {out / 'results.json'}")
+    return 0
+
+
+def cmd_recipes(a: argparse.Namespace) -> int:
+    from spikeforge.recipes import DEFAULT_RECIPE, list_recipes, load_recipe
+
+    rows = []
+    for name in list_recipes():
+        r = load_recipe(name)
+        rows.append({"name": name, "method": r.method, "default": name == DEFAULT_RECIPE,
+                     "description": " ".join(r.description.split())})
+    if a.json:
+        _emit_json(rows)
+        return 0
+    t = Table(title="shipped recipes")
+    for col in ("name", "method", "description"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r["name"] + (" (default)" if r["default"] else ""), r["method"], r["description"])
+    console.print(t)
+    return 0
+
+
+def cmd_chips(a: argparse.Namespace) -> int:
+    from spikeforge.hardware import PRESETS
+
+    if a.json:
+        _emit_json({k: v.to_dict() for k, v in PRESETS.items()})
+        return 0
+    t = Table(title="chip presets")
+    for col in ("name", "cores/chip", "axons x neurons", "axon types", "crossbar", "membrane", "tick"):
+        t.add_column(col)
+    for p in PRESETS.values():
+        c = p.core
+        t.add_row(p.name, str(p.cores_per_chip), f"{c.n_axons} x {c.n_neurons}", str(c.n_axon_types),
+                  f"[{c.crossbar_min}, {c.crossbar_max}]", f"{c.membrane_bits} bit", f"{p.tick_hz:g} Hz")
+    console.print(t)
+    return 0
+
+
+def cmd_check(a: argparse.Namespace) -> int:
+    from spikeforge.deploy import load
+    from spikeforge.hardware.rules import violations
+
+    dep = load(a.deployment, check_rules=False)
+    found = violations(dep)
+    if a.json:
+        _emit_json({"summary": dep.summary(), "ok": not found,
+                    "violations": [{"rule": v.rule, "where": v.where, "value": v.value, "limit": v.limit}
+                                   for v in found]})
+    else:
+        console.print(_table(f"{a.deployment}", [(k, v) for k, v in dep.summary().items() if k != "provenance"]))
+        if dep.provenance:
+            console.print("provenance: " + json.dumps(dep.provenance), style="dim")
+        if found:
+            t = Table(title=f"{len(found)} design-rule violation(s)", title_style="bold red")
+            for col in ("rule", "where", "value", "limit"):
+                t.add_column(col)
+            for v in found[: a.max_rows]:
+                t.add_row(v.rule, v.where, str(v.value), v.limit)
+            console.print(t)
+            if len(found) > a.max_rows:
+                console.print(f"... {len(found) - a.max_rows} more (use --json for all)")
+        else:
+            console.print("[green]all design rules pass[/green]")
+    return 1 if found else 0
+
+
+def _encoded_dataset(a: argparse.Namespace, dep: Any) -> tuple[np.ndarray, np.ndarray, str]:
+    from spikeforge.data import Encoder, load_dataset
+
+    ds = load_dataset(a.dataset, Path(a.data_dir) if a.data_dir else None)
+    x, y = (ds.x_test, ds.y_test) if a.split == "test" else (ds.x_train, ds.y_train)
+    if a.limit:
+        x, y = x[: a.limit], y[: a.limit]
+    enc_cfg = dict(dep.provenance.get("encoding", {}))
+    for key in ("kind", "ticks", "threshold", "seed"):
+        val = getattr(a, f"enc_{key}")
+        if val is not None:
+            enc_cfg[key] = val
+    enc = Encoder.from_dict(enc_cfg) if enc_cfg else Encoder()
+    spikes = enc.encode(x)
+    if spikes.shape[2] != dep.n_inputs:
+        raise SystemExit(
+            f"error: dataset {ds.name} encodes to {spikes.shape[2]} channels but the deployment expects "
+            f"{dep.n_inputs} inputs"
+        )
+    return spikes, y, ds.name
+
+
+def cmd_simulate(a: argparse.Namespace) -> int:
+    from spikeforge.deploy import load
+    from spikeforge.evaluate import evaluate_deployment
+
+    dep = load(a.deployment)
+    spikes, y, name = _encoded_dataset(a, dep)
+    r = evaluate_deployment(dep, spikes, y, name=name, regime=a.regime, tick_hz=a.tick_hz,
+                            batch_size=a.batch_size, progress=not a.json)
+    if a.json:
+        _emit_json(r)
+    else:
+        console.print(_table(f"{a.deployment} on {name} ({a.split})", _results_rows(r)))
+    return 0
+
+
+def cmd_energy(a: argparse.Namespace) -> int:
+    from spikeforge.deploy import load
+    from spikeforge.evaluate import evaluate_deployment
+
+    dep = load(a.deployment)
+    spikes, y, name = _encoded_dataset(a, dep)
+    r = evaluate_deployment(dep, spikes, y, name=name, regime=a.regime, tick_hz=a.tick_hz,
+                            batch_size=a.batch_size, progress=not a.json)
+    e = r["energy"]
+    if a.json:
+        _emit_json(e)
+        return 0
+    t = Table(title=f"energy per input of {a.deployment} ({e['regime']}, {e['tick_hz']:g} ticks/s)")
+    t.add_column("term")
+    t.add_column("µJ / input", justify="right")
+    t.add_column("share", justify="right")
+    total = e["energy_uj"] or 1.0
+    for term, v in e["breakdown_uj"].items():
+        t.add_row(term, f"{v:.4g}", f"{100 * v / total:.1f} %")
+    t.add_row("[bold]total[/bold]", f"[bold]{e['energy_uj']:.4g}[/bold]", "100 %")
+    console.print(t)
+    console.print(_table("throughput", [("power (mW)", e["power_mw"]), ("frames / s", e["fps"]),
+                                        ("frames / s / W", e["fps_per_w"])]))
+    for s in e["assumptions"]:
+        console.print(f"- {s}", style="dim")
+    return 0
+
+
+def cmd_data(a: argparse.Namespace) -> int:
+    from spikeforge.data import download_dataset, list_datasets, load_dataset, verify_dataset
+
+    data_dir = Path(a.data_dir) if a.data_dir else None
+    if a.action == "list":
+        rows = []
+        for name in list_datasets():
+            try:
+                ds = load_dataset(name, data_dir)
+                rows.append({"name": name, "found": True, "train": len(ds.x_train), "test": len(ds.x_test),
+                             "shape": list(ds.image_shape), "classes": ds.n_classes})
+            except Exception as e:  # noqa: BLE001 — listing reports why a dataset is unavailable
+                rows.append({"name": name, "found": False, "why": str(e).splitlines()[0]})
+        if a.json:
+            _emit_json(rows)
+            return 0
+        t = Table(title="datasets")
+        for col in ("name", "found", "train", "test", "shape", "classes"):
+            t.add_column(col)
+        for r in rows:
+            if r["found"]:
+                t.add_row(r["name"], "yes", str(r["train"]), str(r["test"]), "x".join(map(str, r["shape"])),
+                          str(r["classes"]))
+            else:
+                t.add_row(r["name"], "[red]no[/red]", "", "", r["why"][:60], "")
+        console.print(t)
+        return 0
+    names = [a.name] if a.name else [n for n in list_datasets() if n != "digits"]
+    if a.action == "download":
+        for n in names:
+            p = download_dataset(n, data_dir)
+            console.print(f"{n}: verified in {p}")
+        return 0
+    bad = 0
+    out = {}
+    for n in names:
+        checks = verify_dataset(n, data_dir)
+        out[n] = [c._asdict() for c in checks]
+        bad += sum(c.status != "ok" for c in checks)
+    if a.json:
+        _emit_json(out)
+    else:
+        t = Table(title="dataset verification (sha256 of uncompressed content)")
+        for col in ("dataset", "file", "status"):
+            t.add_column(col)
+        for n, checks in out.items():
+            for c in checks:
+                style = "green" if c["status"] == "ok" else "red"
+                t.add_row(n, str(c["file"]), f"[{style}]{c['status']}[/{style}]")
+        console.print(t)
+    return 1 if bad else 0
+
+
+# ---------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="spikeforge", description=__doc__.split("\n\n")[0] if __doc__ else "",
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"spikeforge {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(sp: argparse.ArgumentParser, data: bool = False) -> None:
+        sp.add_argument("--json", action="store_true", help="machine-readable JSON output")
+        if data:
+            sp.add_argument("--data-dir", help="dataset root (else $SPIKEFORGE_DATA, then the user cache)")
+
+    sp = sub.add_parser("run", help="run a recipe end to end: data, train, map, check, simulate, report")
+    sp.add_argument("recipe", nargs="?", help="shipped recipe name or path to a TOML file (default recipe if omitted)")
+    sp.add_argument("--out", help="output folder (default runs/RECIPE)")
+    common(sp, data=True)
+    sp.set_defaults(fn=cmd_run)
+
+    sp = sub.add_parser("recipes", help="list shipped recipes")
+    common(sp)
+    sp.set_defaults(fn=cmd_recipes)
+
+    sp = sub.add_parser("chips", help="list chip presets")
+    common(sp)
+    sp.set_defaults(fn=cmd_chips)
+
+    sp = sub.add_parser("check", help="validate a deployment file and apply every design rule")
+    sp.add_argument("deployment")
+    sp.add_argument("--max-rows", type=int, default=40, help="violations shown in the table")
+    common(sp)
+    sp.set_defaults(fn=cmd_check)
+
+    for name, fn, helptext in (("simulate", cmd_simulate, "accuracy, events and energy of a deployment on a dataset"),
+                               ("energy", cmd_energy, "energy breakdown of a deployment on a dataset")):
+        sp = sub.add_parser(name, help=helptext)
+        sp.add_argument("deployment")
+        sp.add_argument("-d", "--dataset", required=True, help="mnist, fashion-mnist or digits")
+        sp.add_argument("--split", choices=("test", "train"), default="test")
+        sp.add_argument("--limit", type=int, help="use only the first N inputs")
+        sp.add_argument("--regime", choices=("auto", "sequential", "pipelined"), default="auto",
+                        help="auto: pipelined for layer-synchronous networks, else sequential")
+        sp.add_argument("--tick-hz", type=float, help="tick rate (default: the chip's)")
+        sp.add_argument("--batch-size", type=int, default=1024)
+        sp.add_argument("--encoding", dest="enc_kind", choices=("threshold", "bernoulli"),
+                        help="override the deployment's recorded encoder")
+        sp.add_argument("--ticks", dest="enc_ticks", type=int, help="encoder ticks")
+        sp.add_argument("--threshold", dest="enc_threshold", type=float, help="threshold encoder level")
+        sp.add_argument("--seed", dest="enc_seed", type=int, help="Bernoulli encoder seed")
+        common(sp, data=True)
+        sp.set_defaults(fn=fn)
+
+    sp = sub.add_parser("data", help="datasets: list, verify checksums, download")
+    sp.add_argument("action", choices=("list", "verify", "download"))
+    sp.add_argument("name", nargs="?", help="dataset (default: all)")
+    common(sp, data=True)
+    sp.set_defaults(fn=cmd_data)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``spikeforge`` console script."""
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    from spikeforge.data import DatasetError
+    from spikeforge.deploy import DeploymentError
+    from spikeforge.hardware import DesignRuleError
+    from spikeforge.recipes import RecipeError
+
+    try:
+        return int(a.fn(a))
+    except (DeploymentError, DesignRuleError, DatasetError, RecipeError, ValueError, KeyError) as e:
+        err_console.print(f"[bold red]error:[/bold red] {e}", highlight=False)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Training and conversion methods; each produces a :class:`~spikeforge.deploy.Deployment`."""

@@ -1,0 +1,62 @@
+"""Run a recipe end to end: dispatch to the method's pipeline, write results, return them.
+
+Every method exposes ``run(config, out_dir, data_dir) -> dict`` in ``spikeforge.methods.<method>.pipeline``;
+it loads data, trains, maps, design-rule checks and saves ``out_dir/deployment.sfd``, then evaluates the
+deployment on the simulator (:func:`spikeforge.evaluate.evaluate_deployment`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from spikeforge import __version__
+from spikeforge.recipes import Recipe, RecipeError
+
+#: method name → module holding its ``run`` entry point
+METHODS: dict[str, str] = {
+    "template": "spikeforge.methods.template.pipeline",
+    "probabilistic": "spikeforge.methods.probabilistic.pipeline",
+    "binary": "spikeforge.methods.binary.pipeline",
+}
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write ``data`` as indented JSON to ``path`` via a temporary file and rename (never half-written)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o))
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def run_recipe(recipe: Recipe, out_dir: Path, data_dir: Path | None = None) -> dict[str, Any]:
+    """Run ``recipe``, writing ``deployment.sfd`` and ``results.json`` into ``out_dir``."""
+    if recipe.method not in METHODS:
+        raise RecipeError(f"{recipe.source}: unknown method {recipe.method!r}; known: {', '.join(sorted(METHODS))}")
+    module = importlib.import_module(METHODS[recipe.method])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    results: dict[str, Any] = module.run(recipe.config, out_dir, data_dir)
+    results = {
+        "recipe": recipe.name,
+        "recipe_source": recipe.source,
+        "method": recipe.method,
+        "spikeforge_version": __version__,
+        "wall_s": round(time.perf_counter() - t0, 2),
+        **results,
+        "deployment": str(out_dir / "deployment.sfd"),
+    }
+    write_json_atomic(out_dir / "results.json", results)
+    return results

@@ -1,0 +1,106 @@
+"""End-to-end CLI tests on scikit-learn's digits (offline, seconds)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spikeforge.cli import main
+from spikeforge.deploy import load, save
+from spikeforge.recipes import RecipeError, list_recipes, load_recipe
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, object]:
+    code = main([*argv, "--json"])
+    out = capsys.readouterr().out
+    return code, json.loads(out) if out.strip() else None
+
+
+def test_run_default_recipe_writes_deployment_and_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, res = run_json(capsys, "run", "template-digits", "--out", str(tmp_path / "r"))
+    assert code == 0
+    assert isinstance(res, dict)
+    assert (tmp_path / "r" / "deployment.sfd").is_file()
+    saved = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert saved["accuracy"] == res["accuracy"]
+    # the hand-built template matcher is far above chance (10 %) on digits
+    assert res["accuracy"] > 0.6
+    assert res["cores"] == 1 and res["regime"] == "pipelined"
+    assert res["uJ_per_image"] > 0 and res["fps"] == pytest.approx(1000.0)
+
+
+def test_check_simulate_energy_on_saved_deployment(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["run", "--out", str(tmp_path / "r"), "--json"])
+    capsys.readouterr()
+    dep_path = str(tmp_path / "r" / "deployment.sfd")
+    code, chk = run_json(capsys, "check", dep_path)
+    assert code == 0 and isinstance(chk, dict) and chk["ok"] is True
+    code, sim = run_json(capsys, "simulate", dep_path, "-d", "digits", "--limit", "40", "--threshold", "0.3")
+    assert code == 0 and isinstance(sim, dict) and sim["n_inputs"] == 40
+    code, en = run_json(capsys, "energy", dep_path, "-d", "digits", "--limit", "40", "--threshold", "0.3")
+    assert code == 0 and isinstance(en, dict)
+    assert en["energy_uj"] == pytest.approx(sum(en["breakdown_uj"].values()))
+    assert en["energy_uj"] == pytest.approx(sim["uJ_per_image"])
+
+
+def test_check_reports_every_violation_and_exits_nonzero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["run", "--out", str(tmp_path / "r"), "--json"])
+    capsys.readouterr()
+    dep = load(tmp_path / "r" / "deployment.sfd")
+    dep.leak[0, 0] = 999
+    dep.weights[0, 1, 0] = -300
+    bad = tmp_path / "bad.sfd"
+    save(dep, bad, check_rules=False)
+    code, chk = run_json(capsys, "check", str(bad))
+    assert code == 1 and isinstance(chk, dict)
+    rules = sorted(v["rule"] for v in chk["violations"])
+    assert rules == ["LEAK-RANGE", "WEIGHT-RANGE"]
+    # loading it for simulation refuses it with a clear error
+    assert main(["simulate", str(bad), "-d", "digits"]) == 2
+    assert "LEAK-RANGE" in capsys.readouterr().err
+
+
+def test_simulate_rejects_wrong_dataset_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    main(["run", "--out", str(tmp_path / "r"), "--json"])
+    capsys.readouterr()
+    import spikeforge.data as data
+
+    real = data.load_dataset
+
+    def wider(name: str, data_dir: object = None, **kw: object) -> data.Dataset:
+        ds = real("digits")
+        pad = lambda x: np.pad(x, ((0, 0), (0, 1), (0, 0)))  # noqa: E731
+        return data.Dataset("digits", pad(ds.x_train), ds.y_train, pad(ds.x_test), ds.y_test, 10, ds.classes)
+
+    monkeypatch.setattr(data, "load_dataset", wider)
+    with pytest.raises(SystemExit, match="72 channels but the deployment expects 64"):
+        main(["simulate", str(tmp_path / "r" / "deployment.sfd"), "-d", "digits"])
+
+
+def test_recipes_listing_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert "template-digits" in list_recipes()
+    code, rows = run_json(capsys, "recipes")
+    assert code == 0 and isinstance(rows, list) and any(r["default"] for r in rows)
+    with pytest.raises(RecipeError, match="no recipe named"):
+        load_recipe("no-such-recipe")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("name = 'x'\n")
+    with pytest.raises(RecipeError, match="missing required key 'method'"):
+        load_recipe(broken)
+    broken.write_text("name = 'x'\nmethod = 'nonsense'\n")
+    assert main(["run", str(broken), "--out", str(tmp_path / "o")]) == 2
+    assert "unknown method 'nonsense'" in capsys.readouterr().err
+
+
+def test_chips_and_data_list(capsys: pytest.CaptureFixture[str]) -> None:
+    code, chips = run_json(capsys, "chips")
+    assert code == 0 and isinstance(chips, dict)
+    assert chips["truenorth"]["core"]["n_axons"] == 256
+    assert chips["truenorth"]["mesh_rows"] * chips["truenorth"]["mesh_cols"] == 4096
+    code, rows = run_json(capsys, "data", "list")
+    assert code == 0 and isinstance(rows, list)
+    assert any(r["name"] == "digits" and r["found"] for r in rows)
