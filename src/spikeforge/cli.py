@@ -93,11 +93,11 @@ def cmd_run(a: argparse.Namespace) -> int:
 def cmd_recipes(a: argparse.Namespace) -> int:
     from spikeforge.recipes import DEFAULT_RECIPE, list_recipes, load_recipe
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in list_recipes():
-        r = load_recipe(name)
-        rows.append({"name": name, "method": r.method, "default": name == DEFAULT_RECIPE,
-                     "description": " ".join(r.description.split())})
+        rec = load_recipe(name)
+        rows.append({"name": name, "method": rec.method, "default": name == DEFAULT_RECIPE,
+                     "description": " ".join(rec.description.split())})
     if a.json:
         _emit_json(rows)
         return 0
@@ -225,13 +225,13 @@ def cmd_data(a: argparse.Namespace) -> int:
 
     data_dir = Path(a.data_dir) if a.data_dir else None
     if a.action == "list":
-        rows = []
+        rows: list[dict[str, Any]] = []
         for name in list_datasets():
             try:
                 ds = load_dataset(name, data_dir)
                 rows.append({"name": name, "found": True, "train": len(ds.x_train), "test": len(ds.x_test),
                              "shape": list(ds.image_shape), "classes": ds.n_classes})
-            except Exception as e:  # noqa: BLE001 — listing reports why a dataset is unavailable
+            except Exception as e:
                 rows.append({"name": name, "found": False, "why": str(e).splitlines()[0]})
         if a.json:
             _emit_json(rows)
@@ -254,19 +254,19 @@ def cmd_data(a: argparse.Namespace) -> int:
             console.print(f"{n}: verified in {p}")
         return 0
     bad = 0
-    out = {}
+    out: dict[str, list[dict[str, Any]]] = {}
     for n in names:
-        checks = verify_dataset(n, data_dir)
-        out[n] = [c._asdict() for c in checks]
-        bad += sum(c.status != "ok" for c in checks)
+        found = verify_dataset(n, data_dir)
+        out[n] = [c._asdict() for c in found]
+        bad += sum(c.status != "ok" for c in found)
     if a.json:
         _emit_json(out)
     else:
         t = Table(title="dataset verification (sha256 of uncompressed content)")
         for col in ("dataset", "file", "status"):
             t.add_column(col)
-        for n, checks in out.items():
-            for c in checks:
+        for n, entries in out.items():
+            for c in entries:
                 style = "green" if c["status"] == "ok" else "red"
                 t.add_row(n, str(c["file"]), f"[{style}]{c['status']}[/{style}]")
         console.print(t)

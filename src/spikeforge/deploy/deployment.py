@@ -227,7 +227,8 @@ class Deployment:
         c = self.n_cores
         bad = np.flatnonzero((self.input_channel < 0) | (self.input_channel >= self.n_inputs))
         if bad.size:
-            problems.append(f"input map entry {bad[0]}: channel {self.input_channel[bad[0]]} not in [0, {self.n_inputs})")
+            k = bad[0]
+            problems.append(f"input map entry {k}: channel {self.input_channel[k]} not in [0, {self.n_inputs})")
         bad = np.flatnonzero((self.input_core < 0) | (self.input_core >= c))
         if bad.size:
             problems.append(f"input map entry {bad[0]}: core {self.input_core[bad[0]]} not in [0, {c})")
@@ -236,7 +237,8 @@ class Deployment:
             problems.append(f"output map entry {bad[0]}: core {self.output_core[bad[0]]} not in [0, {c})")
         bad = np.flatnonzero((self.output_class < 0) | (self.output_class >= self.n_classes))
         if bad.size:
-            problems.append(f"output map entry {bad[0]}: class {self.output_class[bad[0]]} not in [0, {self.n_classes})")
+            k = bad[0]
+            problems.append(f"output map entry {k}: class {self.output_class[k]} not in [0, {self.n_classes})")
         if len(self.core_labels) != c:
             problems.append(f"core_labels has {len(self.core_labels)} entries for {c} cores")
         for name in ("crossbar", "weights", "leak", "threshold", "v_init"):

@@ -110,7 +110,8 @@ def _rule_destination(d: Deployment) -> Iterator[Violation]:
     routed = d.enabled & (d.dest_core >= 0)
     bad_core = d.enabled & ((d.dest_core < -1) | (d.dest_core >= d.n_cores))
     for c, j in zip(*np.nonzero(bad_core), strict=True):
-        yield Violation("DEST-CORE", f"core {c} neuron {j}", int(d.dest_core[c, j]), f"-1 (off-core) or in [0, {d.n_cores})")
+        yield Violation("DEST-CORE", f"core {c} neuron {j}", int(d.dest_core[c, j]),
+                        f"-1 (off-core) or in [0, {d.n_cores})")
     bad_axon = routed & ((d.dest_axon < 0) | (d.dest_axon >= core.n_axons))
     for c, j in zip(*np.nonzero(bad_axon), strict=True):
         yield Violation("DEST-AXON", f"core {c} neuron {j}", int(d.dest_axon[c, j]), f"in [0, {core.n_axons})")

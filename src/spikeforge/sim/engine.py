@@ -16,6 +16,7 @@ and per batch element as the ticks run. Runs on CUDA when available and ``device
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,7 +121,7 @@ class CompiledDeployment:
         self.xing_w = torch.from_numpy(xing_w.reshape(c, n)).to(dev)
         # input map
         self.in_ch = torch.from_numpy(dep.input_channel.astype(np.int64)).to(dev)
-        self.in_dst = torch.from_numpy((dep.input_core.astype(np.int64) * a + dep.input_axon)).to(dev)
+        self.in_dst = torch.from_numpy(dep.input_core.astype(np.int64) * a + dep.input_axon).to(dev)
         # output map → class scatter
         self.out_flat = torch.from_numpy(dep.output_core.astype(np.int64) * n + dep.output_neuron).to(dev)
         self.out_cls = torch.from_numpy(dep.output_class.astype(np.int64)).to(dev)
@@ -272,7 +273,7 @@ def simulate(
     parts: list[EventCounts] = []
     cls_parts, outs_parts, raster_parts = [], [], []
     starts = range(0, total, batch_size)
-    iterator = starts
+    iterator: Iterable[int] = starts
     if progress:
         from spikeforge.progress import track
 
@@ -398,7 +399,7 @@ def _active_per_input(
     device: torch.device,
 ) -> np.ndarray:
     """Cores active for each input: a core counts once per input if active in any of its ticks."""
-    ticks, c, _ = act.shape
+    c = act.shape[1]
     acc = torch.zeros((per_lane, c, lanes), dtype=torch.float64, device=device)
     idx = pos_t  # (ticks, C)
     v = act * valid_t[..., None]
