@@ -62,7 +62,7 @@ def evaluate_deployment(
     energy = estimate_energy(result.counts, dep.chip, dep, regime=used, tick_hz=tick_hz)
     return {
         "dataset": name,
-        "n_inputs": int(len(labels)),
+        "n_inputs": len(labels),
         "accuracy": result.accuracy(labels),
         "regime": used,
         "cores": dep.n_cores,
