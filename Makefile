@@ -25,7 +25,7 @@ demo: $(STAMP)
 
 ## The test suite (what .ci/run calls): lint, type check, unit tests, quick benchmarks.
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/pytest
 	$(MAKE) bench-quick

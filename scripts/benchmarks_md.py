@@ -1,0 +1,105 @@
+"""Render BENCHMARKS.md from the committed full results in benchmarks/results/*.json.
+
+Every number in BENCHMARKS.md comes from a results file, printed next to the command and commit that
+produced it; nothing is typed by hand. Run: ``python scripts/benchmarks_md.py`` (writes BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+INTRO = """# Benchmarks
+
+Full results of the scripts in `benchmarks/`, rendered from `benchmarks/results/*.json` by
+`python scripts/benchmarks_md.py` — every number below is read from those files, with the command and the commit
+that produced it. `--quick` runs (what CI runs on every push) write to `benchmarks/results/quick/` and never over
+these files. Machine for the full runs unless a section says otherwise: the project's development machine,
+2 CPU cores (Intel Xeon), 24 GB RAM, no GPU, torch 2.13.0 CPU build.
+"""
+
+ORDER = ["sim_throughput", "energy_calibration", "esser2015", "binary_vs_probabilistic", "eedn", "layerwise",
+         "memory_organisation"]
+
+TITLES = {
+    "sim_throughput": "Simulator throughput (issue: foundation §5)",
+    "energy_calibration": "Energy model calibration against published anchors (foundation §6)",
+    "esser2015": "Probabilistic synapses, Esser et al. 2015",
+    "binary_vs_probabilistic": "Binary crossbars (Jimeno Yepes & Tang 2016) vs probabilistic",
+    "eedn": "Convolutional networks on cores (Esser et al. 2016, Eedn)",
+    "layerwise": "Layer-wise synapse optimisation (Mern et al. 2018)",
+    "memory_organisation": "Synaptic-memory organisation (Schaefer et al. 2020)",
+}
+
+
+def fmt(v: Any) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        if v == 0:
+            return "0"
+        if abs(v) >= 1e5 or abs(v) < 1e-3:
+            return f"{v:.3e}"
+        return f"{v:.4g}"
+    if isinstance(v, dict | list):
+        return json.dumps(v)[:60]
+    return str(v)
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    cols: list[str] = []
+    for r in rows:
+        for k, v in r.items():
+            if k not in cols and not isinstance(v, dict | list):
+                cols.append(k)
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        out.append("| " + " | ".join(fmt(r.get(c, "")) for c in cols) + " |")
+    return "\n".join(out)
+
+
+def section(name: str, data: dict[str, Any]) -> str:
+    lines = [f"## {TITLES.get(name, name)}", "",
+             f"`{data.get('command', '?')}` — mode `{data.get('mode', '?')}`, commit `{data.get('git_commit', '?')}`"]
+    if "machine" in data:
+        lines.append(f"; machine: {data['machine']}")
+    lines.append("")
+    scalars = {k: v for k, v in data.items()
+               if k not in ("rows", "command", "mode", "git_commit", "machine") and not isinstance(v, dict | list)}
+    if scalars:
+        lines += ["| field | value |", "|---|---|"] + [f"| {k} | {fmt(v)} |" for k, v in scalars.items()] + [""]
+    for k, v in data.items():
+        if isinstance(v, dict) and v and all(not isinstance(x, dict | list) for x in v.values()):
+            lines += [f"**{k}**", "", "| key | value |", "|---|---|"]
+            lines += [f"| {kk} | {fmt(vv)} |" for kk, vv in v.items()] + [""]
+    rows = data.get("rows")
+    if isinstance(rows, list) and rows and isinstance(rows[0], dict):
+        lines += [table(rows), ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parts = [INTRO]
+    names = [n for n in ORDER if (RESULTS / f"{n}.json").exists()]
+    names += sorted(p.stem for p in RESULTS.glob("*.json") if p.stem not in ORDER)
+    missing = [n for n in ORDER if n not in names]
+    for n in names:
+        data = json.loads((RESULTS / f"{n}.json").read_text())
+        if data.get("mode") != "full":
+            print(f"skipping {n}: mode is {data.get('mode')!r}, not 'full'", file=sys.stderr)
+            continue
+        parts.append(section(n, data))
+    if missing:
+        parts.append("## Not yet run in full\n\n" + "\n".join(f"- `benchmarks/{n}.py`" for n in missing) + "\n")
+    (ROOT / "BENCHMARKS.md").write_text("\n".join(parts))
+    print(f"wrote BENCHMARKS.md ({len(names)} result files)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
