@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q --upgrade pip
 	# torch 2.13.0 first: a CPU build (other versions pull multi-GB CUDA builds).
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test,peers]'
+	$(BIN)/pip install -q -e '.[test,peers,docs]'
 	# Norse declares torchvision, which would drag in a second torch: install it without deps.
 	$(BIN)/pip install -q --no-deps norse==1.1.0
 	touch $(STAMP)
@@ -28,6 +28,7 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/pytest
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
 	$(MAKE) bench-quick
 
 bench-quick: $(STAMP)

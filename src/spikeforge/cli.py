@@ -7,6 +7,8 @@
     spikeforge simulate DEPLOYMENT -d NAME   accuracy, events and energy on a dataset
     spikeforge energy DEPLOYMENT -d NAME     energy breakdown on a dataset
     spikeforge data list|verify|download     datasets
+    spikeforge export-nir DEPLOYMENT OUT     NIR graph (exact, or --approximate with what was approximated)
+    spikeforge import-nir IN.nir [--out F]   NIR graph → deployment
 
 Every command takes ``--json`` for machine-readable output and ``--help``.
 """
@@ -81,12 +83,25 @@ def cmd_run(a: argparse.Namespace) -> int:
         console.print(f"[bold]spikeforge run[/bold] {recipe.name} ({recipe.method}) → {out}")
         if recipe.description:
             console.print(recipe.description.strip(), style="dim")
-    results = run_recipe(recipe, out, Path(a.data_dir) if a.data_dir else None)
+    data_dir = Path(a.data_dir) if a.data_dir else None
+    results = run_recipe(recipe, out, data_dir)
+    if not a.no_report:
+        from spikeforge.deploy import load
+        from spikeforge.pipeline import write_json_atomic
+        from spikeforge.report import report_inputs, write_report
+
+        dep = load(out / "deployment.sfd")
+        x, _, _ = report_inputs(dep, recipe.config, data_dir=data_dir, limit=256)
+        results["report"] = str(out / "index.md")
+        write_report(out, dep, results, inputs=x)
+        write_json_atomic(out / "results.json", results)
     if a.json:
         _emit_json(results)
     else:
         console.print(_table(f"{recipe.name}: results", _results_rows(results)))
         console.print(f"deployment: {results['deployment']}\nresults:    {out / 'results.json'}")
+        if "report" in results:
+            console.print(f"report:     {results['report']}")
     return 0
 
 
@@ -184,11 +199,43 @@ def cmd_simulate(a: argparse.Namespace) -> int:
     dep = load(a.deployment)
     spikes, y, name = _encoded_dataset(a, dep)
     r = evaluate_deployment(dep, spikes, y, name=name, regime=a.regime, tick_hz=a.tick_hz,
-                            batch_size=a.batch_size, progress=not a.json)
+                            batch_size=a.batch_size, progress=not a.json, metrics=a.metrics, replay=a.replay)
     if a.json:
         _emit_json(r)
     else:
         console.print(_table(f"{a.deployment} on {name} ({a.split})", _results_rows(r)))
+        if a.metrics:
+            from spikeforge.metrics import metrics_rows
+
+            console.print(_table("metrics (NeuroBench-style)", metrics_rows(r["metrics"])))
+    return 0
+
+
+def cmd_export_nir(a: argparse.Namespace) -> int:
+    from spikeforge.interop import export_nir_file
+
+    info = export_nir_file(a.deployment, a.out, approximate=a.approximate, ticks=a.ticks, embed=not a.no_embed)
+    if a.json:
+        _emit_json(info)
+        return 0
+    kind = "exact" if info["exact"] else "APPROXIMATE"
+    console.print(f"wrote {info['path']} ({kind}; nodes {info['nodes']}; output tick offsets {info['tick_offsets']})")
+    for f in info["approximations"]:
+        console.print(f"- approximated: {f}", style="yellow")
+    return 0
+
+
+def cmd_import_nir(a: argparse.Namespace) -> int:
+    from spikeforge.interop import import_nir_file
+
+    info = import_nir_file(a.source, a.out, chip=a.chip, approximate=a.approximate, ticks=a.ticks)
+    if a.json:
+        _emit_json(info)
+        return 0
+    console.print(_table(f"imported {a.source} → {info['path']}",
+                         [(k, v) for k, v in info["summary"].items() if k != "provenance"]))
+    for n in info["notes"] + [f"approximated: {x}" for x in info["approximations"]]:
+        console.print(f"- {n}", style="dim")
     return 0
 
 
@@ -288,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("run", help="run a recipe end to end: data, train, map, check, simulate, report")
     sp.add_argument("recipe", nargs="?", help="shipped recipe name or path to a TOML file (default recipe if omitted)")
     sp.add_argument("--out", help="output folder (default runs/RECIPE)")
+    sp.add_argument("--no-report", action="store_true", help="skip the report folder (plots, metrics, index.md)")
     common(sp, data=True)
     sp.set_defaults(fn=cmd_run)
 
@@ -321,8 +369,30 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--ticks", dest="enc_ticks", type=int, help="encoder ticks")
         sp.add_argument("--threshold", dest="enc_threshold", type=float, help="threshold encoder level")
         sp.add_argument("--seed", dest="enc_seed", type=int, help="Bernoulli encoder seed")
+        sp.add_argument("--metrics", action="store_true", help="also compute NeuroBench-style metrics")
+        sp.add_argument("--replay", action="store_true",
+                        help="with --metrics: re-run inputs to count effective ACs and membrane updates exactly")
         common(sp, data=True)
         sp.set_defaults(fn=fn)
+
+    sp = sub.add_parser("export-nir", help="write a deployment as a NIR graph (fails on inexpressible features)")
+    sp.add_argument("deployment")
+    sp.add_argument("out", help="output .nir file")
+    sp.add_argument("--approximate", action="store_true",
+                    help="export features NIR cannot express, recording each approximation in the graph metadata")
+    sp.add_argument("--ticks", type=int, help="claim exactness only for runs of this many ticks")
+    sp.add_argument("--no-embed", action="store_true", help="do not embed the .sfd for bit-exact re-import")
+    common(sp)
+    sp.set_defaults(fn=cmd_export_nir)
+
+    sp = sub.add_parser("import-nir", help="read a NIR graph into a deployment")
+    sp.add_argument("source", help="input .nir file")
+    sp.add_argument("--out", help="output .sfd (default: input with suffix .sfd)")
+    sp.add_argument("--chip", help="chip preset (default: the embedded one, else truenorth)")
+    sp.add_argument("--approximate", action="store_true", help="allow approximations, recorded in provenance")
+    sp.add_argument("--ticks", type=int, help="exactness horizon in ticks")
+    common(sp)
+    sp.set_defaults(fn=cmd_import_nir)
 
     sp = sub.add_parser("data", help="datasets: list, verify checksums, download")
     sp.add_argument("action", choices=("list", "verify", "download"))
@@ -339,11 +409,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from spikeforge.data import DatasetError
     from spikeforge.deploy import DeploymentError
     from spikeforge.hardware import DesignRuleError
+    from spikeforge.interop import NIRUnavailableError
     from spikeforge.recipes import RecipeError
 
     try:
         return int(a.fn(a))
-    except (DeploymentError, DesignRuleError, DatasetError, RecipeError, ValueError, KeyError) as e:
+    except (DeploymentError, DesignRuleError, DatasetError, RecipeError, NIRUnavailableError, ValueError,
+            KeyError) as e:
         err_console.print(f"[bold red]error:[/bold red] {e}", highlight=False)
         return 2
 

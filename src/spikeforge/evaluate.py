@@ -53,14 +53,20 @@ def evaluate_deployment(
     tick_hz: float | None = None,
     batch_size: int = 1024,
     progress: bool = False,
+    metrics: bool = False,
+    replay: bool = False,
 ) -> dict[str, Any]:
-    """Accuracy, event counts per input and the energy report of ``dep`` on ``spikes`` (B, T, K)."""
+    """Accuracy, event counts per input and the energy report of ``dep`` on ``spikes`` (B, T, K).
+
+    With ``metrics`` the result carries NeuroBench-style metrics (:func:`spikeforge.metrics.compute_metrics`);
+    ``replay`` re-runs the inputs to count effective ACs and membrane updates exactly.
+    """
     labels = np.asarray(labels)
     if len(labels) != len(spikes):
         raise ValueError(f"{len(spikes)} inputs but {len(labels)} labels")
     result, used = run_simulation(dep, spikes, regime=regime, batch_size=batch_size, progress=progress)
     energy = estimate_energy(result.counts, dep.chip, dep, regime=used, tick_hz=tick_hz)
-    return {
+    out: dict[str, Any] = {
         "dataset": name,
         "n_inputs": len(labels),
         "accuracy": result.accuracy(labels),
@@ -76,3 +82,8 @@ def evaluate_deployment(
         "fps_per_W": energy.fps_per_w,
         "energy": energy.to_dict(),
     }
+    if metrics:
+        from spikeforge.metrics import compute_metrics
+
+        out["metrics"] = compute_metrics(dep, result, inputs=spikes if replay else None)
+    return out

@@ -25,7 +25,7 @@ def run(config: dict[str, Any], out_dir: Path, data_dir: Path | None = None) -> 
         neurons_per_class=m.get("neurons_per_class"),
         input_shape=ds.image_shape,
         provenance={"method": "template", "dataset": ds.name, "seed": int(config.get("seed", 0)),
-                    "recipe": config.get("name", "")},
+                    "recipe": config.get("name", ""), "encoding": enc.to_dict()},
     )
     check(dep)
     save(dep, out_dir / "deployment.sfd")

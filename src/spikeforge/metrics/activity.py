@@ -1,0 +1,208 @@
+"""Workload activity the metrics are computed from: per-core and per-input event totals.
+
+Two sources:
+
+* :meth:`Activity.from_counts` — the simulator's :class:`~spikeforge.sim.counts.EventCounts` (any regime).
+  They hold spikes, crossbar reads (synaptic events) and neuron updates; NeuroBench's *effective* synaptic
+  operations (non-zero weight × active input) equal the crossbar reads exactly when every crossbar entry of
+  an enabled neuron carries a non-zero weight and no crossbar entry belongs to a disabled neuron (checked);
+  NeuroBench's membrane updates (potentials that changed) need the membrane, which counts do not hold.
+* :meth:`Activity.replay` — replays the inputs through the core equations (sequential regime: every input on
+  a drained network, as :func:`spikeforge.sim.simulate`), counting per tick and core the active axons'
+  non-zero effective weights and the membranes that changed. It computes the same spikes as the simulator
+  (``tests/metrics`` checks it spike for spike); it exists because the simulator does not expose axon
+  activity or membrane potentials.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from spikeforge.deploy.deployment import Deployment
+from spikeforge.sim.counts import EventCounts
+from spikeforge.sim.topology import TopologyError, analyse
+
+
+@dataclass(frozen=True, eq=False)
+class Activity:
+    """Event totals of one deployment on a set of inputs.
+
+    Attributes:
+        source: ``"counts"`` or ``"replay"``.
+        batch: number of inputs (samples).
+        ticks: ticks each input was simulated for.
+        n_enabled: (C,) enabled neurons per core.
+        core_spikes: (C,) spikes per core, summed over inputs.
+        spikes: (B,) spikes per input.
+        core_synaptic_events: (C,) crossbar reads per core (active axon × set crossbar bit), summed.
+        synaptic_events: (B,) crossbar reads per input.
+        core_effective_acs: (C,) active axon × non-zero effective weight of an enabled neuron, summed over
+            inputs; ``None`` when not derivable.
+        effective_acs: (B,) the same per input, or ``None``.
+        core_membrane_updates: (C,) membrane potentials that changed in a tick (NeuroBench convention: every
+            neuron counts at the first tick), summed over inputs; ``None`` without a replay.
+        membrane_updates: (B,) the same per input, or ``None``.
+        neuron_updates: (B,) enabled neurons × ticks (the chip updates every enabled neuron every tick).
+    """
+
+    source: str
+    batch: int
+    ticks: int
+    n_enabled: np.ndarray
+    core_spikes: np.ndarray
+    spikes: np.ndarray
+    core_synaptic_events: np.ndarray
+    synaptic_events: np.ndarray
+    core_effective_acs: np.ndarray | None
+    effective_acs: np.ndarray | None
+    core_membrane_updates: np.ndarray | None
+    membrane_updates: np.ndarray | None
+    neuron_updates: np.ndarray
+
+    @staticmethod
+    def from_counts(dep: Deployment, counts: EventCounts) -> Activity:
+        """Activity from the simulator's counters; effective ACs only where they equal crossbar reads."""
+        if counts.n_cores != dep.n_cores:
+            raise ValueError(f"counts are for {counts.n_cores} cores, the deployment has {dep.n_cores}")
+        same = reads_are_effective(dep)
+        syn = np.asarray(counts.synaptic_events, np.int64)
+        core_syn = np.asarray(counts.core_synaptic_events, np.int64)
+        return Activity(
+            source="counts",
+            batch=counts.batch,
+            ticks=int(counts.ticks),
+            n_enabled=dep.enabled.sum(axis=1).astype(np.int64),
+            core_spikes=np.asarray(counts.core_spikes, np.int64),
+            spikes=np.asarray(counts.spikes, np.int64),
+            core_synaptic_events=core_syn,
+            synaptic_events=syn,
+            core_effective_acs=core_syn if same else None,
+            effective_acs=syn if same else None,
+            core_membrane_updates=None,
+            membrane_updates=None,
+            neuron_updates=np.asarray(counts.neuron_updates, np.int64),
+        )
+
+    @staticmethod
+    def replay(
+        dep: Deployment,
+        spikes: np.ndarray,
+        ticks: int | None = None,
+        *,
+        batch_size: int = 256,
+        raster: bool = False,
+    ) -> Activity | tuple[Activity, np.ndarray]:
+        """Replay ``spikes`` (B, T, K) through ``dep`` for ``ticks`` ticks per input (default: as
+        :func:`spikeforge.sim.simulate`, ``max(ticks_per_input, T) + latency``).
+
+        With ``raster=True`` also returns every neuron's spikes (ticks, C, N, B), as the simulator records them.
+        """
+        x = np.asarray(spikes)
+        if x.ndim == 2:
+            x = x[:, None, :]
+        if x.ndim != 3 or x.shape[2] != dep.n_inputs:
+            raise ValueError(f"spikes must be (B, T, {dep.n_inputs}), got {np.asarray(spikes).shape}")
+        if ticks is None:
+            topo = analyse(dep)
+            if not topo.acyclic:
+                raise TopologyError("the routing has a cycle: pass ticks= explicitly")
+            ticks = max(dep.ticks_per_input, x.shape[1]) + topo.latency
+        parts = [_replay_batch(dep, x[s : s + batch_size], int(ticks), raster) for s in range(0, len(x), batch_size)]
+        cat = lambda i: np.concatenate([p[i] for p in parts], axis=-1)  # noqa: E731
+        spk, eff, hw, mem = cat(0), cat(1), cat(2), cat(3)  # (C, B)
+        act = Activity(
+            source="replay",
+            batch=int(x.shape[0]),
+            ticks=int(ticks),
+            n_enabled=dep.enabled.sum(axis=1).astype(np.int64),
+            core_spikes=spk.sum(axis=1),
+            spikes=spk.sum(axis=0),
+            core_synaptic_events=hw.sum(axis=1),
+            synaptic_events=hw.sum(axis=0),
+            core_effective_acs=eff.sum(axis=1),
+            effective_acs=eff.sum(axis=0),
+            core_membrane_updates=mem.sum(axis=1),
+            membrane_updates=mem.sum(axis=0),
+            neuron_updates=np.full(x.shape[0], int(dep.enabled.sum()) * int(ticks), np.int64),
+        )
+        if raster:
+            return act, np.concatenate([p[4] for p in parts], axis=3)
+        return act
+
+    def per_layer(self, groups: dict[str, np.ndarray], name: str) -> dict[str, float | None]:
+        """Per-input mean of the core total ``core_<name>`` summed over each layer's cores."""
+        arr = getattr(self, f"core_{name}")
+        if arr is None:
+            return {k: None for k in groups}
+        return {k: float(arr[idx].sum()) / max(self.batch, 1) for k, idx in groups.items()}
+
+
+def reads_are_effective(dep: Deployment) -> bool:
+    """True when every set crossbar bit carries a non-zero effective weight into an enabled neuron, so that
+    crossbar reads (synaptic events) equal NeuroBench's effective synaptic operations."""
+    on = dep.crossbar != 0
+    eff = (dep.effective_weights() != 0) & dep.enabled[:, None, :]
+    return bool(np.array_equal(on, eff))
+
+
+def _replay_batch(
+    dep: Deployment, x: np.ndarray, ticks: int, want_raster: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    core = dep.chip.core
+    c_n, a_n, n_n = dep.n_cores, core.n_axons, core.n_neurons
+    b = x.shape[0]
+    en = torch.from_numpy(dep.enabled.astype(bool))[..., None]
+    w = np.where(dep.enabled[:, None, :], dep.effective_weights(), 0)
+    w_t = torch.from_numpy(np.ascontiguousarray(w.transpose(0, 2, 1)).astype(np.float64))
+    eff_fan = torch.from_numpy(np.count_nonzero(w, axis=2).astype(np.float64))
+    hw_fan = torch.from_numpy(np.count_nonzero(dep.crossbar, axis=2).astype(np.float64))
+    i64 = lambda a: torch.from_numpy(np.ascontiguousarray(a).astype(np.int64))[..., None]  # noqa: E731
+    lam, alpha, beta = i64(np.where(dep.enabled, dep.leak, 0)), i64(dep.threshold), i64(dep.neg_threshold)
+    gamma, reset, kappa, v0 = i64(dep.reset_mode), i64(dep.reset_value), i64(dep.floor_mode), i64(dep.v_init)
+    routed = (dep.enabled & (dep.dest_core >= 0)).reshape(-1)
+    src = np.flatnonzero(routed)
+    dst = dep.dest_core.reshape(-1)[src].astype(np.int64) * a_n + dep.dest_axon.reshape(-1)[src]
+    dly = dep.dest_delay.reshape(-1)[src]
+    ring = int(dly.max(initial=1)) + 1
+    routes = [(int(d), torch.from_numpy(src[dly == d]), torch.from_numpy(dst[dly == d])) for d in np.unique(dly)]
+    in_dst = torch.from_numpy(dep.input_core.astype(np.int64) * a_n + dep.input_axon)
+    in_ch = torch.from_numpy(dep.input_channel.astype(np.int64))
+    xt = torch.from_numpy(x.astype(np.float64))  # (b, T, K)
+    buf = torch.zeros((ring, c_n * a_n, b), dtype=torch.float64)
+    v = v0.expand(c_n, n_n, b).clone()
+    spk = torch.zeros((c_n, b), dtype=torch.float64)
+    eff = torch.zeros_like(spk)
+    hw = torch.zeros_like(spk)
+    mem = torch.zeros_like(spk)
+    raster = np.zeros((ticks, c_n, n_n, b), bool) if want_raster else np.zeros((0, c_n, n_n, b), bool)
+    n_en = en[..., 0].sum(dim=1, dtype=torch.float64)[:, None]
+    with torch.no_grad():
+        for t in range(ticks):
+            ax = buf[t % ring]
+            if t < xt.shape[1] and len(in_dst):
+                ax.index_add_(0, in_dst, xt[:, t, :].T.index_select(0, in_ch))
+            ax.clamp_(max=1)
+            axc = ax.view(c_n, a_n, b)
+            eff += torch.einsum("ca,cab->cb", eff_fan, axc)
+            hw += torch.einsum("ca,cab->cb", hw_fan, axc)
+            old = v
+            v = (v + torch.bmm(w_t, axc).round().to(torch.int64)).clamp(core.v_min, core.v_max)
+            v = (v + lam).clamp(core.v_min, core.v_max)
+            fire = (v >= alpha) & en
+            v = torch.where(fire, torch.where(gamma == 0, reset, torch.where(gamma == 1, v - alpha, v)), v)
+            low = ~fire & (v < -beta)
+            v = torch.where(low, torch.where(kappa == 1, -beta, -reset), v)
+            v = torch.where(en, v, v0)
+            mem += n_en.expand(c_n, b) if t == 0 else ((v != old) & en).sum(dim=1, dtype=torch.float64)
+            spk += fire.sum(dim=1, dtype=torch.float64)
+            if want_raster:
+                raster[t] = fire.numpy()
+            ax.zero_()
+            flat = fire.to(torch.float64).view(c_n * n_n, b)
+            for d, s_idx, d_idx in routes:
+                buf[(t + d) % ring].index_add_(0, d_idx, flat.index_select(0, s_idx))
+    to = lambda a: a.round().to(torch.int64).numpy()  # noqa: E731
+    return to(spk), to(eff), to(hw), to(mem), raster
