@@ -7,6 +7,7 @@
     spikeforge simulate DEPLOYMENT -d NAME   accuracy, events and energy on a dataset
     spikeforge energy DEPLOYMENT -d NAME     energy breakdown on a dataset
     spikeforge data list|verify|download     datasets
+    spikeforge memory DEPLOYMENT             synaptic-memory footprint and energy per pass, by encoding
     spikeforge export-nir DEPLOYMENT OUT     NIR graph (exact, or --approximate with what was approximated)
     spikeforge import-nir IN.nir [--out F]   NIR graph → deployment
 
@@ -211,6 +212,28 @@ def cmd_simulate(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_memory(a: argparse.Namespace) -> int:
+    from spikeforge.deploy import load
+    from spikeforge.energy.memory import memory_report
+
+    rep = memory_report(load(a.deployment), source=a.source)
+    if a.json:
+        _emit_json(rep.to_dict())
+        return 0
+    t = Table(title=f"synaptic memory of {a.deployment} ({a.source}; whole network, per full pass)")
+    for col in ("encoding", "footprint (KiB)", "forward (µJ)", "backward (µJ)", "update (µJ)", "training (µJ)"):
+        t.add_column(col, justify="left" if col == "encoding" else "right")
+    best = rep.cheapest("training")
+    for enc, tot in sorted(rep.totals().items(), key=lambda kv: kv[1]["training_j"]):
+        mark = " (cheapest)" if enc == best else ""
+        t.add_row(enc + mark, f"{tot['footprint_bits'] / 8192:.2f}",
+                  *(f"{tot[k] * 1e6:.4g}" for k in ("forward_j", "backward_j", "update_j", "training_j")))
+    console.print(t)
+    console.print(f"cheapest: training {best}, inference {rep.cheapest('inference')}, "
+                  f"footprint {rep.cheapest('footprint')}")
+    return 0
+
+
 def cmd_export_nir(a: argparse.Namespace) -> int:
     from spikeforge.interop import export_nir_file
 
@@ -374,6 +397,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --metrics: re-run inputs to count effective ACs and membrane updates exactly")
         common(sp, data=True)
         sp.set_defaults(fn=fn)
+
+    sp = sub.add_parser("memory", help="synaptic-memory organisation: footprint and energy by encoding")
+    sp.add_argument("deployment")
+    sp.add_argument("--source", choices=("crossbar", "effective"), default="crossbar",
+                    help="store the binary crossbar (what TrueNorth holds) or the signed effective weights")
+    common(sp)
+    sp.set_defaults(fn=cmd_memory)
 
     sp = sub.add_parser("export-nir", help="write a deployment as a NIR graph (fails on inexpressible features)")
     sp.add_argument("deployment")

@@ -104,3 +104,16 @@ def test_chips_and_data_list(capsys: pytest.CaptureFixture[str]) -> None:
     code, rows = run_json(capsys, "data", "list")
     assert code == 0 and isinstance(rows, list)
     assert any(r["name"] == "digits" and r["found"] for r in rows)
+
+
+def test_memory_command_names_cheapest_encoding(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["run", "--out", str(tmp_path / "r"), "--json", "--no-report"])
+    capsys.readouterr()
+    code, rep = run_json(capsys, "memory", str(tmp_path / "r" / "deployment.sfd"))
+    assert code == 0 and isinstance(rep, dict)
+    totals = rep["totals"]
+    assert {"Crossbar", "PB-BMP", "PB-CSR"} <= set(totals)
+    best = min(totals, key=lambda k: totals[k]["training_j"])
+    assert rep["cheapest"]["training"] == best
+    # the dense 1-bit crossbar stores exactly axons x neurons bits per core
+    assert totals["Crossbar"]["footprint_bits"] == 256 * 256
