@@ -18,6 +18,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ import numpy as np
 
 from spikeforge import __version__
 from spikeforge.deploy.deployment import ARRAY_FIELDS, FORMAT_VERSION, Deployment, DeploymentError
-from spikeforge.hardware.rules import check
+from spikeforge.hardware.rules import DesignRuleError, check
 from spikeforge.hardware.spec import ChipSpec
 
 FORMAT_NAME = "spikeforge-deployment"
@@ -90,6 +91,9 @@ def save(deployment: Deployment, path: str | os.PathLike[str], *, check_rules: b
             zf.writestr("manifest.json", json.dumps(manifest, indent=1, default=_json_default))
             for fname, data in payload.items():
                 zf.writestr(fname, data)
+            zf.close()
+            fh.flush()
+            os.fsync(fh.fileno())  # the bytes are on disk before the rename makes them visible
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -149,31 +153,37 @@ def load(path: str | os.PathLike[str], *, check_rules: bool = True) -> Deploymen
                     arr = np.unpackbits(arr, axis=-1, count=n)
                 elif meta["encoding"] != "raw":
                     raise DeploymentFileError(f"{path}: array {name!r} has unknown encoding {meta['encoding']!r}")
+                elif arr.dtype != np.dtype(dtype):
+                    raise DeploymentFileError(f"{path}: array {name!r} is stored as {arr.dtype}, expected {dtype}")
                 if list(arr.shape) != list(meta["shape"]):
                     raise DeploymentFileError(
                         f"{path}: array {name!r} has shape {arr.shape}, manifest says {tuple(meta['shape'])}"
                     )
                 kw[name] = arr.astype(dtype, copy=False)
-    except zipfile.BadZipFile as e:
+        dep = Deployment(
+            chip=chip,
+            n_inputs=int(manifest["n_inputs"]),
+            n_classes=int(manifest["n_classes"]),
+            ticks_per_input=int(manifest["ticks_per_input"]),
+            input_shape=tuple(manifest.get("input_shape", ())),
+            provenance=dict(manifest.get("provenance", {})),
+            core_labels=list(manifest.get("core_labels", [])),
+            **kw,
+        )
+    except DeploymentError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError) as e:
+        # a flipped or missing byte surfaces as any of these from zipfile / zlib
         raise DeploymentFileError(f"{path}: not a readable deployment archive (truncated or corrupt): {e}") from None
-    except (KeyError, TypeError, ValueError) as e:
-        if isinstance(e, DeploymentError):
-            raise
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise DeploymentFileError(f"{path}: malformed manifest or array: {e!r}") from None
-    dep = Deployment(
-        chip=chip,
-        n_inputs=int(manifest["n_inputs"]),
-        n_classes=int(manifest["n_classes"]),
-        ticks_per_input=int(manifest["ticks_per_input"]),
-        input_shape=tuple(manifest.get("input_shape", ())),
-        provenance=dict(manifest.get("provenance", {})),
-        core_labels=list(manifest.get("core_labels", [])),
-        **kw,
-    )
     try:
         dep.validate()
     except DeploymentError as e:
         raise DeploymentFileError(f"{path}: {e}") from None
     if check_rules:
-        check(dep)
+        try:
+            check(dep)
+        except DesignRuleError as e:
+            raise DesignRuleError(e.violations, dep.chip.name, source=str(path)) from None
     return dep

@@ -39,10 +39,12 @@ class Violation:
 
 
 class DesignRuleError(ValueError):
-    """Raised when a deployment breaks one or more design rules; ``.violations`` holds all of them."""
+    """Raised when a deployment breaks one or more design rules; ``.violations`` holds all of them and
+    ``.source`` the file it was read from, if any (the message then starts with it)."""
 
-    def __init__(self, violations: list[Violation], chip: str) -> None:
+    def __init__(self, violations: list[Violation], chip: str, *, source: str | None = None) -> None:
         self.violations = violations
+        self.source = source
         by_rule: dict[str, int] = {}
         for v in violations:
             by_rule[v.rule] = by_rule.get(v.rule, 0) + 1
@@ -51,7 +53,8 @@ class DesignRuleError(ValueError):
         )
         shown = "\n  ".join(str(v) for v in violations[:50])
         more = f"\n  ... and {len(violations) - 50} more" if len(violations) > 50 else ""
-        super().__init__(f"{head}\n  {shown}{more}")
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}{head}\n  {shown}{more}")
 
 
 @dataclass(frozen=True)
@@ -194,7 +197,8 @@ _k = lambda v: (lambda d: v)  # noqa: E731
 
 DESIGN_RULES: tuple[DesignRule, ...] = (
     DesignRule("CORE-COUNT", "the deployment uses at most max_chips x cores_per_chip cores", _rule_core_count),
-    DesignRule("PLACEMENT-MESH", "every core sits inside a chip's mesh", _rule_placement),
+    DesignRule("PLACEMENT-MESH/PLACEMENT-UNIQUE", "every core sits inside a chip's mesh, one core per mesh position",
+               _rule_placement),
     _range_rule("CROSSBAR-RANGE", "crossbar", _c("crossbar_min"), _c("crossbar_max"), "crossbar entry"),
     _range_rule("AXON-TYPE", "axon_type", _k(0), lambda d: d.chip.core.n_axon_types - 1, "axon type"),
     _range_rule("WEIGHT-RANGE", "weights", _c("weight_min"), _c("weight_max"), "per-type weight s_j[G]"),
@@ -207,7 +211,8 @@ DESIGN_RULES: tuple[DesignRule, ...] = (
     DesignRule("FLOOR-MODE", "negative-floor mode κ is 0 or 1", _rule_floor_mode),
     DesignRule("DEST-CORE/DEST-AXON/DELAY-RANGE", "each neuron has one valid destination and delay", _rule_destination),
     DesignRule("INPUT-AXON", "the input map targets existing axons", _rule_input_map),
-    DesignRule("OUTPUT-*", "output neurons exist, are enabled and route off-core", _rule_output_map),
+    DesignRule("OUTPUT-NEURON/OUTPUT-OFFCORE/OUTPUT-ENABLED", "output neurons exist, route off-core and are enabled",
+               _rule_output_map),
     DesignRule("SYNAPSE-MEMORY", "synapses fit the core's synaptic memory (multi-bit chips)", _rule_synapse_memory),
 )
 # MEMBRANE-RANGE fires on v_init/reset_value; the two _range_rule checks for them above are covered by it.

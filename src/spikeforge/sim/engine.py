@@ -1,21 +1,31 @@
 """The fast tick simulator.
 
 Computes, bit for bit, the TrueNorth-class core semantics stated in :mod:`spikeforge.sim.reference`, for a
-whole batch of inputs at once. Per tick, with state laid out (core, neuron, batch):
+whole batch of inputs at once. Axon drives, membrane state and spikes are held core-major — (C, B, A) and
+(C, B, N) — so that the crossbar product is one contiguous batched matrix product. Per tick:
 
-1. axon drive A(t) ∈ {0,1}^(C×A×B): input-map deliveries at t plus routed spikes due at t (merged by OR);
-2. integrate: V ← sat(V + W_effᵀ · A(t)) with W_eff[c,i,j] = w_ij · s_j[G_i] — one batched matrix product
-   over cores (``torch.bmm``), exact in float32 while Σ|W_eff| per neuron < 2^24 and in float64 otherwise;
+1. axon drive A(t) ∈ {0,1}: input-map deliveries at t plus routed spikes due at t (merged by OR; clamped
+   only when some axon has more than one possible source);
+2. integrate: V ← sat(V + A(t) · W_eff) with W_eff[c,i,j] = w_ij · s_j[G_i] — one batched matrix product
+   over cores (``torch.bmm``) in the cheapest float format that is exact for the deployment: bfloat16 when
+   every Σ_i |W_eff[i,j]| ≤ 256 (e.g. binary/ternary weights on 256 axons) and the device multiplies
+   bfloat16 fast, float32 below 2^24, float64 otherwise (see :class:`CompiledDeployment`). Extra columns
+   of the same product count axon events and synaptic events;
 3. leak: V ← sat(V + λ);
-4. fire where V ≥ α and reset by γ; else floor at −β by κ;
-5. spikes are scattered (``index_add_``) into a ring buffer of axon drives at t + delay.
+4. fire where V ≥ α; the others floor at −β by κ; the fired ones reset by γ;
+5. spikes go into a ring buffer of axon drives at t + delay (slice copies for runs of consecutive neurons
+   wired to consecutive axons, scatter otherwise).
 
-Counters (synaptic events, spikes, axon events, hops, chip crossings, active cores) are accumulated per core
-and per batch element as the ticks run. Runs on CUDA when available and ``device="auto"``.
+The membrane is held in float32 (float64 when |V| could pass 2^24), where integer arithmetic is exact; the
+saturation and floor steps are skipped in ticks where a running bound on |V| proves they cannot act. Every
+per-tick buffer is allocated once. Spikes, hops, chip crossings and class votes are counted by one small
+batched product of the spikes with per-neuron count vectors.
+Runs on CUDA when available and ``device="auto"``.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -59,6 +69,37 @@ class SimResult:
         return float(np.mean(self.predictions() == labels))
 
 
+#: largest integer magnitude up to which every integer is exact in each float format
+_EXACT_INT = {torch.bfloat16: 2**8, torch.float16: 2**11, torch.float32: 2**24, torch.float64: 2**53}
+_BF16_FAST: dict[str, bool] = {}
+
+
+def _bf16_is_fast(device: torch.device) -> bool:
+    """Whether a bfloat16 batched matrix product beats float32 by 2x here (measured once per device type).
+    CUDA: always; CPU: only with native bfloat16 matrix units (AVX512-BF16 / AMX), else emulation is slower."""
+    if device.type not in _BF16_FAST:
+        fast = device.type == "cuda"
+        if device.type == "cpu":
+            try:
+                if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+                    x = torch.ones((8, 256, 256))
+
+                    def best(dt: torch.dtype) -> float:
+                        a, o = x.to(dt), torch.empty((8, 256, 256), dtype=dt)
+                        times = []
+                        for _ in range(4):
+                            t0 = time.perf_counter()
+                            torch.bmm(a, a, out=o)
+                            times.append(time.perf_counter() - t0)
+                        return min(times[1:])
+
+                    fast = best(torch.bfloat16) < 0.5 * best(torch.float32)
+            except (RuntimeError, AttributeError):
+                fast = False
+        _BF16_FAST[device.type] = fast
+    return _BF16_FAST[device.type]
+
+
 def _device(device: str | torch.device) -> torch.device:
     if isinstance(device, torch.device):
         return device
@@ -70,30 +111,85 @@ def _device(device: str | torch.device) -> torch.device:
 class CompiledDeployment:
     """A deployment turned into device tensors once, then simulated many times."""
 
-    def __init__(self, dep: Deployment, device: str | torch.device = "auto") -> None:
+    def __init__(
+        self, dep: Deployment, device: str | torch.device = "auto", *, matmul_dtype: torch.dtype | None = None
+    ) -> None:
+        """Compile ``dep`` for ``device``. ``matmul_dtype`` forces the dtype of the crossbar product (default:
+        the fastest exact one — bfloat16 when every |Σ_i W_ij| ≤ 256 and bfloat16 is fast here, else float32
+        below 2^24, else float64); a dtype that could round raises ``ValueError``."""
         dep.validate()
         self.dep = dep
         self.device = dev = _device(device)
         core = dep.chip.core
         c, a, n = dep.n_cores, core.n_axons, core.n_neurons
         self.C, self.A, self.N = c, a, n
-        w_eff = dep.effective_weights()  # (C, A, N) int32
-        w_eff = np.where(dep.enabled[:, None, :], w_eff, 0)
-        bound = int(np.abs(w_eff).sum(axis=1).max()) if w_eff.size else 0
-        bound += int(np.abs(dep.leak).max(initial=0)) + 2 ** core.membrane_bits
-        self.fdtype = torch.float32 if bound < 2**24 else torch.float64
-        self.w_t = torch.from_numpy(np.ascontiguousarray(w_eff.transpose(0, 2, 1))).to(dev, self.fdtype)
-        self.fanout = torch.from_numpy(np.count_nonzero(dep.crossbar, axis=2).astype(np.float64)).to(dev)
         en = dep.enabled
-        t64 = lambda x: torch.from_numpy(np.ascontiguousarray(x).astype(np.int64)).to(dev)[..., None]  # noqa: E731
-        self.enabled = torch.from_numpy(en).to(dev)[..., None]
-        self.leak = t64(np.where(en, dep.leak, 0))
-        self.alpha = t64(dep.threshold)
-        self.beta = t64(dep.neg_threshold)
-        self.gamma = t64(dep.reset_mode)
-        self.reset = t64(dep.reset_value)
-        self.kappa = t64(dep.floor_mode)
-        self.v0 = t64(dep.v_init)
+        w_eff = np.where(en[:, None, :], dep.effective_weights(), 0).astype(np.int64)  # (C, A, N)
+        # Exactness bounds (integers are exact in a float format up to 2^(mantissa bits + 1)):
+        # |Σ_i A_i W_ij| ≤ drive_bound, and every value the membrane takes or is compared with ≤ state_bound.
+        self.drive_bound = drive_bound = int(np.abs(w_eff).sum(axis=1).max(initial=0))
+        self.leak_bound = leak_bound = int(np.abs(dep.leak[en]).max(initial=0))
+        amax = lambda x: int(np.abs(x[en]).astype(np.int64).max(initial=0))  # noqa: E731
+        v_start = max(2 ** (core.membrane_bits - 1), amax(dep.neg_threshold), amax(dep.reset_value), amax(dep.v_init))
+        state_bound = max(v_start + drive_bound + leak_bound, amax(dep.threshold))
+        if state_bound >= _EXACT_INT[torch.float64]:
+            raise ValueError(
+                f"weights/parameters too large for exact simulation (|V| can reach {state_bound} >= 2^53)"
+            )
+        self.sdtype = sd = torch.float32 if state_bound < _EXACT_INT[torch.float32] else torch.float64
+        # The crossbar product also counts axon events and synaptic events: W is extended by a column of ones
+        # and the synapses-per-axon (fan-out) column — split into bit columns in bfloat16, so that every
+        # column's sum stays ≤ 256 and exact.
+        fanout = np.count_nonzero(dep.crossbar, axis=2).astype(np.int64)  # (C, A) synapses per axon
+        fbits = max(1, int(fanout.max(initial=0)).bit_length())
+
+        def exact(dt: torch.dtype) -> bool:
+            cols = max(drive_bound, a) if dt == torch.bfloat16 else max(drive_bound, a * max(n, 1))
+            return cols <= _EXACT_INT[dt]
+
+        if matmul_dtype is None:
+            if exact(torch.bfloat16) and _bf16_is_fast(dev):
+                matmul_dtype = torch.bfloat16
+            else:
+                matmul_dtype = torch.float32 if exact(torch.float32) else torch.float64
+        elif not exact(matmul_dtype):
+            raise ValueError(f"matmul_dtype {matmul_dtype} is not exact for input sums up to {drive_bound} "
+                             f"on {a} axons")
+        self.fdtype = md = matmul_dtype
+        if md == torch.bfloat16:
+            extra = [np.ones_like(fanout)] + [(fanout >> k) & 1 for k in range(fbits)]
+            coef = np.zeros((1 + fbits, 2))
+            coef[0, 0], coef[1:, 1] = 1, 2.0 ** np.arange(fbits)
+        else:
+            extra, coef = [np.ones_like(fanout), fanout], np.eye(2)
+        self.n_extra = len(extra)
+        w_ext = np.concatenate([w_eff, np.stack(extra, axis=2)], axis=2)  # (C, A, N + extra)
+        self.w_absmax = int(np.abs(w_ext).max(initial=0))
+        self.w_t = torch.from_numpy(w_ext).to(dev, md)
+        self._w64: torch.Tensor | None = None
+        self.stat_coef = torch.from_numpy(coef).to(dev)  # extra columns → (axon events, synaptic events), float64
+
+        def col(x: np.ndarray, fill: float = 0) -> torch.Tensor:
+            """Per-neuron parameter as a (C, 1, N) state-dtype tensor; ``fill`` for disabled neurons."""
+            return torch.from_numpy(np.asarray(np.where(en, x, fill), np.float64)).to(dev, sd)[:, None, :]
+
+        self.leak = col(dep.leak)
+        self.alpha = col(dep.threshold, np.inf)  # a disabled neuron never reaches +inf
+        self.neg_beta = col(-dep.neg_threshold.astype(np.int64))
+        self.v0 = col(dep.v_init)
+        g, k = dep.reset_mode, dep.floor_mode
+        r = dep.reset_value.astype(np.int64)
+        # reset as V ← V + fire · (am1 · V + c):  γ=0 → R;  γ=1 → V − α;  γ=2 → V
+        self.reset_am1 = col(np.where(g == 0, -1, 0))
+        self.reset_c = col(np.where(g == 0, r, np.where(g == 1, -dep.threshold.astype(np.int64), 0)))
+        self.floor_val = col(np.where(k == 1, -dep.neg_threshold.astype(np.int64), -r))
+        self.reset_kind = ("none" if np.all(g[en] == 2) else
+                           "zero" if np.all((g[en] == 0) & (r[en] == 0)) else "general")
+        self.floor_all_saturate = bool(np.all(k[en] == 1))
+        self.beta_min = int(dep.neg_threshold[en].min()) if en.any() else 0
+        self.floor_bound = max(amax(np.where(k == 1, dep.neg_threshold, 0)), amax(np.where(k == 0, r, 0)))
+        self.reset_bound = amax(np.where(g == 0, r, 0))
+        self.v0_bound = amax(dep.v_init)
         self.vmin, self.vmax = core.v_min, core.v_max
         self.has_leak = bool(np.any(dep.leak[en]))
         # routing, grouped by delay
@@ -103,10 +199,35 @@ class CompiledDeployment:
         dst = dcore * a + dep.dest_axon.reshape(-1)[src]
         dly = dep.dest_delay.reshape(-1)[src]
         self.max_delay = int(dly.max()) if dly.size else 1
-        self.routes = []
-        for d in np.unique(dly):
-            m = dly == d
-            self.routes.append((int(d), torch.from_numpy(src[m]).to(dev), torch.from_numpy(dst[m]).to(dev)))
+        # Runs of ≥ 8 consecutive neurons of one core sending, with one delay, to consecutive axons (the usual
+        # layer-to-layer wiring) are routed as slice copies; the rest by scatter, grouped by delay.
+        # (delay, source core, first neuron, length, destination core, first axon)
+        self.route_blocks: list[tuple[int, int, int, int, int, int]] = []
+        order = np.lexsort((src, dly))
+        s_o, d_o, l_o = src[order], dst[order], dly[order]
+        cont = (l_o[1:] == l_o[:-1]) & (s_o[1:] == s_o[:-1] + 1) & (s_o[1:] % n != 0) & (d_o[1:] == d_o[:-1] + 1)
+        starts = np.flatnonzero(np.concatenate([[True], ~cont])) if len(s_o) else np.zeros(0, np.int64)
+        ends = np.append(starts[1:], len(s_o)) if len(s_o) else starts
+        rest = np.ones(len(s_o), bool)
+        for st, e in zip(starts, ends, strict=True):
+            if e - st >= 8:
+                rest[st:e] = False
+                pos = int(st)
+                while pos < e:  # one piece per destination core
+                    ln = min(int(e) - pos, a - int(d_o[pos]) % a)
+                    self.route_blocks.append((int(l_o[pos]), int(s_o[pos] // n), int(s_o[pos] % n), ln,
+                                              int(d_o[pos]) // a, int(d_o[pos]) % a))
+                    pos += ln
+        self.routes = []  # (delay, source core, source neuron, destination core, destination axon)
+        for d in np.unique(l_o[rest]):
+            sel = rest & (l_o == d)
+            t_ = lambda x: torch.from_numpy(np.ascontiguousarray(x)).to(dev)  # noqa: E731
+            self.routes.append((int(d), t_(s_o[sel] // n), t_(s_o[sel] % n), t_(d_o[sel] // a)[:, None],
+                                t_(d_o[sel] % a)[:, None]))
+        # an axon with at most one possible source never needs its merged drive clamped to 1
+        in_dst = dep.input_core.astype(np.int64) * a + dep.input_axon
+        sources = np.bincount(np.concatenate([in_dst, dst]).astype(np.int64), minlength=c * a)
+        self.may_merge = bool(sources.max(initial=0) > 1)
         # hops: Manhattan distance on the mesh, chip crossings add a full mesh traversal
         pl = dep.placement.astype(np.int64)
         scores = np.repeat(np.arange(c), n)[src]
@@ -119,15 +240,66 @@ class CompiledDeployment:
         xing_w[src] = ~same_chip
         self.hop_w = torch.from_numpy(hop_w.reshape(c, n)).to(dev)
         self.xing_w = torch.from_numpy(xing_w.reshape(c, n)).to(dev)
+        # (C, N, 3 + classes): per core Σ spikes, Σ spikes x hops, Σ spikes x chip crossings and, for up to 64
+        # classes, Σ spikes x votes for each class (an output-map entry is one vote)
+        self.n_cls = int(dep.output_class.max()) + 1 if len(dep.output_class) else 1
+        self.cls_in_stats = self.n_cls <= 64
+        n_stats = np.zeros((c, n, 3 + (self.n_cls if self.cls_in_stats else 0)))
+        n_stats[:, :, 0], n_stats[:, :, 1], n_stats[:, :, 2] = 1, hop_w.reshape(c, n), xing_w.reshape(c, n)
+        if self.cls_in_stats:
+            np.add.at(n_stats, (dep.output_core, dep.output_neuron, 3 + dep.output_class), 1)
+        self.n_stats = torch.from_numpy(n_stats).to(dev, sd)
         # input map
         self.in_ch = torch.from_numpy(dep.input_channel.astype(np.int64)).to(dev)
-        self.in_dst = torch.from_numpy(dep.input_core.astype(np.int64) * a + dep.input_axon).to(dev)
+        self.in_dst = torch.from_numpy(in_dst).to(dev)
+        # Common case: channels ch0.. ch0+m-1 drive flat axons lo.. lo+m-1 in order → slice copies per tick:
+        # (first channel, first core, first axon, cores, axons per core) pieces within whole or single cores.
+        n_in = len(in_dst)
+        self.in_slices: list[tuple[int, int, int, int, int]] | None = None
+        if n_in and np.array_equal(in_dst, in_dst[0] + np.arange(n_in)) and np.array_equal(
+                dep.input_channel, dep.input_channel[0] + np.arange(n_in)):
+            self.in_slices = []
+            ch, flat, end = int(dep.input_channel[0]), int(in_dst[0]), int(in_dst[0]) + n_in
+            while flat < end:
+                if flat % a == 0 and end - flat >= a:  # a run of whole cores
+                    n_cores = (end - flat) // a
+                    self.in_slices.append((ch, flat // a, 0, n_cores, a))
+                    ln = n_cores * a
+                else:
+                    ln = min(end - flat, a - flat % a)
+                    self.in_slices.append((ch, flat // a, flat % a, 1, ln))
+                ch, flat = ch + ln, flat + ln
+        self.in_unique = bool(n_in == len(np.unique(in_dst)))
+        # When every axon has one source that rewrites it every tick (input slices and routed runs, no
+        # merging, no scattered routes), the ring buffer needs no zeroing: only an input region whose inputs
+        # have ended is cleared, once.
+        covered = np.zeros(c * a, bool)
+        if self.in_slices:
+            for _, c0, a0, k_, ln_ in self.in_slices:
+                for cc in range(c0, c0 + k_):
+                    covered[cc * a + a0 : cc * a + a0 + ln_] = True
+        for _, _, _, ln_, dc_, a0 in self.route_blocks:
+            covered[dc_ * a + a0 : dc_ * a + a0 + ln_] = True
+        self.full_cover = bool(not self.may_merge and not self.routes and (self.in_slices or n_in == 0)
+                               and covered.all())
         # output map → class scatter
         self.out_flat = torch.from_numpy(dep.output_core.astype(np.int64) * n + dep.output_neuron).to(dev)
+        self.out_core = torch.from_numpy(dep.output_core.astype(np.int64)).to(dev)
+        self.out_neuron = torch.from_numpy(dep.output_neuron.astype(np.int64)).to(dev)
         self.out_cls = torch.from_numpy(dep.output_class.astype(np.int64)).to(dev)
         self.ticking_cores = int(np.count_nonzero(en.any(axis=1)))
         self.n_enabled = int(en.sum())
         self.topology = analyse(dep)
+
+    def _weights_for_run(self) -> torch.Tensor:
+        """The weights to multiply with: on CUDA, a float32 product may run in TF32 (10-bit mantissa), which
+        is exact only for |W| ≤ 2048; use float64 then."""
+        if (self.device.type == "cuda" and self.w_t.dtype == torch.float32 and self.w_absmax > 2048
+                and torch.backends.cuda.matmul.allow_tf32):
+            if self._w64 is None:
+                self._w64 = self.w_t.to(torch.float64)
+            return self._w64
+        return self.w_t
 
     # ------------------------------------------------------------------ the tick loop
     def run(
@@ -139,68 +311,136 @@ class CompiledDeployment:
         record_outputs: bool = False,
         record_spikes: bool = False,
     ) -> dict[str, torch.Tensor]:
-        """Run ``n_ticks`` ticks. ``drive`` is (T_in, K, B) uint8 input-channel spikes (K = n_inputs);
-        channel spikes of row t are delivered at tick t. Returns per-tick per-core counters."""
+        """Run ``n_ticks`` ticks. ``drive`` is (B, T_in, K) uint8 input-channel spikes (K = n_inputs);
+        channel spikes of column t are delivered at tick t. Returns per-tick per-core counters.
+
+        Layout: axon drives, membrane state and spikes are core-major (C, B, ·), so the crossbar product is one
+        contiguous ``bmm``; axon drives are kept in the product's dtype. Every per-tick buffer is allocated
+        once and updated in place. Saturation and the negative floor are skipped in ticks where a running
+        bound on |V| proves they cannot act; results are identical either way.
+        """
         dev, C, A, N = self.device, self.C, self.A, self.N
-        t_in, _, b = drive.shape
+        b, t_in, _ = drive.shape
         L = self.max_delay + 1
-        buf = torch.zeros((L, C * A, b), dtype=self.fdtype, device=dev)
-        v = self.v0.expand(C, N, b).clone()
+        sd = self.sdtype
+        w = self._weights_for_run()
+        md = w.dtype
+        ne = N + self.n_extra
+        buf = torch.zeros((L, C, b, A), dtype=md, device=dev)  # axon drives due at t, t+1, ... (ring)
+        v = self.v0.expand(C, b, N).clone(memory_format=torch.contiguous_format)  # never a view of v0
+        cur = torch.empty((C, b, ne), dtype=md, device=dev)
+        cur_s = torch.empty((C, b, ne), dtype=sd, device=dev) if md != sd else cur
+        fire = torch.empty((C, b, N), dtype=sd, device=dev)
+        tmp = torch.empty((C, b, N), dtype=sd, device=dev) if self.reset_kind == "general" else None
+        axs_in = torch.empty((C, b, self.n_extra), dtype=torch.float64, device=dev)
+        axs = torch.empty((C, b, 2), dtype=torch.float64, device=dev)
+        nss = torch.empty((C, b, self.n_stats.shape[2]), dtype=sd, device=dev)
+        n_cls = self.n_cls
+        cls_t = torch.empty((b, n_cls), dtype=sd, device=dev)
+        stats = torch.zeros((5, n_ticks, C, b), dtype=torch.float64, device=dev)
         out: dict[str, torch.Tensor] = {
-            "syn": torch.zeros((n_ticks, C, b), dtype=torch.float64, device=dev),
-            "spk": torch.zeros((n_ticks, C, b), dtype=torch.float64, device=dev),
-            "axe": torch.zeros((n_ticks, C, b), dtype=torch.float64, device=dev),
-            "hop": torch.zeros((n_ticks, C, b), dtype=torch.float64, device=dev),
-            "xing": torch.zeros((n_ticks, C, b), dtype=torch.float64, device=dev),
-            "cls": torch.zeros((n_ticks, int(self.out_cls.max().item()) + 1 if len(self.out_cls) else 1, b),
-                               dtype=torch.float64, device=dev),
+            "axe": stats[0], "syn": stats[1], "spk": stats[2], "hop": stats[3], "xing": stats[4],
+            "cls": torch.zeros((n_ticks, n_cls, b), dtype=torch.float64, device=dev),
         }
         if record_outputs:
             out["outs"] = torch.zeros((n_ticks, len(self.out_flat), b), dtype=torch.uint8, device=dev)
         if record_spikes:
             out["raster"] = torch.zeros((n_ticks, C, N, b), dtype=torch.bool, device=dev)
+        in_gather = self.in_ch.expand(b, -1) if len(self.in_ch) else None
+        # general input maps go through a batch-major (b, C·A) scratch row (zero where no input lands)
+        in_tmp = torch.zeros((b, C * A), dtype=md, device=dev) if in_gather is not None and not self.in_slices else None
+        batch_idx = torch.arange(b, device=dev)[None, :]
+        vmax = self.vmax
+        bound = float(self.v0_bound)  # |V| ≤ bound for every enabled neuron
         for t in range(n_ticks):
-            slot = t % L
-            ax = buf[slot]
-            if t < t_in and len(self.in_dst):
-                ax.index_add_(0, self.in_dst, drive[t].to(self.fdtype).index_select(0, self.in_ch))
-            ax.clamp_(max=1)
-            axc = ax.view(C, A, b)
-            out["axe"][t] = axc.sum(dim=1, dtype=torch.float64)
-            out["syn"][t] = torch.einsum("ca,cab->cb", self.fanout, axc.to(torch.float64))
-            cur = torch.bmm(self.w_t, axc).to(torch.int64)
-            v = (v + cur).clamp_(self.vmin, self.vmax)
+            ax = buf[t % L]  # (C, b, A)
+            if t < t_in and in_gather is not None:
+                xt = drive[:, t, :]
+                if self.in_slices:
+                    for ch, c0, a0, k, ln in self.in_slices:
+                        src = xt[:, ch : ch + k * ln].view(b, k, ln).transpose(0, 1)
+                        if self.may_merge:
+                            ax[c0 : c0 + k, :, a0 : a0 + ln].add_(src.to(md))
+                        else:  # these axons have no other source: nothing to merge with
+                            ax[c0 : c0 + k, :, a0 : a0 + ln].copy_(src)
+                else:
+                    assert in_tmp is not None
+                    vals = torch.gather(xt, 1, in_gather).to(md)
+                    if self.in_unique:  # the same positions every tick: overwrite
+                        in_tmp.index_copy_(1, self.in_dst, vals)
+                    else:
+                        in_tmp.zero_()
+                        in_tmp.index_add_(1, self.in_dst, vals)
+                    ax.add_(in_tmp.view(b, C, A).transpose(0, 1))
+            if self.may_merge:
+                ax.clamp_(max=1)
+            # 1. integrate: V ← V + A(t)·W_eff (the extra columns count axon and synaptic events)
+            torch.bmm(ax, w, out=cur)
+            if not self.full_cover:
+                ax.zero_()
+            elif self.in_slices and t < t_in <= t + L:  # the inputs will not overwrite this slot again
+                for _, c0, a0, k, ln in self.in_slices:
+                    ax[c0 : c0 + k, :, a0 : a0 + ln].zero_()
+            if cur_s is not cur:
+                cur_s.copy_(cur)
+            axs_in.copy_(cur_s[:, :, N:])
+            torch.matmul(axs_in, self.stat_coef, out=axs)
+            stats[0:2, t].copy_(axs.permute(2, 0, 1))
+            v.add_(cur_s[:, :, :N])
+            bound += self.drive_bound
+            if bound > vmax:
+                v.clamp_(self.vmin, vmax)
+                bound = vmax + 1.0
+            # 2. leak
             if self.has_leak:
-                v = (v + self.leak).clamp_(self.vmin, self.vmax)
-            fire = (v >= self.alpha) & self.enabled
-            v = torch.where(
-                fire,
-                torch.where(self.gamma == 0, self.reset, torch.where(self.gamma == 1, v - self.alpha, v)),
-                v,
-            )
-            low = ~fire & (v < -self.beta)
-            v = torch.where(low, torch.where(self.kappa == 1, -self.beta, -self.reset), v)
-            v = torch.where(self.enabled, v, self.v0)
-            ax.zero_()
-            f = fire.to(self.fdtype)
-            out["spk"][t] = fire.sum(dim=1, dtype=torch.float64)
-            f64 = fire.to(torch.float64)
-            out["hop"][t] = (f64 * self.hop_w[..., None]).sum(dim=1)
-            out["xing"][t] = (f64 * self.xing_w[..., None]).sum(dim=1)
-            flat = f.view(C * N, b)
-            for d, src, dst in self.routes:
-                buf[(t + d) % L].index_add_(0, dst, flat.index_select(0, src))
+                v.add_(self.leak)
+                bound += self.leak_bound
+                if bound > vmax:
+                    v.clamp_(self.vmin, vmax)
+                    bound = vmax + 1.0
+            # 3. fire (1.0 / 0.0)
+            torch.ge(v, self.alpha, out=fire)
+            # 4. floor, for neurons that did not fire (a firing neuron has V ≥ α ≥ 0 ≥ −β: never below −β)
+            if bound > self.beta_min:
+                if self.floor_all_saturate:
+                    torch.maximum(v, self.neg_beta, out=v)
+                else:
+                    torch.where(v < self.neg_beta, self.floor_val, v, out=v)
+                bound = max(bound, float(self.floor_bound))
+            # 3'. reset the neurons that fired: V ← V + fire · (am1 · V + c)
+            if self.reset_kind == "zero":
+                v.addcmul_(v, fire, value=-1)
+            elif self.reset_kind == "general":
+                assert tmp is not None
+                torch.addcmul(self.reset_c, v, self.reset_am1, out=tmp)
+                v.addcmul_(tmp, fire)
+                bound = max(bound, float(self.reset_bound))
+            # 5. count and route the spikes
+            torch.bmm(fire, self.n_stats, out=nss)
+            stats[2:5, t].copy_(nss[:, :, :3].permute(2, 0, 1))
+            for d, c, j0, ln, dc, a0 in self.route_blocks:
+                dst_block = buf[(t + d) % L][dc, :, a0 : a0 + ln]
+                if self.may_merge:
+                    dst_block.add_(fire[c, :, j0 : j0 + ln])
+                else:  # these axons have no other source: nothing to merge with
+                    dst_block.copy_(fire[c, :, j0 : j0 + ln])
+            for d, sc, sj, dc_, da in self.routes:
+                buf[(t + d) % L].index_put_((dc_, batch_idx, da), fire[sc, :, sj].to(md), accumulate=True)
             if len(self.out_flat):
-                o = flat.index_select(0, self.out_flat)
-                out["cls"][t].index_add_(0, self.out_cls, o.to(torch.float64))
+                if self.cls_in_stats:
+                    torch.sum(nss[:, :, 3:], dim=0, out=cls_t)
+                    out["cls"][t].copy_(cls_t.t())
+                else:
+                    out["cls"][t].index_add_(0, self.out_cls, fire[self.out_core, :, self.out_neuron].to(torch.float64))
                 if record_outputs:
-                    out["outs"][t] = o.to(torch.uint8)
+                    out["outs"][t].copy_(fire[self.out_core, :, self.out_neuron])
             if record_spikes:
-                out["raster"][t] = fire
+                out["raster"][t].copy_(fire.transpose(1, 2))
         return out
 
 
 def _to_drive(spikes: np.ndarray | torch.Tensor, n_inputs: int, device: torch.device) -> torch.Tensor:
+    """Validate input spikes and return them as a contiguous (B, T_in, K) uint8 tensor."""
     if isinstance(spikes, np.ndarray) and not spikes.flags.writeable:
         spikes = spikes.copy()
     x = torch.as_tensor(spikes)
@@ -210,11 +450,17 @@ def _to_drive(spikes: np.ndarray | torch.Tensor, n_inputs: int, device: torch.de
         raise ValueError(f"input spikes must have shape (batch, ticks, channels), got {tuple(x.shape)}")
     if x.shape[2] != n_inputs:
         raise ValueError(f"input spikes have {x.shape[2]} channels, the deployment's input map expects {n_inputs}")
-    if x.dtype.is_floating_point and not bool(torch.isfinite(x).all()):
-        raise ValueError("input spikes contain NaN or infinity")
-    if bool(((x != 0) & (x != 1)).any()):
-        raise ValueError("input spikes must be 0 or 1")
-    return x.to(device=device, dtype=torch.uint8).permute(1, 2, 0).contiguous()  # (T, K, B)
+    if x.numel():
+        if x.dtype.is_floating_point or x.dtype.is_complex:
+            if not bool(torch.isfinite(x).all()):
+                raise ValueError("input spikes contain NaN or infinity")
+            if not bool(((x == 0) | (x == 1)).all()):
+                raise ValueError("input spikes must be 0 or 1")
+        elif x.dtype != torch.bool:
+            lo, hi = torch.aminmax(x)
+            if int(lo) < 0 or int(hi) > 1:
+                raise ValueError("input spikes must be 0 or 1")
+    return x.to(device=device, dtype=torch.uint8).contiguous()
 
 
 def _counts(out: dict[str, torch.Tensor], sim: CompiledDeployment, ticks: int) -> EventCounts:
@@ -266,10 +512,10 @@ def simulate(
     if ticks is None:
         if not sim.topology.acyclic:
             raise TopologyError("the routing has a cycle: pass ticks= explicitly for a recurrent deployment")
-        ticks = max(d.ticks_per_input, drive_all.shape[0]) + sim.topology.latency
+        ticks = max(d.ticks_per_input, drive_all.shape[1]) + sim.topology.latency
     if ticks < 1:
         raise ValueError(f"ticks must be >= 1, got {ticks}")
-    total = drive_all.shape[2]
+    total = drive_all.shape[0]
     parts: list[EventCounts] = []
     cls_parts, outs_parts, raster_parts = [], [], []
     starts = range(0, total, batch_size)
@@ -280,7 +526,7 @@ def simulate(
         iterator = track(starts, description="simulating", total=len(starts))
     with torch.no_grad():
         for s in iterator:
-            drive = drive_all[:, :, s : s + batch_size].to(sim.device)
+            drive = drive_all[s : s + batch_size].to(sim.device)
             out = sim.run(drive, ticks, record_outputs=record_outputs, record_spikes=record_spikes)
             parts.append(_counts(out, sim, ticks))
             cls_parts.append(out["cls"].sum(dim=0).round().to(torch.int64).T.cpu().numpy())
@@ -328,19 +574,19 @@ def simulate_pipelined(
             "pipelined mode needs a layer-synchronous, acyclic deployment; cores reached at several depths: "
             f"{list(topo.conflicts)[:20]}"
         )
-    drive_all = _to_drive(spikes, d.n_inputs, torch.device("cpu"))  # (T_in, K, B)
+    drive_all = _to_drive(spikes, d.n_inputs, torch.device("cpu"))  # (B, T_in, K)
     T = d.ticks_per_input
-    if drive_all.shape[0] > T:
-        raise ValueError(f"each input has {drive_all.shape[0]} ticks but ticks_per_input is {T}")
-    if drive_all.shape[0] < T:
-        drive_all = torch.nn.functional.pad(drive_all, (0, 0, 0, 0, 0, T - drive_all.shape[0]))
-    total = drive_all.shape[2]
+    if drive_all.shape[1] > T:
+        raise ValueError(f"each input has {drive_all.shape[1]} ticks but ticks_per_input is {T}")
+    if drive_all.shape[1] < T:
+        drive_all = torch.nn.functional.pad(drive_all, (0, 0, 0, T - drive_all.shape[1]))
+    total = drive_all.shape[0]
     lanes = max(1, min(lanes, total))
     per_lane = -(-total // lanes)
     pad = per_lane * lanes - total
-    x = torch.nn.functional.pad(drive_all, (0, pad))  # (T, K, lanes*per_lane)
-    # input index i = lane * per_lane + n ; stream n occupies ticks n*T .. n*T+T-1
-    x = x.view(T, -1, lanes, per_lane).permute(3, 0, 1, 2).reshape(per_lane * T, -1, lanes)
+    x = torch.nn.functional.pad(drive_all, (0, 0, 0, 0, 0, pad))  # (lanes*per_lane, T, K)
+    # input index i = lane * per_lane + n ; stream n occupies ticks n*T .. n*T+T-1 of its lane
+    x = x.reshape(lanes, per_lane * T, -1)
     depth = np.where(topo.depth >= 0, topo.depth, 0)
     n_ticks = per_lane * T + topo.latency
     with torch.no_grad():

@@ -38,8 +38,9 @@ def simulate_reference(dep: Deployment, spikes: np.ndarray, ticks: int) -> tuple
     fields = {k: np.zeros(b_n, np.int64) for k in ("syn", "spk", "axe", "hop", "xing", "act")}
     core_spk = np.zeros(c_n, np.int64)
     core_syn = np.zeros(c_n, np.int64)
-    out_of = {(int(c), int(j)): int(k) for c, j, k in zip(dep.output_core, dep.output_neuron, dep.output_class,
-                                                          strict=True)}
+    out_of: dict[tuple[int, int], list[int]] = {}  # every output-map entry is one vote
+    for c, j, k in zip(dep.output_core, dep.output_neuron, dep.output_class, strict=True):
+        out_of.setdefault((int(c), int(j)), []).append(int(k))
     pl = dep.placement
     for b in range(b_n):
         v = dep.v_init.astype(np.int64).copy()
@@ -86,8 +87,8 @@ def simulate_reference(dep: Deployment, spikes: np.ndarray, ticks: int) -> tuple
                                 fields["xing"][b] += 1
                                 fields["hop"][b] += (abs(int(pl[c, 1] - pl[dc, 1])) + abs(int(pl[c, 2] - pl[dc, 2]))
                                                      + dep.chip.mesh_rows + dep.chip.mesh_cols)
-                        if (c, j) in out_of:
-                            cls[b, out_of[(c, j)]] += 1
+                        for k in out_of.get((c, j), ()):
+                            cls[b, k] += 1
                     elif vj < -beta:
                         vj = -beta if int(dep.floor_mode[c, j]) == 1 else -r
                     v[c, j] = vj

@@ -1,0 +1,171 @@
+"""Builders shared by the sim, hardware and deploy tests: tiny chips, hand-wired cores, random deployments.
+
+Every random deployment built here satisfies its chip's design rules (``spikeforge.hardware.check``), so it
+can be saved, loaded and simulated; tests that need a broken one break it explicitly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+from spikeforge.deploy import Deployment
+from spikeforge.hardware import ChipSpec, CoreSpec
+
+#: the neuron that holds no state: spikes iff input + leak ≥ 0 (Esser 2015, Jimeno Yepes 2016)
+MEMORYLESS = {"threshold": 0, "neg_threshold": 0, "floor_mode": 1, "reset_mode": 0, "reset_value": 0}
+
+
+def tiny_chip(
+    n_axons: int = 4, n_neurons: int = 4, *, mesh: tuple[int, int] = (2, 2), max_chips: int = 2, **core: Any
+) -> ChipSpec:
+    """A small chip with TrueNorth-style cores (binary crossbar, 4 axon types unless overridden)."""
+    return ChipSpec(
+        name="tiny",
+        core=CoreSpec(n_axons=n_axons, n_neurons=n_neurons, **core),
+        mesh_rows=mesh[0],
+        mesh_cols=mesh[1],
+        max_chips=max_chips,
+    )
+
+
+def blank(chip: ChipSpec, n_cores: int = 1, n_inputs: int = 1, n_classes: int = 1, **kw: Any) -> Deployment:
+    """``Deployment.empty`` with the neurons' parameters ready to be set by hand."""
+    return Deployment.empty(chip, n_cores, n_inputs, n_classes, **kw)
+
+
+def neuron(d: Deployment, core: int, j: int, **params: Any) -> None:
+    """Enable neuron ``j`` of ``core`` and set its parameters (``weights`` as a per-type list)."""
+    d.enabled[core, j] = True
+    for name, value in params.items():
+        if name == "weights":
+            d.weights[core, j, : len(value)] = value
+        elif name == "dest":
+            dc, da, dd = value
+            d.dest_core[core, j], d.dest_axon[core, j], d.dest_delay[core, j] = dc, da, dd
+        else:
+            getattr(d, name)[core, j] = value
+
+
+def inputs(d: Deployment, *entries: tuple[int, int, int]) -> None:
+    """Set the input map: (channel, core, axon) entries."""
+    arr = np.array(entries, dtype=np.int32).reshape(-1, 3)
+    d.input_channel, d.input_core, d.input_axon = arr[:, 0].copy(), arr[:, 1].copy(), arr[:, 2].copy()
+
+
+def outputs(d: Deployment, *entries: tuple[int, int, int]) -> None:
+    """Set the output map: (core, neuron, class) entries."""
+    arr = np.array(entries, dtype=np.int32).reshape(-1, 3)
+    d.output_core, d.output_neuron, d.output_class = arr[:, 0].copy(), arr[:, 1].copy(), arr[:, 2].copy()
+
+
+def raster(*rows: str) -> np.ndarray:
+    """``"0110"``-style strings (one per input, one character per tick) → (B, ticks) bool."""
+    return np.array([[c == "1" for c in r] for r in rows], dtype=bool)
+
+
+def spikes_of(rows: list[str]) -> np.ndarray:
+    """Per-tick input spikes for a single input: ``["10", "01"]`` = tick 0 channel 0, tick 1 channel 1 →
+    (1, ticks, channels) uint8."""
+    return np.array([[[int(c) for c in r] for r in rows]], dtype=np.uint8)
+
+
+# ------------------------------------------------------------------------------------------ random networks
+def random_chip(rng: np.random.Generator, *, multibit: bool | None = None) -> ChipSpec:
+    """A random small chip spec: core sizes, axon types, membrane width, delay range, mesh, crossbar kind."""
+    if multibit is None:
+        multibit = bool(rng.random() < 0.3)
+    bits = int(rng.integers(4, 12))
+    vmax = 2 ** (bits - 1) - 1
+    wmax = int(rng.integers(1, 40))
+    core = CoreSpec(
+        n_axons=int(rng.integers(1, 9)),
+        n_neurons=int(rng.integers(1, 9)),
+        n_axon_types=int(rng.integers(1, 5)),
+        crossbar_min=-3 if multibit else 0,
+        crossbar_max=3 if multibit else 1,
+        weight_min=-wmax,
+        weight_max=wmax,
+        leak_min=-int(rng.integers(0, 6)),
+        leak_max=int(rng.integers(0, 6)),
+        threshold_max=int(rng.integers(0, 2 * vmax + 2)),
+        reset_value_min=-vmax - 1,
+        reset_value_max=vmax,
+        membrane_bits=bits,
+        delay_min=1,
+        delay_max=int(rng.integers(1, 5)),
+    )
+    return ChipSpec(name="random", core=core, mesh_rows=int(rng.integers(1, 3)), mesh_cols=int(rng.integers(1, 3)),
+                    max_chips=3)
+
+
+def random_deployment(
+    rng: np.random.Generator,
+    chip: ChipSpec | None = None,
+    *,
+    n_cores: int | None = None,
+    n_inputs: int | None = None,
+    n_classes: int | None = None,
+) -> Deployment:
+    """A random deployment that passes its chip's design rules: every reset and floor mode, leaks, delays,
+    recurrent routes, merging inputs, disabled neurons, and cores spread over several chips (so routed spikes
+    cross chips)."""
+    chip = chip or random_chip(rng)
+    core = chip.core
+    slots = chip.cores_per_chip * chip.max_chips
+    c = n_cores if n_cores is not None else int(rng.integers(1, min(4, slots) + 1))
+    a, n, t = core.n_axons, core.n_neurons, core.n_axon_types
+    k = n_inputs if n_inputs is not None else int(rng.integers(1, 6))
+    ncls = n_classes if n_classes is not None else int(rng.integers(1, 4))
+    d = Deployment.empty(chip, c, k, ncls, ticks_per_input=int(rng.integers(1, 4)),
+                         provenance={"builder": "tests.helpers.random_deployment"})
+    vmin, vmax = core.v_min, core.v_max
+    d.crossbar[:] = rng.integers(core.crossbar_min, core.crossbar_max + 1, (c, a, n)) * (rng.random((c, a, n)) < 0.6)
+    d.axon_type[:] = rng.integers(0, t, (c, a))
+    d.weights[:] = rng.integers(core.weight_min, core.weight_max + 1, (c, n, t))
+    d.leak[:] = rng.integers(core.leak_min, core.leak_max + 1, (c, n))
+    d.threshold[:] = rng.integers(0, min(core.threshold_max, 3 * max(core.weight_max, 1)) + 1, (c, n))
+    d.neg_threshold[:] = rng.integers(0, core.threshold_max + 1, (c, n))
+    d.reset_mode[:] = rng.choice(np.array(core.reset_modes), (c, n))
+    d.reset_value[:] = rng.integers(max(core.reset_value_min, vmin), min(core.reset_value_max, vmax) + 1, (c, n))
+    d.floor_mode[:] = rng.integers(0, 2, (c, n))
+    d.v_init[:] = rng.integers(vmin, vmax + 1, (c, n)) // int(rng.choice([1, 4]))
+    d.enabled[:] = rng.random((c, n)) < 0.85
+    d.dest_core[:] = np.where(rng.random((c, n)) < 0.6, rng.integers(0, c, (c, n)), -1)
+    d.dest_axon[:] = rng.integers(0, a, (c, n))
+    d.dest_delay[:] = rng.integers(core.delay_min, core.delay_max + 1, (c, n))
+    # distinct mesh positions, possibly on several chips
+    pos = rng.permutation(slots)[:c]
+    per = chip.cores_per_chip
+    d.placement[:] = np.stack([pos // per, (pos % per) // chip.mesh_cols, (pos % per) % chip.mesh_cols], axis=1)
+    m = int(rng.integers(1, 2 * k + 2))
+    d.input_channel = rng.integers(0, k, m).astype(np.int32)
+    d.input_core = rng.integers(0, c, m).astype(np.int32)
+    d.input_axon = rng.integers(0, a, m).astype(np.int32)
+    outs = np.argwhere(d.enabled & (d.dest_core < 0))
+    outs = outs[rng.random(len(outs)) < 0.8]
+    d.output_core = outs[:, 0].astype(np.int32)
+    d.output_neuron = outs[:, 1].astype(np.int32)
+    d.output_class = rng.integers(0, ncls, len(outs)).astype(np.int32)
+    d.core_labels = [f"core{i}" for i in range(c)]
+    return d.normalised()
+
+
+def random_spikes(rng: np.random.Generator, batch: int, ticks: int, channels: int, p: float = 0.4) -> np.ndarray:
+    """(batch, ticks, channels) uint8 Bernoulli(p) spikes."""
+    return (rng.random((batch, ticks, channels)) < p).astype(np.uint8)
+
+
+#: hypothesis strategy for a numpy seed (a failing example then reports a seed to replay)
+seeds = st.integers(0, 2**32 - 1)
+
+
+def assert_counts_equal(a: Any, b: Any) -> None:
+    """Every per-input and per-core counter of two :class:`EventCounts` is identical."""
+    assert a.ticks == b.ticks
+    assert a.n_cores == b.n_cores
+    for name in ("synaptic_events", "spikes", "axon_events", "hops", "chip_crossings", "active_cores",
+                 "core_ticks", "neuron_updates", "core_spikes", "core_synaptic_events"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
