@@ -23,6 +23,8 @@ METHODS: dict[str, str] = {
     "template": "spikeforge.methods.template.pipeline",
     "probabilistic": "spikeforge.methods.probabilistic.pipeline",
     "binary": "spikeforge.methods.binary.pipeline",
+    "eedn": "spikeforge.methods.eedn.pipeline",
+    "layerwise": "spikeforge.methods.layerwise.pipeline",
 }
 
 

@@ -3,6 +3,7 @@
 See ``docs/datasets.md`` for where data is looked for and how to download and verify it.
 """
 
+from .cifar import CifarDataset, load_cifar10
 from .datasets import DIGITS_N_TRAIN, Dataset, FileCheck, list_datasets, load_dataset, verify_dataset
 from .download import DownloadError, download_dataset, fetch_verified, uncompressed_sha256
 from .encode import Encoder, EncoderKind, bernoulli_encode, threshold_encode
@@ -20,6 +21,7 @@ from .locate import (
 __all__ = [
     "DIGITS_N_TRAIN",
     "ENV_VAR",
+    "CifarDataset",
     "Dataset",
     "DatasetError",
     "DatasetNotFoundError",
@@ -33,6 +35,7 @@ __all__ = [
     "download_dataset",
     "fetch_verified",
     "list_datasets",
+    "load_cifar10",
     "load_dataset",
     "locate_dataset",
     "read_idx",

@@ -1,0 +1,219 @@
+"""Eedn (Esser et al., PNAS 2016) on MNIST and Fashion-MNIST: a one-chip (≤ 4096 cores) and a small (≤ 512
+cores) convolutional network per dataset, trained with trinary weights and binary spikes, mapped by
+:func:`spikeforge.mapping.compile_network`, and measured ON THE SIMULATOR (accuracy from output spikes,
+pipelined one image per tick) with the energy model (mW, FPS/W at the chip's 1 kHz tick).
+
+Run from the repository root::
+
+    python benchmarks/eedn.py            # full: 60 000 training images → benchmarks/results/eedn.json
+    python benchmarks/eedn.py --quick    # smoke run (≤ 3 min) → benchmarks/results/quick/eedn.json
+    python benchmarks/eedn.py --networks small --datasets mnist   # a subset (still full training)
+
+Targets (full mode): MNIST ≥ 99.4 % and Fashion-MNIST ≥ 90 % with the one-chip network; the small
+networks are reported. Published Eedn one-chip rows (measured on TrueNorth) are printed beside for scale;
+they are other datasets, not comparable accuracies. Full mode is budgeted for ~3 hours on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from spikeforge.data import DatasetNotFoundError, Encoder, load_dataset
+from spikeforge.methods.eedn.pipeline import build_and_deploy
+from spikeforge.methods.eedn.train import TrainConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+NAME = "eedn.json"
+
+#: network name → (layers, core budget)
+NETWORKS: dict[str, tuple[list[dict[str, Any]], int]] = {
+    "one_chip": ([
+        {"kind": "conv", "out": 64, "kernel": 3, "padding": 1},
+        {"kind": "conv", "out": 128, "kernel": 3, "stride": 2, "padding": 1},
+        {"kind": "conv", "out": 128, "kernel": 3, "padding": 1},
+        {"kind": "conv", "out": 256, "kernel": 3, "stride": 2, "padding": 1},
+        {"kind": "conv", "out": 256, "kernel": 1},
+        {"kind": "conv", "out": 256, "kernel": 3, "stride": 2, "padding": 1},
+        {"kind": "conv", "out": 320, "kernel": 4},
+    ], 4096),
+    "small": ([
+        {"kind": "conv", "out": 32, "kernel": 4, "stride": 2, "padding": 1},
+        {"kind": "conv", "out": 64, "kernel": 3, "stride": 2, "padding": 1},
+        {"kind": "conv", "out": 128, "kernel": 3, "stride": 2, "padding": 1},
+        {"kind": "conv", "out": 160, "kernel": 4},
+    ], 512),
+}
+
+#: (mode, network) → training settings
+TRAIN: dict[tuple[str, str], dict[str, Any]] = {
+    ("full", "one_chip"): {"epochs": 12, "batch_size": 64, "lr": 0.05, "shift_augment": 1},
+    ("full", "small"): {"epochs": 15, "batch_size": 64, "lr": 0.05},
+    ("quick", "one_chip"): {"epochs": 1, "batch_size": 64, "lr": 0.05, "max_train": 256},
+    ("quick", "small"): {"epochs": 1, "batch_size": 64, "lr": 0.05, "max_train": 3000},
+}
+QUICK_TEST = 300
+
+TARGETS: dict[tuple[str, str], float] = {("mnist", "one_chip"): 0.994, ("fashion-mnist", "one_chip"): 0.90}
+
+#: Esser et al. 2016, Table 1, one chip, measured on TrueNorth
+PUBLISHED: list[dict[str, Any]] = [
+    {"dataset": "CIFAR-10", "accuracy": 0.8341, "cores": 4042, "fps": 1249, "mW": 204.4},
+    {"dataset": "SVHN", "accuracy": 0.9666, "cores": 4042, "fps": 2526, "mW": 256.5},
+    {"dataset": "VAD", "accuracy": 0.9542, "cores": 423, "fps": 1539, "mW": 26.1},
+    {"dataset": "TIMIT", "accuracy": 0.7916, "cores": 1943, "fps": 2610, "mW": 142.6},
+]
+for _p in PUBLISHED:
+    _p["fps_per_W"] = round(_p["fps"] / (_p["mW"] / 1000.0), 0)
+
+
+def git_commit() -> str:
+    """``git rev-parse HEAD`` of the repository, or ``"unknown"``."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True,
+                             timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(payload, f, indent=2, ensure_ascii=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def run_row(dataset: str, network: str, mode: str, data_dir: Path | None, seed: int,
+            epochs: int | None = None) -> dict[str, Any]:
+    """Train, map and simulate one (dataset, network); returns the JSON row."""
+    layers, budget = NETWORKS[network]
+    ds = load_dataset(dataset, data_dir)
+    settings = {**TRAIN[(mode, network)], **({"epochs": epochs} if epochs else {})}
+    train = TrainConfig(seed=seed, **settings)
+    t0 = time.perf_counter()
+    _, _, report, res, _ = build_and_deploy(
+        ds, layers, train, encoder=Encoder("threshold", 1, 0.5), max_cores=budget,
+        n_test=QUICK_TEST if mode == "quick" else None, log=lambda s: print(f"  [{dataset}/{network}] {s}", flush=True),
+        provenance={"benchmark": "eedn", "network": network, "seed": seed})
+    return {
+        "dataset": dataset,
+        "network": network,
+        "accuracy": res["accuracy"],
+        "cores": res["cores"],
+        "latency_ticks": res["latency_ticks"],
+        "fps": res["fps"],
+        "mW": res["mW"],
+        "fps_per_W": res["fps_per_W"],
+        "core_budget": budget,
+        "model_accuracy": res["model_accuracy"],
+        "n_test": res["n_inputs"],
+        "regime": res["regime"],
+        "uJ_per_image": res["uJ_per_image"],
+        "chips": res["chips"],
+        "cores_per_layer": report.cores_per_layer,
+        "duplication_per_layer": [round(lr.duplication, 3) for lr in report.layers],
+        "train": {**settings, "seed": seed, "seconds": round(res["train_seconds"], 1),
+                  "final_train_acc": res["train_log"][-1]["train_acc"] if res["train_log"] else None},
+        "wall_s": round(time.perf_counter() - t0, 1),
+    }
+
+
+def main(argv: list[str] | None = None, results_dir: Path | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="smoke run: tiny training subsets, 300 test images")
+    ap.add_argument("--datasets", nargs="+", default=["mnist", "fashion-mnist"])
+    ap.add_argument("--networks", nargs="+", default=["one_chip", "small"], choices=sorted(NETWORKS))
+    ap.add_argument("--data-dir", type=Path, default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1: shared machines)")
+    ap.add_argument("--epochs", type=int, default=None, help="override the training epochs (recorded in each row)")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep rows of the existing output file for (dataset, network) pairs not run now")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    mode = "quick" if args.quick else "full"
+    out_dir = results_dir or ROOT / "benchmarks" / "results"
+    out = (out_dir / "quick" / NAME) if args.quick else (out_dir / NAME)
+    rows: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    command = " ".join(["python", "benchmarks/eedn.py", *(argv if argv is not None else sys.argv[1:])])
+    for dataset in args.datasets:
+        for network in args.networks:
+            print(f"== {dataset} / {network} ({mode})", flush=True)
+            try:
+                row = run_row(dataset, network, mode, args.data_dir, args.seed, args.epochs)
+                row["command"] = command
+                rows.append(row)
+            except DatasetNotFoundError as e:
+                print(f"  skipped: {str(e).splitlines()[0]}")
+                skipped.append(f"{dataset}/{network}: dataset not found")
+                break
+    if args.merge and out.exists():
+        try:
+            old = json.loads(out.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            old = {}
+        if old.get("mode") == mode:
+            done = {(r["dataset"], r["network"]) for r in rows}
+            kept = [{"command": old.get("command", "?"), **r} for r in old.get("rows", [])
+                    if (r["dataset"], r["network"]) not in done]
+            rows = kept + rows
+    payload = {
+        "mode": mode,
+        "command": command,
+        "git_commit": git_commit(),
+        "tick_hz": 1000.0,
+        "rows": rows,
+        "skipped": skipped,
+        "targets": {f"{d}/{n}": t for (d, n), t in TARGETS.items()},
+        "published_one_chip": PUBLISHED,
+        "notes": "accuracy is from the simulator's output spikes (pipelined, one image per tick); model_accuracy is "
+                 "the torch model on the same images (equal by construction). FPS = 1 kHz tick rate; mW and "
+                 "FPS/W from spikeforge.energy (TrueNorth preset, static energy charged to the deployment's cores).",
+    }
+    write_json_atomic(out, payload)
+    print(f"\n{'dataset':<15}{'network':<10}{'accuracy':>9}{'cores':>7}{'latency':>8}{'FPS':>7}{'mW':>8}{'FPS/W':>9}")
+    for r in rows:
+        print(f"{r['dataset']:<15}{r['network']:<10}{100 * r['accuracy']:>8.2f}%{r['cores']:>7}{r['latency_ticks']:>8}"
+              f"{r['fps']:>7.0f}{r['mW']:>8.2f}{r['fps_per_W']:>9.0f}")
+    print("published Eedn one-chip rows (TrueNorth, measured; other datasets):")
+    for p in PUBLISHED:
+        print(f"{p['dataset']:<15}{'one_chip':<10}{100 * p['accuracy']:>8.2f}%{p['cores']:>7}{'':>8}{p['fps']:>7.0f}"
+              f"{p['mW']:>8.1f}{p['fps_per_W']:>9.0f}")
+    for (d, n), t in TARGETS.items():
+        hit = [r for r in rows if r["dataset"] == d and r["network"] == n]
+        if not hit:
+            print(f"SKIP {d} {n}: not run")
+            continue
+        r = hit[0]
+        ok = r["accuracy"] >= t and r["cores"] <= NETWORKS[n][1]
+        note = " (quick mode: smoke run, targets apply to the full run)" if mode == "quick" else ""
+        print(f"{'PASS' if ok else 'FAIL'} {d} {n}: accuracy {100 * r['accuracy']:.2f}% (target >= {100 * t:.1f}%), "
+              f"{r['cores']} cores (<= {NETWORKS[n][1]}){note}")
+    for n in args.networks:
+        for r in rows:
+            if r["network"] == n and r["cores"] > NETWORKS[n][1]:  # pragma: no cover - compile enforces it
+                print(f"FAIL {r['dataset']} {n}: {r['cores']} cores over budget")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

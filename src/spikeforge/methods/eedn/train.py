@@ -1,0 +1,135 @@
+"""Training loop for :class:`~spikeforge.methods.eedn.model.EednNet` (CPU-friendly, deterministic per seed).
+
+Loss: softmax cross-entropy over the class population counts scaled by ``logit_scale / neurons per class``
+(the count itself is the deployed score). Adam on shadow weights (``lr``) and batch-norm parameters
+(``bn_lr``), cosine learning-rate decay; after every step shadow weights are clipped to [−1, 1] and the trinary weights
+updated with hysteresis (:func:`spikeforge.methods.eedn.layers.trinarize`). Batch-norm running statistics
+are re-estimated at the end on training data with the final trinary weights (so the folded thresholds
+match the deployed weights).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from spikeforge.methods.eedn.model import EednNet
+
+
+@dataclass
+class TrainConfig:
+    """Training settings (the recipe's ``[train]`` table)."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 0.05
+    bn_lr: float = 0.01
+    weight_decay: float = 0.0
+    logit_scale: float = 8.0
+    seed: int = 0
+    max_train: int | None = None
+    bn_recalibration_batches: int = 50
+    shift_augment: int = 0  # random translation by up to this many pixels
+    threads: int | None = 1
+
+
+@dataclass
+class TrainLog:
+    epochs: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _shift(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch.Tensor:
+    if max_shift <= 0:
+        return x
+    b = x.shape[0]
+    dy = torch.randint(-max_shift, max_shift + 1, (b,), generator=gen)
+    dx = torch.randint(-max_shift, max_shift + 1, (b,), generator=gen)
+    out = torch.zeros_like(x)
+    h, w = x.shape[-2:]
+    for i in range(b):
+        sy, sx = int(dy[i]), int(dx[i])
+        ys, yd = (slice(0, h - sy), slice(sy, h)) if sy >= 0 else (slice(-sy, h), slice(0, h + sy))
+        xs, xd = (slice(0, w - sx), slice(sx, w)) if sx >= 0 else (slice(-sx, w), slice(0, w + sx))
+        out[i, :, yd, xd] = x[i, :, ys, xs]
+    return out
+
+
+def train_eedn(model: EednNet, x: np.ndarray, y: np.ndarray, cfg: TrainConfig,
+               log: Callable[[str], None] | None = None) -> TrainLog:
+    """Train in place on binary inputs ``x`` (N, C, H, W) or (N, C·H·W) and labels ``y`` (N,)."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    n = len(x) if cfg.max_train is None else min(len(x), cfg.max_train)
+    xt = torch.from_numpy(np.asarray(x[:n], np.float32)).reshape(n, *model.input_shape)
+    yt = torch.from_numpy(np.asarray(y[:n], np.int64))
+    shadow = [m.weight for m in model.trinary_layers()]
+    ids = {id(p) for p in shadow}
+    rest = [p for p in model.parameters() if id(p) not in ids]
+    opt = torch.optim.Adam([{"params": shadow, "lr": cfg.lr}, {"params": rest, "lr": cfg.bn_lr}],
+                           weight_decay=cfg.weight_decay)
+    steps = cfg.epochs * math.ceil(n / cfg.batch_size)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+    per_class = len(model.classes) / model.n_classes
+    scale = cfg.logit_scale / per_class
+    out = TrainLog()
+    t0 = time.perf_counter()
+    for ep in range(cfg.epochs):
+        model.train()
+        perm = torch.randperm(n, generator=gen)
+        tot_loss, tot_ok = 0.0, 0
+        for s in range(0, n, cfg.batch_size):
+            idx = perm[s : s + cfg.batch_size]
+            xb = _shift(xt[idx], cfg.shift_augment, gen)
+            scores = model(xb)
+            loss = F.cross_entropy(scores * scale, yt[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            model.update_trinary()
+            tot_loss += float(loss.detach()) * len(idx)
+            tot_ok += int((scores.argmax(1) == yt[idx]).sum())
+        rec = {"epoch": ep + 1, "loss": tot_loss / n, "train_acc": tot_ok / n, "s": time.perf_counter() - t0}
+        out.epochs.append(rec)
+        if log:
+            log(f"epoch {ep + 1}/{cfg.epochs} loss {rec['loss']:.4f} train acc {rec['train_acc']:.4f} "
+                f"({rec['s']:.0f} s)")
+    recalibrate_bn(model, xt, cfg.batch_size, cfg.bn_recalibration_batches, gen)
+    out.seconds = time.perf_counter() - t0
+    return out
+
+
+@torch.no_grad()
+def recalibrate_bn(model: EednNet, x: torch.Tensor, batch_size: int, batches: int, gen: torch.Generator) -> None:
+    """Re-estimate batch-norm running statistics with the final trinary weights, layer by layer: each layer's
+    statistics (cumulative average over ``batches`` mini-batches) are taken on the outputs of the layers
+    before it as they will be evaluated (running statistics, already recalibrated)."""
+    model.eval()
+    perm = torch.randperm(len(x), generator=gen)
+    chunks = [perm[b * batch_size : (b + 1) * batch_size] for b in range(batches)]
+    chunks = [c for c in chunks if len(c)]
+    if not chunks:
+        return
+    for target in model.trinary_layers():
+        target.bn.reset_running_stats()
+        target.bn.momentum = None
+        for idx in chunks:
+            cur = x[idx]
+            for m in model.layers:
+                if m is target:
+                    target.bn.train()
+                    target.bn(target.preactivation(cur))
+                    target.bn.eval()
+                    break
+                cur = m(cur)
+        target.bn.momentum = 0.1
+    model.eval()

@@ -1,0 +1,56 @@
+"""benchmarks/eedn.py: JSON schema and quick-vs-full paths, with a stubbed (fast) row runner."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ROW_KEYS = {"dataset", "network", "accuracy", "cores", "latency_ticks", "fps", "mW", "fps_per_W"}
+
+
+def _load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("eedn_bench", ROOT / "benchmarks" / "eedn.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _fake_row(dataset: str, network: str, mode: str, data_dir: Any, seed: int, epochs: Any = None) -> dict[str, Any]:
+    return {"dataset": dataset, "network": network, "accuracy": 0.5, "cores": 100, "latency_ticks": 3,
+            "fps": 1000.0, "mW": 5.0, "fps_per_W": 2e5}
+
+
+@pytest.mark.parametrize("quick", [True, False])
+def test_writes_the_right_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                               quick: bool) -> None:
+    bench = _load()
+    monkeypatch.setattr(bench, "run_row", _fake_row)
+    argv = ["--quick"] if quick else []
+    assert bench.main(argv, results_dir=tmp_path) == 0
+    path = tmp_path / "quick" / "eedn.json" if quick else tmp_path / "eedn.json"
+    other = tmp_path / "eedn.json" if quick else tmp_path / "quick" / "eedn.json"
+    assert path.exists() and not other.exists()
+    data = json.loads(path.read_text())
+    assert data["mode"] == ("quick" if quick else "full")
+    assert data["command"].startswith("python benchmarks/eedn.py")
+    assert isinstance(data["git_commit"], str)
+    assert len(data["rows"]) == 4 and all(ROW_KEYS <= set(r) for r in data["rows"])
+    assert {(r["dataset"], r["network"]) for r in data["rows"]} == {
+        (d, n) for d in ("mnist", "fashion-mnist") for n in ("one_chip", "small")}
+    out = capsys.readouterr().out
+    assert "FAIL mnist one_chip" in out and "CIFAR-10" in out
+    assert list(tmp_path.rglob("*.tmp")) == []
+
+
+def test_network_budgets_and_published_rows() -> None:
+    bench = _load()
+    assert bench.NETWORKS["one_chip"][1] == 4096 and bench.NETWORKS["small"][1] == 512
+    cifar = bench.PUBLISHED[0]
+    assert cifar["cores"] == 4042 and abs(cifar["fps_per_W"] - 6111) < 1
