@@ -33,7 +33,7 @@ def test_run_default_recipe_writes_deployment_and_results(tmp_path: Path, capsys
 
 
 def test_check_simulate_energy_on_saved_deployment(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    main(["run", "--out", str(tmp_path / "r"), "--json"])
+    main(["run", "template-digits", "--out", str(tmp_path / "r"), "--json"])
     capsys.readouterr()
     dep_path = str(tmp_path / "r" / "deployment.sfd")
     code, chk = run_json(capsys, "check", dep_path)
@@ -47,7 +47,7 @@ def test_check_simulate_energy_on_saved_deployment(tmp_path: Path, capsys: pytes
 
 
 def test_check_reports_every_violation_and_exits_nonzero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    main(["run", "--out", str(tmp_path / "r"), "--json"])
+    main(["run", "template-digits", "--out", str(tmp_path / "r"), "--json"])
     capsys.readouterr()
     dep = load(tmp_path / "r" / "deployment.sfd")
     dep.leak[0, 0] = 999
@@ -65,7 +65,7 @@ def test_check_reports_every_violation_and_exits_nonzero(tmp_path: Path, capsys:
 
 def test_simulate_rejects_wrong_dataset_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    main(["run", "--out", str(tmp_path / "r"), "--json"])
+    main(["run", "template-digits", "--out", str(tmp_path / "r"), "--json"])
     capsys.readouterr()
     import spikeforge.data as data
 
@@ -107,7 +107,7 @@ def test_chips_and_data_list(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_memory_command_names_cheapest_encoding(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    main(["run", "--out", str(tmp_path / "r"), "--json", "--no-report"])
+    main(["run", "template-digits", "--out", str(tmp_path / "r"), "--json", "--no-report"])
     capsys.readouterr()
     code, rep = run_json(capsys, "memory", str(tmp_path / "r" / "deployment.sfd"))
     assert code == 0 and isinstance(rep, dict)

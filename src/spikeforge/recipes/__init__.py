@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-DEFAULT_RECIPE = "template-digits"
+DEFAULT_RECIPE = "binary-small"
 
 
 class RecipeError(ValueError):

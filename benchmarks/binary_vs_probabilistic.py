@@ -1,0 +1,228 @@
+"""Head-to-head: directly learned binary crossbars (Jimeno Yepes & Tang 2016) vs sampled probabilistic
+synapses (Esser et al. 2015), same small (5-core) and large (28-core) networks, same one-tick inputs, all
+accuracies from the simulator, energy from the real N-copy deployments.
+
+Binary ensembles are N networks trained jointly from independent initialisations (one vectorised model, one
+loss term per network), deployed deterministically on distinct cores. Probabilistic ensembles are N samples
+of one trained model. Also compares the binary method's training surrogates on the small network.
+
+    python benchmarks/binary_vs_probabilistic.py          # full: results/binary_vs_probabilistic.{json,png}
+    python benchmarks/binary_vs_probabilistic.py --quick  # CI: a few minutes, results/quick/
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import esser2015  # noqa: E402
+from spikeforge.methods.corenet import data as cdata  # noqa: E402
+from spikeforge.methods.corenet.experiment import members_of, run_method_network, train_cached  # noqa: E402
+from spikeforge.methods.corenet.train import TrainConfig  # noqa: E402
+
+SIZES = esser2015.SIZES
+PUBLISHED = {  # (method, network) → (accuracy, ensemble, µJ or None)
+    ("probabilistic", "small"): (0.927, 1, 0.268),
+    ("probabilistic", "large"): (0.9942, 64, 108.0),
+    ("binary", "small"): (0.9598, 1, None),
+    ("binary", "large"): (0.9945, None, None),
+}
+
+BINARY_FULL = {
+    "small": {"signs": "perm2", "pool": 16,
+              "model": {"surrogate": "sigmoid", "slope_start": 0.5, "slope_end": 8.0},
+              "train": {"epochs": 25, "lr": 0.003, "train_input": "threshold", "seed": 0, "threads": 1}},
+    "large": {"signs": "perm2", "pool": 4,
+              "model": {"surrogate": "sigmoid", "slope_start": 0.5, "slope_end": 8.0},
+              "train": {"epochs": 5, "lr": 0.002, "lr_final_ratio": 0.1, "train_input": "threshold", "seed": 0,
+                        "threads": 1}},
+}
+BINARY_QUICK = {
+    "small": {"signs": "perm2", "pool": 64,
+              "model": {"surrogate": "sigmoid", "slope_start": 0.5, "slope_end": 8.0},
+              "train": {"epochs": 1, "lr": 0.003, "train_input": "threshold", "seed": 0, "threads": 1,
+                        "max_train": 1000}},
+    "large": {"signs": "perm2", "pool": 16,
+              "model": {"surrogate": "sigmoid", "slope_start": 0.5, "slope_end": 8.0},
+              "train": {"epochs": 1, "lr": 0.002, "train_input": "threshold", "seed": 0, "threads": 1,
+                        "max_train": 500}},
+}
+SURROGATES = ("sigmoid", "hard-ste", "clt")
+
+
+def surrogate_study(data: Any, workdir: Path, quick: bool, n_test: int, log: Any = print) -> list[dict[str, Any]]:
+    """Each surrogate: 2 small networks trained jointly (4 epochs; the quick mode: 1 epoch on 1000 images);
+    single-network simulator accuracy (mean ± std) and the 2-network ensemble."""
+    from spikeforge.methods.corenet.evaluate import member_class_counts
+    from spikeforge.methods.corenet.topology import get_network
+
+    spec = get_network("small")
+    xtr = cdata.to_unit(data.x_train)
+    sp = cdata.encode(data.x_test[:n_test], "threshold")
+    out = []
+    for sur in SURROGATES:
+        tc = dict(BINARY_QUICK["small"]["train"] if quick else BINARY_FULL["small"]["train"])
+        if not quick:
+            tc["epochs"] = 4
+        nets = 2
+        mcfg = {"surrogate": sur, "slope_start": 0.5, "slope_end": 8.0}
+        if sur == "clt":
+            mcfg = {"surrogate": sur}
+        model, info = train_cached("binary", spec, nets, mcfg, TrainConfig.from_dict(tc),
+                                   workdir / f"surrogate-{sur}", xtr, data.y_train, log)
+        counts = member_class_counts(spec, members_of("binary", model, nets), sp)
+        accs = [float(np.mean(c.argmax(1) == data.y_test[:n_test])) for c in counts]
+        out.append({"surrogate": sur, "single_accuracy_mean": float(np.mean(accs)),
+                    "single_accuracy_std": float(np.std(accs)), "nets": nets, "epochs": tc["epochs"],
+                    "ensemble_accuracy": float(np.mean(counts.sum(0).argmax(1) == data.y_test[:n_test])),
+                    "train_seconds": info["train_seconds"]})
+        log(f"  surrogate {sur}: single {np.mean(accs) * 100:.2f} ± {np.std(accs) * 100:.2f} %, "
+            f"{nets}-net ensemble {out[-1]['ensemble_accuracy'] * 100:.2f} %")
+    return out
+
+
+def energy_at_equal_accuracy(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For every binary row: the probabilistic energy (same network) at the binary row's accuracy,
+    interpolated log-linearly along the probabilistic ensemble curve (None if never reached)."""
+    out = []
+    for net in sorted({r["network"] for r in rows}):
+        prob = sorted([r for r in rows if r["method"] == "probabilistic" and r["network"] == net],
+                      key=lambda r: r["ensemble"])
+        for b in sorted([r for r in rows if r["method"] == "binary" and r["network"] == net],
+                        key=lambda r: r["ensemble"]):
+            acc = b["accuracy_mean"]
+            uj = None
+            for lo, hi in zip([None, *prob[:-1]], prob, strict=False):
+                if hi["accuracy_mean"] >= acc:
+                    if lo is None or lo["accuracy_mean"] >= acc:
+                        uj = hi["uJ_per_image"]
+                    else:
+                        f = (acc - lo["accuracy_mean"]) / (hi["accuracy_mean"] - lo["accuracy_mean"])
+                        la, lb = np.log(lo["uJ_per_image"]), np.log(hi["uJ_per_image"])
+                        uj = float(np.exp(la + f * (lb - la)))
+                    break
+            out.append({"network": net, "binary_ensemble": b["ensemble"], "accuracy": acc,
+                        "binary_uJ": b["uJ_per_image"], "probabilistic_uJ_at_same_accuracy": uj,
+                        "energy_ratio_prob_over_binary": (uj / b["uJ_per_image"]) if uj else None})
+    return out
+
+
+def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = esser2015.targets([r for r in rows if r["method"] == "probabilistic"])
+    by = {(r["network"], r["ensemble"]): r for r in rows if r["method"] == "binary"}
+    r = by.get(("small", 1))
+    out.append({"target": "binary small ensemble 1 mean accuracy >= 95.98 %",
+                "measured": r["accuracy_mean"] if r else None,
+                "status": ("PASS" if r["accuracy_mean"] >= 0.9598 else "FAIL") if r else "NOT RUN"})
+    large = [r for n, r in sorted(by.items()) if n[0] == "large" and n[1] <= 16]
+    best = max(large, key=lambda r: r["accuracy_mean"]) if large else None
+    out.append({"target": "binary large >= 99.45 % with an ensemble of <= 16 copies",
+                "measured": best["accuracy_mean"] if best else None,
+                "best_ensemble": best["ensemble"] if best else None,
+                "status": ("PASS" if best["accuracy_mean"] >= 0.9945 else "FAIL") if best else "NOT RUN"})
+    return out
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title="Binary crossbars vs probabilistic synapses (simulator, threshold pixels)")
+    for c in ("network", "N", "prob. acc %", "prob. µJ", "binary acc %", "binary µJ", "cores"):
+        t.add_column(c)
+    key = {(r["method"], r["network"], r["ensemble"]): r for r in rows}
+    for net in ("small", "large"):
+        for n in SIZES:
+            p, b = key.get(("probabilistic", net, n)), key.get(("binary", net, n))
+            if not p and not b:
+                continue
+            f = lambda r: f"{r['accuracy_mean'] * 100:.2f} ± {r['accuracy_std'] * 100:.2f}" if r else "-"  # noqa: E731
+            g = lambda r: f"{r['uJ_per_image']:.3f}" if r else "-"  # noqa: E731
+            t.add_row(net, str(n), f(p), g(p), f(b), g(b), str((p or b)["cores"]))
+    t.add_row("published", "", "92.7 (small x1) / 99.42 (x64)", "0.268 / 108", "95.98 (small) / 99.45 (large)", "", "")
+    Console(width=200).print(t)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--networks", default="small,large")
+    ap.add_argument("--methods", default="probabilistic,binary")
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--test-images", type=int, default=None)
+    ap.add_argument("--energy-images", type=int, default=None)
+    ap.add_argument("--no-surrogates", action="store_true")
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--workdir", default=str(ROOT / "checkpoints" / "esser2015"))
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(int(os.environ.get("SPIKEFORGE_THREADS", "1")))
+    q = args.quick
+    settings = {"probabilistic": esser2015.QUICK if q else esser2015.FULL, "binary": BINARY_QUICK if q else BINARY_FULL}
+    n_test = args.test_images or (300 if q else 10000)
+    n_energy = args.energy_images or (100 if q else 1000)
+    out_dir = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / ("quick" if q else "")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    workdir = Path(args.workdir) / ("quick" if q else "full")
+    data = cdata.load("mnist", esser2015.find_data_dir(args.data_dir))
+    t0 = time.time()
+    rows: list[dict[str, Any]] = []
+    infos: dict[str, Any] = {}
+    for method in [m for m in args.methods.split(",") if m and m != "none"]:
+        for net in args.networks.split(","):
+            r, info = run_method_network(method, net, settings[method][net], data, workdir, sizes=SIZES,
+                                         seeds=args.seeds, n_test=n_test, energy_images=n_energy)
+            rows += r
+            infos[f"{method}/{net}"] = info
+    sur = [] if args.no_surrogates else surrogate_study(data, workdir, q, min(n_test, 10000))
+    eq = energy_at_equal_accuracy(rows)
+    front = [(r["method"], r["network"], r["ensemble"]) for r in esser2015.pareto_front(rows)]
+    checks = targets(rows)
+    print_table(rows)
+    for e in eq:
+        if e["probabilistic_uJ_at_same_accuracy"]:
+            print(f"equal accuracy {e['accuracy'] * 100:.2f} % ({e['network']}): binary x{e['binary_ensemble']} "
+                  f"{e['binary_uJ']:.3f} µJ vs probabilistic {e['probabilistic_uJ_at_same_accuracy']:.3f} µJ "
+                  f"→ ratio {e['energy_ratio_prob_over_binary']:.2f}")
+        else:
+            print(f"equal accuracy {e['accuracy'] * 100:.2f} % ({e['network']}): binary x{e['binary_ensemble']} "
+                  f"{e['binary_uJ']:.3f} µJ; probabilistic never reaches it")
+    for c in checks:
+        print(f"{c['status']:8s} {c['target']}" + (f"  (measured {c['measured']:.4g})" if c.get("measured") else ""))
+    result = {
+        "mode": "quick" if q else "full",
+        "command": " ".join(["python", "benchmarks/binary_vs_probabilistic.py",
+                             *(argv if argv is not None else sys.argv[1:])]),
+        "git_commit": esser2015.git_commit(),
+        "seconds": time.time() - t0,
+        "encoding": "threshold (pixel > 0.5), one tick; accuracy_bernoulli_* with Bernoulli pixels",
+        "published": {f"{k[0]}/{k[1]}": {"accuracy": v[0], "ensemble": v[1], "uJ_per_image": v[2]}
+                      for k, v in PUBLISHED.items()},
+        "networks": infos,
+        "surrogates": sur,
+        "energy_at_equal_accuracy": eq,
+        "pareto_front": front,
+        "targets": checks,
+        "rows": rows,
+    }
+    (out_dir / "binary_vs_probabilistic.json").write_text(json.dumps(result, indent=2))
+    esser2015.plot(rows, out_dir / "binary_vs_probabilistic.png", "Binary crossbars vs probabilistic synapses",
+                   [("Esser15 small x1", 0.268, 0.927), ("Esser15 large x64", 108.0, 0.9942)], pareto=True)
+    print(f"wrote {out_dir / 'binary_vs_probabilistic.json'} in {time.time() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

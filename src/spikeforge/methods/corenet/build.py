@@ -1,0 +1,134 @@
+"""From trained (or sampled) binary crossbars and integer leaks to a :class:`~spikeforge.deploy.Deployment`.
+
+Both methods end here: the probabilistic method samples ``w ~ Bernoulli(c)`` per copy, the binary method
+binarises its shadow connections; either way each *copy* of the network is a list of per-layer binary
+crossbars ``(cores, n_axons, neurons)`` and integer leaks ``(cores, neurons)``. Copies go on distinct cores
+of one deployment (copy-major, then layer, then core), all reading the same input channels, and their output
+neurons vote into the same classes, so the simulator's class counts of the deployment are the ensemble's
+summed votes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from spikeforge.deploy.deployment import Deployment
+from spikeforge.hardware.spec import ChipSpec, get_chip
+from spikeforge.methods.corenet.topology import NetworkSpec
+
+#: One copy: (crossbars per layer (cores, A, neurons) in {0,1}, leaks per layer (cores, neurons) ints).
+Copy = tuple[Sequence[np.ndarray], Sequence[np.ndarray]]
+
+
+def layer_offsets(spec: NetworkSpec) -> list[int]:
+    """Index of each layer's first core within one copy."""
+    offs, o = [], 0
+    for lay in spec.layers:
+        offs.append(o)
+        o += lay.n_cores
+    return offs
+
+
+def build_deployment(
+    spec: NetworkSpec,
+    copies: Sequence[Copy],
+    *,
+    chip: ChipSpec | str = "truenorth",
+    provenance: dict[str, Any] | None = None,
+) -> Deployment:
+    """One deployment holding every copy on its own cores; memoryless neurons, delay 1, one tick per input.
+
+    Leaks are rounded and clipped to the chip's leak range; crossbars must be 0/1 and match the layer shapes.
+    """
+    chip_spec = get_chip(chip) if isinstance(chip, str) else chip
+    core = chip_spec.core
+    if (core.n_axons, core.n_neurons) != (spec.n_axons, spec.n_neurons) or core.n_axon_types < spec.n_axon_types:
+        raise ValueError(f"network {spec.name} is laid out for {spec.n_axons}x{spec.n_neurons} cores with "
+                         f"{spec.n_axon_types} axon types; chip {chip_spec.name} differs")
+    if not copies:
+        raise ValueError("need at least one copy")
+    per = spec.n_cores
+    n_copies = len(copies)
+    prov = {"network": spec.name, "layout": spec.describe(), "copies": n_copies}
+    prov.update(provenance or {})
+    dep = Deployment.empty(chip_spec, per * n_copies, spec.n_inputs, spec.n_classes, ticks_per_input=1,
+                           input_shape=spec.input_shape, provenance=prov)
+    offs = layer_offsets(spec)
+    in_ch, in_core, in_ax = [], [], []
+    out_core, out_neu, out_cls = [], [], []
+    labels: list[str] = []
+    for ci, (xbars, leaks) in enumerate(copies):
+        if len(xbars) != len(spec.layers) or len(leaks) != len(spec.layers):
+            raise ValueError(f"copy {ci}: expected {len(spec.layers)} layers")
+        base = ci * per
+        for li, lay in enumerate(spec.layers):
+            xb = np.asarray(xbars[li])
+            lk = np.asarray(leaks[li])
+            n = lay.neurons
+            if xb.shape != (lay.n_cores, spec.n_axons, n) or lk.shape != (lay.n_cores, n):
+                raise ValueError(f"copy {ci} layer {lay.name}: crossbar {xb.shape} / leak {lk.shape} do not match "
+                                 f"({lay.n_cores}, {spec.n_axons}, {n})")
+            if xb.size and not np.isin(xb, (0, 1)).all():
+                raise ValueError(f"copy {ci} layer {lay.name}: crossbar entries must be 0 or 1")
+            g = base + offs[li] + np.arange(lay.n_cores)
+            used = lay.sources >= 0  # (C, A)
+            dep.crossbar[g, :, :n] = (xb * used[:, :, None]).astype(np.int16)
+            dep.axon_type[g] = spec.axon_types[li]
+            dep.weights[g] = spec.type_weights[li]
+            lk_int = np.clip(np.round(lk), core.leak_min, core.leak_max).astype(np.int32)
+            dep.leak[g, :n] = lk_int
+            dep.enabled[g, :n] = True
+            labels += [f"copy{ci}/{lay.name}[{k}]" for k in range(lay.n_cores)]
+            kk, aa = np.nonzero(used)
+            src = lay.sources[kk, aa]
+            if li == 0:
+                in_ch.append(src)
+                in_core.append(g[kk])
+                in_ax.append(aa)
+            else:
+                prev = spec.layers[li - 1]
+                up_core = base + offs[li - 1] + src // prev.neurons
+                up_neu = src % prev.neurons
+                dep.dest_core[up_core, up_neu] = g[kk]
+                dep.dest_axon[up_core, up_neu] = aa
+                dep.dest_delay[up_core, up_neu] = 1
+            if li == len(spec.layers) - 1:
+                j = np.tile(np.arange(n), lay.n_cores)
+                out_core.append(np.repeat(g, n))
+                out_neu.append(j)
+                out_cls.append(j % spec.n_classes)
+    cat = lambda xs: np.concatenate(xs).astype(np.int32)  # noqa: E731
+    dep.input_channel, dep.input_core, dep.input_axon = cat(in_ch), cat(in_core), cat(in_ax)
+    dep.output_core, dep.output_neuron, dep.output_class = cat(out_core), cat(out_neu), cat(out_cls)
+    dep.core_labels = labels
+    return dep.normalised()
+
+
+def evaluate_binary_network(
+    spec: NetworkSpec, copy: Copy, spikes: np.ndarray, *, return_layers: bool = False
+) -> np.ndarray | tuple[np.ndarray, list[np.ndarray]]:
+    """Direct numpy evaluation of one binary copy on one-tick inputs (B, K) or (B, 1, K) in {0, 1}.
+
+    Returns (B, n_classes) class spike counts (and, with ``return_layers``, each layer's (B, cores*neurons)
+    spikes). This is the reference the tests hold the simulator against.
+    """
+    x = np.asarray(spikes)
+    if x.ndim == 3:
+        x = x[:, 0, :]
+    x = x.astype(np.int64)
+    xbars, leaks = copy
+    outs = []
+    for li, lay in enumerate(spec.layers):
+        s = spec.signs_for(li).astype(np.int64)  # (C, A, n)
+        w = np.asarray(xbars[li]).astype(np.int64) * s
+        xp = np.concatenate([x, np.zeros((x.shape[0], 1), np.int64)], axis=1)
+        g = xp[:, np.where(lay.sources >= 0, lay.sources, x.shape[1])]  # (B, C, A)
+        u = np.einsum("bca,can->bcn", g, w) + np.round(np.asarray(leaks[li])).astype(np.int64)[None]
+        x = (u >= 0).astype(np.int64).reshape(x.shape[0], -1)
+        outs.append(x)
+    cls = np.zeros((x.shape[0], spec.n_classes), np.int64)
+    np.add.at(cls.T, spec.output_classes, x.T)
+    return (cls, outs) if return_layers else cls

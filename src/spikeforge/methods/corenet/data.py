@@ -1,0 +1,59 @@
+"""Data helpers for the core-network methods: loading, training-time augmentation, test-time encoding."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from spikeforge.data import bernoulli_encode, load_dataset, threshold_encode
+
+
+def load(name: str = "mnist", data_dir: str | os.PathLike[str] | None = None) -> Any:
+    """``spikeforge.data.load_dataset`` (``data_dir`` → ``$SPIKEFORGE_DATA`` → user cache)."""
+    return load_dataset(name, Path(data_dir) if data_dir is not None else None)
+
+
+def to_unit(x: np.ndarray) -> np.ndarray:
+    """uint8 images (N, H, W) → float32 (N, H*W) in [0, 1]."""
+    return (np.asarray(x).reshape(len(x), -1).astype(np.float32) / 255.0)
+
+
+def shift_batch(x: torch.Tensor, shape: tuple[int, int], max_shift: int, gen: torch.Generator) -> torch.Tensor:
+    """Random per-image translations by up to ``max_shift`` pixels (zero fill). x: (B, H*W)."""
+    if max_shift <= 0:
+        return x
+    b = x.shape[0]
+    h, w = shape
+    p = max_shift
+    img = torch.nn.functional.pad(x.view(b, h, w), (p, p, p, p))
+    dy = torch.randint(0, 2 * p + 1, (b,), generator=gen)
+    dx = torch.randint(0, 2 * p + 1, (b,), generator=gen)
+    rows = (torch.arange(h)[None, :] + dy[:, None])  # (B, H)
+    cols = (torch.arange(w)[None, :] + dx[:, None])  # (B, W)
+    out = img[torch.arange(b)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    return out.reshape(b, h * w)
+
+
+def encode(x: np.ndarray, kind: str = "threshold", *, threshold: float = 0.5, seed: int = 0) -> np.ndarray:
+    """One-tick input spikes (B, 1, K) uint8: thresholded pixels (intensity > threshold) or Bernoulli(intensity)."""
+    if kind == "threshold":
+        return threshold_encode(x, ticks=1, threshold=threshold)
+    if kind == "bernoulli":
+        return bernoulli_encode(x, ticks=1, rng=seed)
+    raise ValueError(f"unknown encoding {kind!r}; use 'threshold' or 'bernoulli'")
+
+
+def train_inputs(x: torch.Tensor, kind: str, threshold: float, gen: torch.Generator) -> torch.Tensor:
+    """What the model sees in training: ``"intensity"`` (probabilities), ``"threshold"`` (0/1) or
+    ``"bernoulli"`` (a fresh 0/1 draw per step)."""
+    if kind == "intensity":
+        return x
+    if kind == "threshold":
+        return (x > threshold).to(x.dtype)
+    if kind == "bernoulli":
+        return (torch.rand(x.shape, generator=gen) < x).to(x.dtype)
+    raise ValueError(f"unknown training input {kind!r}")

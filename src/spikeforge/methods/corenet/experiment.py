@@ -1,0 +1,187 @@
+"""Building blocks of the reproduction benchmarks (``benchmarks/esser2015.py``,
+``benchmarks/binary_vs_probabilistic.py``): cached training, member pools, simulator-measured ensemble
+accuracy tables and energy rows. Accuracy and event counts always come from the simulator.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from spikeforge.methods.corenet.build import Copy
+from spikeforge.methods.corenet.evaluate import ensemble_activity, ensemble_table, member_class_counts
+from spikeforge.methods.corenet.pipeline import energy_summary
+from spikeforge.methods.corenet.topology import NetworkSpec
+from spikeforge.methods.corenet.torchnet import CoreNetModel
+from spikeforge.methods.corenet.train import TrainConfig, train
+
+
+def make_model(method: str, spec: NetworkSpec, copies: int, mcfg: dict[str, Any], seed: int) -> CoreNetModel:
+    if method == "probabilistic":
+        from spikeforge.methods.probabilistic.model import ProbabilisticCoreNet
+
+        return ProbabilisticCoreNet(spec, copies, seed=seed, **mcfg)
+    if method == "binary":
+        from spikeforge.methods.binary.model import BinaryCoreNet
+
+        return BinaryCoreNet(spec, copies, seed=seed, **mcfg)
+    raise ValueError(f"unknown method {method!r}")
+
+
+def train_cached(
+    method: str, spec: NetworkSpec, copies: int, mcfg: dict[str, Any], tcfg: TrainConfig, workdir: Path,
+    x: np.ndarray, y: np.ndarray, log: Callable[..., Any] = print,
+) -> tuple[CoreNetModel, dict[str, Any]]:
+    """Train (resuming ``workdir/checkpoint.pt`` when it was written with the same settings) or load
+    ``workdir/model.pt`` if trained with the same settings.
+    Retraining deletes the simulator results cached under ``workdir`` (member counts, energy rows)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    key = {"method": method, "network": spec.describe(), "copies": copies, "model": mcfg, "train": asdict(tcfg)}
+    model = make_model(method, spec, copies, mcfg, tcfg.seed)
+    final = workdir / "model.pt"
+    if final.exists():
+        st = torch.load(final, weights_only=False)
+        if st.get("key") == json.loads(json.dumps(key)):
+            model.load_state_dict(st["model"])
+            model.load_method_state(st["method"])
+            model.eval()
+            log(f"loaded trained model {final}")
+            return model, st["info"]
+    for pattern in ("*/counts-*.npy", "*/energy-*.json"):  # simulator results of an earlier model
+        for old in workdir.glob(pattern):
+            old.unlink()
+    key_file = workdir / "key.json"
+    key_json = json.dumps(key, sort_keys=True)
+    if (workdir / "checkpoint.pt").exists() and (not key_file.exists() or key_file.read_text() != key_json):
+        (workdir / "checkpoint.pt").unlink()  # a checkpoint of other settings: start afresh
+    key_file.write_text(key_json)
+    t0 = time.time()
+    hist = train(model, x, y, tcfg, checkpoint=workdir / "checkpoint.pt", log=log)
+    info = {"train_seconds_this_run": time.time() - t0,
+            "train_seconds": float(sum(h["seconds"] for h in hist["history"])),
+            "final_train_acc": hist["history"][-1]["train_acc"], "temperature": hist["temperature"],
+            "epochs": tcfg.epochs}
+    torch.save({"key": json.loads(json.dumps(key)), "model": model.state_dict(), "method": model.method_state(),
+                "info": info}, final)
+    return model, info
+
+
+def members_of(method: str, model: CoreNetModel, n: int, seed: int = 0) -> list[Copy]:
+    """Probabilistic: ``n`` sampled networks of copy 0 (seeds ``seed * 100003 + i``). Binary: the model's
+    first ``n`` trained copies, binarised."""
+    if method == "probabilistic":
+        return [model.sample(seed * 100003 + i) for i in range(n)]  # type: ignore[operator]
+    return [model.binarised(k) for k in range(min(n, model.copies))]  # type: ignore[operator]
+
+
+def accuracy_rows(
+    spec: NetworkSpec, members: Sequence[Copy], spikes: dict[str, np.ndarray], labels: np.ndarray,
+    sizes: Sequence[int], seeds: int, log: Callable[..., Any] = print, cache: Path | None = None,
+) -> dict[str, dict[int, list[float]]]:
+    """encoding → size → per-seed accuracies (see :func:`ensemble_table` for the seed scheme).
+
+    With ``cache`` (a folder), each encoding's simulated member class counts are stored and reused when the
+    folder already holds them for the same number of members and images (the caller clears it on retraining)."""
+    out = {}
+    for enc, sp in spikes.items():
+        t0 = time.time()
+        f = cache / f"counts-{enc}-{len(members)}x{len(sp)}.npy" if cache is not None else None
+        if f is not None and f.exists():
+            counts = np.load(f)
+            log(f"  loaded simulated member counts {f}")
+            out[enc] = ensemble_table(counts, labels, sizes, seeds)
+            continue
+        counts = member_class_counts(spec, members, sp, group=8)
+        if f is not None:
+            f.parent.mkdir(parents=True, exist_ok=True)
+            np.save(f, counts)
+        out[enc] = ensemble_table(counts, labels, sizes, seeds)
+        log(f"  simulated {len(members)} members x {len(sp)} images ({enc}) in {time.time() - t0:.0f} s")
+    return out
+
+
+def energy_row(spec: NetworkSpec, members: Sequence[Copy], spikes: np.ndarray) -> dict[str, Any]:
+    """Cores, events and energy of the real ``len(members)``-copy deployment on ``spikes`` (pipelined)."""
+    dep, _, counts = ensemble_activity(spec, members, spikes)
+    row: dict[str, Any] = {"cores": dep.n_cores}
+    row.update(energy_summary(dep, counts))
+    return row
+
+
+def seed_scheme(pool: int, n: int, seeds: int) -> str:
+    return "disjoint" if n * seeds <= pool else f"subsets of a pool of {pool}"
+
+
+def run_method_network(
+    method: str,
+    network: str,
+    settings: dict[str, Any],
+    data: Any,
+    workdir: Path,
+    *,
+    sizes: Sequence[int],
+    seeds: int,
+    n_test: int,
+    energy_images: int,
+    encodings: Sequence[str] = ("threshold", "bernoulli"),
+    log: Callable[..., Any] = print,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Train (cached), build the member pool, measure ensemble accuracy on the simulator and energy of the
+    real N-copy deployments. ``settings``: ``signs``, ``model`` (dict), ``train`` (TrainConfig fields),
+    ``pool`` (probabilistic: sampled copies; binary: networks trained jointly), ``sample_seed``.
+
+    Returns (rows, info)."""
+    from spikeforge.methods.corenet import data as cdata
+    from spikeforge.methods.corenet.topology import get_network
+
+    spec = get_network(network, signs=settings.get("signs", "perm2"))
+    tcfg = TrainConfig.from_dict(dict(settings.get("train", {})))
+    pool = int(settings["pool"])
+    copies = 1 if method == "probabilistic" else pool
+    log(f"[{method}/{network}] {spec.describe()}; training {copies} cop{'y' if copies == 1 else 'ies'} "
+        f"for {tcfg.epochs} epochs")
+    xtr = cdata.to_unit(data.x_train)
+    model, info = train_cached(method, spec, copies, dict(settings.get("model", {})), tcfg,
+                               workdir / f"{method}-{network}", xtr, data.y_train, log)
+    members = members_of(method, model, pool, int(settings.get("sample_seed", 1)))
+    xte, yte = data.x_test[:n_test], data.y_test[:n_test]
+    spikes = {enc: cdata.encode(xte, enc, seed=7) for enc in encodings}
+    wd = workdir / f"{method}-{network}"
+    cache = wd / f"sample{settings.get('sample_seed', 1)}"
+    accs = accuracy_rows(spec, members, spikes, yte, sizes, seeds, log, cache=cache)
+    e_spikes = cdata.encode(data.x_test[:energy_images], "threshold")
+    rows = []
+    for n in sizes:
+        if n > len(members):
+            log(f"  ensemble {n} skipped: only {len(members)} members")
+            continue
+        t0 = time.time()
+        row: dict[str, Any] = {"method": method, "network": network, "ensemble": n, "encoding": encodings[0]}
+        a = accs[encodings[0]][n]
+        row.update({"accuracy_mean": float(np.mean(a)), "accuracy_std": float(np.std(a)), "seeds": len(a),
+                    "seed_scheme": seed_scheme(len(members), n, seeds), "test_images": len(yte)})
+        for enc in encodings[1:]:
+            b = accs[enc][n]
+            row[f"accuracy_{enc}_mean"] = float(np.mean(b))
+            row[f"accuracy_{enc}_std"] = float(np.std(b))
+        ef = cache / f"energy-{n}x{energy_images}.json"
+        if ef.exists():
+            erow = json.loads(ef.read_text())
+        else:
+            erow = energy_row(spec, members[:n], e_spikes)
+            cache.mkdir(parents=True, exist_ok=True)
+            ef.write_text(json.dumps(erow))
+        row.update(erow)
+        row["energy_images"] = energy_images
+        rows.append(row)
+        log(f"  n={n:3d}  acc {row['accuracy_mean'] * 100:.2f} ± {row['accuracy_std'] * 100:.2f} %  "
+            f"cores {row['cores']}  {row['uJ_per_image']:.3f} µJ  ({time.time() - t0:.0f} s energy sim)")
+    info.update({"layout": spec.describe(), "pool": len(members), "settings": settings})
+    return rows, info

@@ -1,0 +1,116 @@
+"""Recipe pipeline shared by the probabilistic and binary methods: data → train → sample/binarise →
+deployment (checked, saved) → simulate the test set → energy → results dict.
+
+Config keys (TOML tables; every key optional except where noted):
+
+* ``seed`` — master seed (training, initialisation, sampling).
+* ``[data]`` ``dataset`` ("mnist"), ``max_test`` (evaluate on the first N test images).
+* ``[network]`` ``name`` ("small" | "large"), ``signs`` ("perm2" | "pm1"), ``sign_seed``.
+* ``[model]`` method-specific model settings (see each method's ``model`` module).
+* ``[train]`` :class:`~spikeforge.methods.corenet.train.TrainConfig` fields (epochs, lr, optimizer, ...).
+* ``[deploy]`` ``ensemble`` (copies on distinct cores, votes summed), ``sample_seed`` (probabilistic).
+* ``[encoding]`` test-time input spikes: ``kind`` ("threshold" | "bernoulli"), ``threshold``, ``seed``;
+  one tick per image.
+* ``chip`` — preset name ("truenorth").
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from spikeforge.deploy import save
+from spikeforge.energy import estimate_energy
+from spikeforge.evaluate import evaluate_deployment
+from spikeforge.hardware import check, get_chip
+from spikeforge.methods.corenet import data as cdata
+from spikeforge.methods.corenet.build import Copy, build_deployment
+from spikeforge.methods.corenet.topology import NetworkSpec, get_network
+from spikeforge.methods.corenet.torchnet import CoreNetModel
+from spikeforge.methods.corenet.train import TrainConfig, train
+
+ModelFactory = Callable[[NetworkSpec, int, dict[str, Any], int, Any], CoreNetModel]
+CopyMaker = Callable[[CoreNetModel, int, int], list[Copy]]
+
+
+def _log(*args: Any) -> None:
+    """Training log lines go to stderr: stdout stays clean for ``spikeforge run --json``."""
+    print(*args, file=sys.stderr, flush=True)
+
+
+def energy_summary(dep: Any, counts: Any) -> dict[str, float]:
+    """µJ/image, mW, FPS (pipelined, one image per tick) and mean per-image event counts."""
+    rep = estimate_energy(counts, dep.chip, dep, regime="pipelined")
+    m = counts.mean()
+    return {"uJ_per_image": float(rep.mean_energy_uj), "mW": float(rep.power_mw), "fps": float(rep.fps),
+            "synaptic_events_per_image": m["synaptic_events"], "spikes_per_image": m["spikes"],
+            "axon_events_per_image": m["axon_events"], "hops_per_image": m["hops"]}
+
+
+def run_corenet(
+    method: str,
+    config: dict[str, Any],
+    out_dir: Path,
+    data_dir: Path | str | None,
+    make_model: ModelFactory,
+    make_copies: CopyMaker,
+    *,
+    train_copies: Callable[[int], int],
+) -> dict[str, Any]:
+    """The shared pipeline (see module docstring). ``train_copies(ensemble)`` = copies trained jointly."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    seed = int(config.get("seed", 0))
+    dcfg = config.get("data", {})
+    ncfg = config.get("network", {})
+    tcfg_d = dict(config.get("train", {}))
+    tcfg_d.setdefault("seed", seed)
+    tcfg = TrainConfig.from_dict(tcfg_d)
+    dep_cfg = config.get("deploy", {})
+    enc = config.get("encoding", {})
+    chip = get_chip(str(config.get("chip", "truenorth")))
+    ensemble = int(dep_cfg.get("ensemble", 1))
+
+    ds = cdata.load(dcfg.get("dataset", "mnist"), data_dir)
+    spec = get_network(ncfg.get("name", "small"), signs=ncfg.get("signs", "perm2"),
+                       sign_seed=int(ncfg.get("sign_seed", 0)))
+    model = make_model(spec, train_copies(ensemble), dict(config.get("model", {})), seed, chip)
+    xtr = cdata.to_unit(ds.x_train)
+    hist = train(model, xtr, ds.y_train, tcfg, checkpoint=out_dir / "checkpoint.pt", log=_log)
+    torch.save({"model": model.state_dict(), "method": model.method_state(), "config": config},
+               out_dir / "model.pt")
+
+    copies = make_copies(model, ensemble, seed)
+    dep = build_deployment(spec, copies, chip=chip,
+                           provenance={"method": method, "dataset": ds.name, "seed": seed,
+                                       "recipe": config.get("name", ""), "ensemble": ensemble})
+    check(dep)
+    save(dep, out_dir / "deployment.sfd")
+
+    max_test = dcfg.get("max_test")
+    xte, yte = (ds.x_test, ds.y_test) if not max_test else (ds.x_test[:max_test], ds.y_test[:max_test])
+    kind = enc.get("kind", "threshold")
+    if int(enc.get("ticks", 1)) != 1:
+        raise ValueError("these networks classify one image per tick: [encoding] ticks must be 1")
+    spikes = cdata.encode(xte, kind, threshold=float(enc.get("threshold", 0.5)), seed=int(enc.get("seed", seed)))
+    ev = evaluate_deployment(dep, spikes, yte, name=ds.name)  # pipelined regime: one image per tick
+    m = ev["events_per_input"]
+    res: dict[str, Any] = {
+        "method": method, "network": spec.name, "layout": spec.describe(), "ensemble": ensemble,
+        "test_images": len(yte), "encoding": kind, "accuracy_source": "simulator",
+        "train_seconds": sum(h["seconds"] for h in hist["history"]),
+        "final_train_acc_model": hist["history"][-1]["train_acc"] if hist["history"] else None,
+        "temperature": hist["temperature"],
+        "synaptic_events_per_image": m["synaptic_events"], "spikes_per_image": m["spikes"],
+        **ev,
+    }
+    res["seconds"] = time.time() - t0
+    (out_dir / "results.json").write_text(json.dumps(res, indent=2, default=float))
+    return res

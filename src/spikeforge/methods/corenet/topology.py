@@ -1,0 +1,277 @@
+"""Core-structured network topologies shared by the probabilistic (Esser 2015) and binary-crossbar
+(Jimeno Yepes & Tang 2016) methods.
+
+A :class:`NetworkSpec` is a feed-forward stack of *core layers*. Every core of a layer has up to
+``n_axons`` (256) input axons and uses ``neurons`` of its ``n_neurons`` (256) neurons. What each axon reads
+is given by ``sources`` — a ``(cores, n_axons)`` integer array, ``-1`` for an unused axon:
+
+* layer 0 (the input cores): the index of the image pixel (flattened, C order) the axon reads. One pixel
+  may feed several cores (overlapping windows): the chip's input map delivers an input channel to many axons;
+* layer l > 0: the index ``core * neurons + j`` of the previous layer's neuron that drives the axon.
+  On TrueNorth a neuron has exactly **one** destination axon, so every neuron of layer l−1 appears at most
+  once in layer l's ``sources`` (checked in :meth:`NetworkSpec.validate`).
+
+The last layer is the output layer: its neuron ``j`` (of every core) votes for class ``j mod n_classes``
+(round-robin), and the class score is the spike count of its neurons. Neurons are memoryless
+(spike iff input + leak ≥ 0) and each layer is one tick (delay 1) behind the previous, so a copy of the network
+is a layer-synchronous pipeline with latency ``len(layers) − 1`` and ``ticks_per_input = 1``.
+
+Per-axon types and per-neuron type weights are fixed (not trained): every core's axons get a balanced random
+assignment of types, and every neuron's ``n_axon_types`` weights are drawn by a :data:`SignScheme`:
+
+* ``"perm2"`` — each neuron's 4 type weights are a random permutation of {−2, −1, 1, 2} (probe: best);
+* ``"pm1"``   — 2 axon types used; each neuron's type weights are (+1, −1) or (−1, +1) at random.
+
+The effective synaptic sign ``s_ij = s_j[G_i]`` is what both methods multiply their (probabilistic or binary)
+connections with.
+
+Two published-size networks are provided:
+
+* :func:`small_network` — Esser et al. 2015's 5-core network: four input cores reading 16x16 windows of the
+  28x28 image at offsets (0|12, 0|12), 64 neurons each, all 256 outputs into one output core of 250 neurons
+  (25 per class).
+* :func:`large_network` — our design of the ~30-core network (the paper gives 3840 neurons per copy; its
+  layout is not published): 16 input cores reading 16x16 windows at offsets {0, 4, 8, 12}², 128 neurons each
+  → 8 cores of 128 neurons → 4 output cores of 250 neurons (28 cores, 4072 neurons, 1000 class neurons).
+  Routing is *interleaved*: downstream core k takes neuron j of every upstream core with
+  ``j mod (#downstream cores) = k`` (16 x 16 = 256 axons into layer 2, 8 x 32 = 256 into the output layer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+SignScheme = Literal["perm2", "pm1"]
+
+
+@dataclass(frozen=True)
+class CoreLayer:
+    """One layer of cores.
+
+    Attributes:
+        name: label (used for core labels in the deployment).
+        sources: (cores, n_axons) int64; layer 0: pixel index, later layers: flat index of the previous
+            layer's neuron; -1 = unused axon.
+        neurons: neurons used per core (the first ``neurons`` of each core).
+    """
+
+    name: str
+    sources: np.ndarray
+    neurons: int
+
+    @property
+    def n_cores(self) -> int:
+        return int(self.sources.shape[0])
+
+    @property
+    def n_outputs(self) -> int:
+        return self.n_cores * self.neurons
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A feed-forward stack of core layers plus its fixed axon types and type weights.
+
+    Attributes:
+        name: ``"small"``, ``"large"`` or a user name.
+        input_shape: image shape, e.g. (28, 28).
+        n_classes: classes (output neuron j votes for class ``j mod n_classes``).
+        layers: the core layers, input layer first, output layer last.
+        signs: the sign scheme (see module docstring).
+        sign_seed: seed of the axon-type and type-weight draws.
+        n_axons, n_neurons, n_axon_types: the core shape (TrueNorth: 256, 256, 4).
+        axon_types: per layer (cores, n_axons) int8 types in [0, n_axon_types) (derived).
+        type_weights: per layer (cores, n_neurons, n_axon_types) int32 (derived; 0 for unused neurons).
+    """
+
+    name: str
+    input_shape: tuple[int, ...]
+    n_classes: int
+    layers: tuple[CoreLayer, ...]
+    signs: SignScheme = "perm2"
+    sign_seed: int = 0
+    n_axons: int = 256
+    n_neurons: int = 256
+    n_axon_types: int = 4
+    axon_types: tuple[np.ndarray, ...] = field(default=(), repr=False)
+    type_weights: tuple[np.ndarray, ...] = field(default=(), repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.axon_types:
+            at, tw = _draw_signs(self)
+            object.__setattr__(self, "axon_types", at)
+            object.__setattr__(self, "type_weights", tw)
+        self.validate()
+
+    # ---------------------------------------------------------------- derived quantities
+    @property
+    def n_inputs(self) -> int:
+        return int(np.prod(self.input_shape))
+
+    @property
+    def n_cores(self) -> int:
+        """Cores of one copy."""
+        return sum(layer.n_cores for layer in self.layers)
+
+    @property
+    def n_neurons_used(self) -> int:
+        return sum(layer.n_outputs for layer in self.layers)
+
+    @property
+    def output_classes(self) -> np.ndarray:
+        """(neurons of the output layer,) class of each output neuron, in flat ``core * neurons + j`` order."""
+        out = self.layers[-1]
+        j = np.tile(np.arange(out.neurons), out.n_cores)
+        return (j % self.n_classes).astype(np.int64)
+
+    @property
+    def neurons_per_class(self) -> float:
+        return self.layers[-1].n_outputs / self.n_classes
+
+    def signs_for(self, layer: int) -> np.ndarray:
+        """(cores, n_axons, neurons) float32 effective signs ``s_ij = s_j[G_i]``, zero on unused axons."""
+        lay = self.layers[layer]
+        at = self.axon_types[layer].astype(np.int64)  # (C, A)
+        tw = self.type_weights[layer][:, : lay.neurons, :]  # (C, n, T)
+        s = np.take_along_axis(tw[:, None, :, :], at[:, :, None, None].repeat(lay.neurons, 2), axis=3)[..., 0]
+        s = np.where(lay.sources[:, :, None] >= 0, s, 0)
+        return s.astype(np.float32)
+
+    def validate(self) -> None:
+        """Check fan-in (≤ n_axons), neurons per core, source ranges and the one-destination rule."""
+        if not self.layers:
+            raise ValueError("a network needs at least one layer")
+        prev = self.n_inputs
+        for li, lay in enumerate(self.layers):
+            if lay.sources.ndim != 2 or lay.sources.shape[1] != self.n_axons:
+                raise ValueError(f"layer {lay.name}: sources must be (cores, {self.n_axons})")
+            if not 1 <= lay.neurons <= self.n_neurons:
+                raise ValueError(f"layer {lay.name}: {lay.neurons} neurons per core not in 1..{self.n_neurons}")
+            src = lay.sources[lay.sources >= 0]
+            if src.size and src.max() >= prev:
+                raise ValueError(f"layer {lay.name}: source {src.max()} out of range (previous size {prev})")
+            if li > 0 and np.unique(src).size != src.size:
+                raise ValueError(f"layer {lay.name}: a neuron of the previous layer feeds more than one axon "
+                                 "(TrueNorth neurons have one destination)")
+            prev = lay.n_outputs
+        if self.layers[-1].neurons < self.n_classes:
+            raise ValueError("output cores need at least one neuron per class")
+
+    def describe(self) -> str:
+        parts = [f"{lay.n_cores}x{lay.neurons}" for lay in self.layers]
+        return f"{self.name}: {' -> '.join(parts)} ({self.n_cores} cores, {self.n_neurons_used} neurons, {self.signs})"
+
+
+def _draw_signs(spec: NetworkSpec) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    rng = np.random.default_rng(spec.sign_seed)
+    ats, tws = [], []
+    for lay in spec.layers:
+        c = lay.n_cores
+        if spec.signs == "perm2":
+            if spec.n_axon_types < 4:
+                raise ValueError("sign scheme 'perm2' needs 4 axon types")
+            base = np.arange(spec.n_axons) % 4
+            at = np.stack([rng.permutation(base) for _ in range(c)])
+            tw = np.zeros((c, spec.n_neurons, spec.n_axon_types), np.int32)
+            vals = np.array([-2, -1, 1, 2])
+            for k in range(c):
+                tw[k, : lay.neurons, :4] = np.stack([rng.permutation(vals) for _ in range(lay.neurons)])
+        elif spec.signs == "pm1":
+            base = np.arange(spec.n_axons) % 2
+            at = np.stack([rng.permutation(base) for _ in range(c)])
+            tw = np.zeros((c, spec.n_neurons, spec.n_axon_types), np.int32)
+            flip = rng.integers(0, 2, size=(c, lay.neurons)) * 2 - 1
+            tw[:, : lay.neurons, 0] = flip
+            tw[:, : lay.neurons, 1] = -flip
+        else:
+            raise ValueError(f"unknown sign scheme {spec.signs!r}; use 'perm2' or 'pm1'")
+        ats.append(at.astype(np.int8))
+        tws.append(tw)
+    return tuple(ats), tuple(tws)
+
+
+# ------------------------------------------------------------------------------- builders
+def window_sources(input_shape: tuple[int, int], size: int, offsets: list[tuple[int, int]],
+                   n_axons: int = 256) -> np.ndarray:
+    """(len(offsets), n_axons) pixel indices of ``size x size`` windows at the given (row, col) offsets."""
+    h, w = input_shape
+    if size * size > n_axons:
+        raise ValueError(f"a {size}x{size} window needs {size * size} axons > {n_axons}")
+    out = np.full((len(offsets), n_axons), -1, np.int64)
+    for k, (r, c) in enumerate(offsets):
+        if r < 0 or c < 0 or r + size > h or c + size > w:
+            raise ValueError(f"window at ({r}, {c}) of size {size} leaves the {h}x{w} image")
+        rr, cc = np.meshgrid(np.arange(r, r + size), np.arange(c, c + size), indexing="ij")
+        out[k, : size * size] = (rr * w + cc).reshape(-1)
+    return out
+
+
+def interleaved_sources(up_cores: int, up_neurons: int, down_cores: int, n_axons: int = 256) -> np.ndarray:
+    """Downstream core k reads neuron j of every upstream core with ``j mod down_cores == k``."""
+    out = np.full((down_cores, n_axons), -1, np.int64)
+    for k in range(down_cores):
+        src = [u * up_neurons + j for u in range(up_cores) for j in range(k, up_neurons, down_cores)]
+        if len(src) > n_axons:
+            raise ValueError(f"core {k} would need {len(src)} axons > {n_axons}")
+        out[k, : len(src)] = src
+    return out
+
+
+def grid_offsets(image: int, size: int, stride: int) -> list[tuple[int, int]]:
+    """Window offsets 0, stride, ... up to image − size in each direction (row-major)."""
+    pos = list(range(0, image - size + 1, stride))
+    if pos[-1] != image - size:
+        pos.append(image - size)
+    return [(r, c) for r in pos for c in pos]
+
+
+def build_network(
+    name: str,
+    *,
+    input_shape: tuple[int, int] = (28, 28),
+    n_classes: int = 10,
+    window: int = 16,
+    stride: int = 12,
+    input_neurons: int = 64,
+    hidden: tuple[tuple[int, int], ...] = (),
+    output_cores: int = 1,
+    output_neurons: int = 250,
+    signs: SignScheme = "perm2",
+    sign_seed: int = 0,
+) -> NetworkSpec:
+    """A windowed input layer, hidden core layers ``(cores, neurons)`` and an output layer, interleaved routing."""
+    offsets = grid_offsets(input_shape[0], window, stride)
+    layers = [CoreLayer("input", window_sources(input_shape, window, offsets), input_neurons)]
+    up_c, up_n = len(offsets), input_neurons
+    for i, (c, n) in enumerate(hidden):
+        layers.append(CoreLayer(f"hidden{i + 1}", interleaved_sources(up_c, up_n, c), n))
+        up_c, up_n = c, n
+    layers.append(CoreLayer("output", interleaved_sources(up_c, up_n, output_cores), output_neurons))
+    return NetworkSpec(name=name, input_shape=tuple(input_shape), n_classes=n_classes, layers=tuple(layers),
+                       signs=signs, sign_seed=sign_seed)
+
+
+def small_network(signs: SignScheme = "perm2", sign_seed: int = 0) -> NetworkSpec:
+    """Esser 2015's 5-core network: 4 x 64 windowed input neurons → one output core of 250 (25 per class)."""
+    return build_network("small", window=16, stride=12, input_neurons=64, output_cores=1, output_neurons=250,
+                         signs=signs, sign_seed=sign_seed)
+
+
+def large_network(signs: SignScheme = "perm2", sign_seed: int = 0) -> NetworkSpec:
+    """Our 28-core design: 16 x 128 (16x16 windows, stride 4) → 8 x 128 → 4 output cores x 250."""
+    return build_network("large", window=16, stride=4, input_neurons=128, hidden=((8, 128),), output_cores=4,
+                         output_neurons=250, signs=signs, sign_seed=sign_seed)
+
+
+NETWORKS = {"small": small_network, "large": large_network}
+
+
+def get_network(name: str, signs: SignScheme = "perm2", sign_seed: int = 0) -> NetworkSpec:
+    """``"small"`` or ``"large"``."""
+    try:
+        return NETWORKS[name](signs=signs, sign_seed=sign_seed)
+    except KeyError:
+        raise KeyError(f"unknown network {name!r}; known: {sorted(NETWORKS)}") from None

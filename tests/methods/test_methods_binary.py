@@ -1,0 +1,68 @@
+"""Binary-crossbar (Jimeno Yepes & Tang 2016) layer: straight-through estimators, deployment equivalence."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from spikeforge.hardware import check
+from spikeforge.methods.binary.model import BinaryCoreNet, HardThresholdSTE, binarise
+from spikeforge.methods.corenet import build_deployment, small_network
+from spikeforge.methods.corenet.train import TrainConfig, train
+from spikeforge.sim import simulate
+
+
+def test_binarise_forward_threshold_and_identity_gradient() -> None:
+    h = torch.tensor([0.0, 0.3, 0.5, 0.50001, 0.9, 1.0], requires_grad=True)
+    w = binarise(h)
+    assert w.tolist() == [0, 0, 0, 1, 1, 1]
+    g = torch.arange(6.0)
+    w.backward(g)
+    torch.testing.assert_close(h.grad, g)  # straight through
+
+
+def test_hard_threshold_ste() -> None:
+    v = torch.tensor([-3.0, -1.0, -0.5, 0.0, 2.0], requires_grad=True)
+    y = HardThresholdSTE.apply(v, 4.0)
+    assert y.tolist() == [0, 0, 0, 1, 1]
+    y.sum().backward()
+    s = torch.sigmoid(4.0 * (v.detach() + 0.5))
+    torch.testing.assert_close(v.grad, 4.0 * s * (1 - s))
+
+
+def test_shadow_clipped_and_slope_annealed() -> None:
+    m = BinaryCoreNet(small_network(), slope_start=0.5, slope_end=8.0)
+    m.on_epoch(0, 5)
+    assert m.slope == 0.5
+    m.on_epoch(4, 5)
+    assert abs(m.slope - 8.0) < 1e-9
+    with torch.no_grad():
+        m.conn[0].mul_(3).sub_(1)
+    m.clip_()
+    assert 0.0 <= float(m.conn[0].detach().min()) and float(m.conn[0].detach().max()) <= 1.0
+
+
+def test_trained_deployment_equals_binarised_model_spike_for_spike() -> None:
+    spec = small_network()
+    rng = np.random.default_rng(0)
+    x = (rng.random((120, 784)) < 0.3).astype(np.float32)
+    y = rng.integers(0, 10, 120)
+    for surrogate in ("sigmoid", "hard-ste"):
+        m = BinaryCoreNet(spec, 2, surrogate=surrogate, seed=3)
+        train(m, x, y, TrainConfig(epochs=2, batch_size=40, lr=0.01, log_every_epoch=False, train_input="threshold"))
+        m.eval()
+        with torch.no_grad():
+            scores, layers = m(torch.from_numpy(x[:40]), return_layers=True)
+        dep = build_deployment(spec, [m.binarised(0), m.binarised(1)])
+        check(dep)
+        spikes = x[:40, None, :].astype(np.uint8)
+        r = simulate(dep, spikes, record_spikes=True, device="cpu")
+        raster = r.spikes  # (ticks, C, N, B)
+        for k in range(2):
+            base = 5 * k
+            l0 = raster[0, base : base + 4, :64, :].transpose(2, 0, 1).reshape(40, -1)
+            np.testing.assert_array_equal(l0, layers[0][:, k].numpy())
+            np.testing.assert_array_equal(raster[1, base + 4, :250, :].T, layers[1][:, k].numpy())
+        np.testing.assert_array_equal(
+            raster[1, [4, 9], :250, :].sum(0).T @ np.eye(10)[spec.output_classes], scores.sum(1).numpy()
+        )

@@ -1,0 +1,112 @@
+"""Core-network topology and deployment builder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from spikeforge.hardware import check
+from spikeforge.methods.corenet import build_deployment, evaluate_binary_network, large_network, small_network
+from spikeforge.methods.corenet.topology import CoreLayer, NetworkSpec, interleaved_sources
+from spikeforge.methods.corenet.train import TrainConfig, train
+from spikeforge.methods.probabilistic.model import ProbabilisticCoreNet
+from spikeforge.sim import simulate, simulate_pipelined
+
+
+def test_small_and_large_layouts() -> None:
+    s = small_network()
+    assert s.n_cores == 5 and [lay.n_cores for lay in s.layers] == [4, 1]
+    assert (s.layers[1].sources >= 0).sum() == 256  # all 4 x 64 input neurons reach the output core
+    assert np.bincount(s.output_classes).tolist() == [25] * 10
+    big = large_network()
+    assert big.n_cores == 28 and 3800 <= big.n_neurons_used <= 4100
+    for li in range(1, len(big.layers)):
+        src = big.layers[li].sources
+        used = src[src >= 0]
+        assert used.size == np.unique(used).size == big.layers[li - 1].n_outputs  # one destination each
+
+
+def test_one_destination_rule_enforced() -> None:
+    s = small_network()
+    dup = s.layers[1].sources.copy()
+    dup[0, 1] = dup[0, 0]
+    with pytest.raises(ValueError, match="one destination"):
+        NetworkSpec("bad", (28, 28), 10, (s.layers[0], CoreLayer("output", dup, 250)))
+    with pytest.raises(ValueError, match="axons"):
+        interleaved_sources(4, 128, 1)
+
+
+def _random_copy(spec: NetworkSpec, seed: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    xb = [(rng.random((lay.n_cores, 256, lay.neurons)) < 0.3).astype(np.int16) for lay in spec.layers]
+    lk = [rng.integers(-6, 3, (lay.n_cores, lay.neurons)).astype(np.int32) for lay in spec.layers]
+    return xb, lk
+
+
+def test_deployment_matches_numpy_evaluation_spike_for_spike() -> None:
+    spec = small_network(signs="pm1")
+    copies = [_random_copy(spec, 1), _random_copy(spec, 2)]
+    dep = build_deployment(spec, copies)
+    check(dep)
+    assert dep.n_cores == 10 and dep.ticks_per_input == 1
+    x = (np.random.default_rng(3).random((64, 1, 784)) < 0.25).astype(np.uint8)
+    want = sum(evaluate_binary_network(spec, c, x) for c in copies)
+    got = simulate_pipelined(dep, x, lanes=64, device="cpu").class_counts
+    np.testing.assert_array_equal(got, want)
+    # every layer, spike for spike, from the simulator's raster (layer l fires at tick l)
+    raster = simulate(dep, x, record_spikes=True, device="cpu").spikes  # (ticks, C, N, B)
+    _, layers = evaluate_binary_network(spec, copies[0], x, return_layers=True)
+    np.testing.assert_array_equal(raster[0, :4, :64, :].transpose(2, 0, 1).reshape(64, -1), layers[0])
+    np.testing.assert_array_equal(raster[1, 4, :250, :].T, layers[1])
+
+
+def test_checkpoint_resume_reproduces_uninterrupted_run(tmp_path) -> None:
+    spec = small_network()
+    rng = np.random.default_rng(0)
+    x, y = rng.random((60, 784)).astype(np.float32), rng.integers(0, 10, 60)
+    cfg = TrainConfig(epochs=2, batch_size=20, seed=5, log_every_epoch=False)
+    a = ProbabilisticCoreNet(spec, seed=1)
+    train(a, x, y, cfg)
+    b = ProbabilisticCoreNet(spec, seed=1)
+    ck = tmp_path / "ck.pt"
+    train(b, x, y, TrainConfig(epochs=1, batch_size=20, seed=5, log_every_epoch=False), checkpoint=ck)
+    c = ProbabilisticCoreNet(spec, seed=1)
+    hist = train(c, x, y, cfg, checkpoint=ck, log=lambda *_: None)
+    assert len(hist["history"]) == 2
+    for pa, pc in zip(a.parameters(), c.parameters(), strict=True):
+        torch.testing.assert_close(pa, pc)
+
+
+@pytest.mark.parametrize("method", ["probabilistic", "binary"])
+def test_pipeline_entry_point_end_to_end(tmp_path, method: str) -> None:
+    """The recipe entry point on a sliver of MNIST (skipped where MNIST is not installed)."""
+    import importlib
+    import os
+    from pathlib import Path
+
+    from spikeforge.data import DatasetNotFoundError
+    from spikeforge.deploy import load
+    from spikeforge.recipes import load_recipe
+
+    shared = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+    data_dir = None if os.environ.get("SPIKEFORGE_DATA") or not shared.exists() else shared
+    try:
+        from spikeforge.data import load_dataset
+
+        load_dataset("mnist", data_dir)
+    except DatasetNotFoundError:
+        pytest.skip("MNIST not installed")
+    cfg = load_recipe("esser2015-small" if method == "probabilistic" else "binary-small").config
+    cfg["train"].update(epochs=1, max_train=300)
+    cfg["data"]["max_test"] = 100
+    cfg["deploy"]["ensemble"] = 2
+    run = importlib.import_module(f"spikeforge.methods.{method}.pipeline").run
+    res = run(cfg, tmp_path, data_dir)
+    assert res["cores"] == 10 and res["ensemble"] == 2 and 0.0 <= res["accuracy"] <= 1.0
+    assert res["uJ_per_image"] > 0 and res["fps"] == pytest.approx(1000.0)
+    dep = load(tmp_path / "deployment.sfd")
+    assert dep.n_cores == 10 and dep.provenance["method"] == method
+    # resuming a finished run does not retrain
+    res2 = run(cfg, tmp_path, data_dir)
+    assert res2["accuracy"] == res["accuracy"]
