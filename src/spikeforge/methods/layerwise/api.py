@@ -1,0 +1,138 @@
+"""Python entry points: convert a saved PyTorch model (``spikeforge convert``) and run the whole flow.
+
+:func:`convert` loads ``MODEL.pt``, converts it layer by layer under the chosen constraint set with
+calibration images of a dataset, writes the result into ``out`` and evaluates it on the test split:
+
+* digital: ``deployment.sfd`` (design-rule checked) and its simulator accuracy;
+* analog / hybrid (no integer chip runs them): ``network.npz`` (effective weights, thresholds, V0 per
+  stage) and the floating-point tick model's accuracy;
+* always ``results.json`` with ANN accuracy, SNN accuracy, agreement with the ANN and solve time.
+
+A model file is either ``torch.save({"arch": "mlp" | "mlp-wide" | "lenet" | "mlp:784-300-10",
+"state_dict": ...})`` (what :func:`save_model` writes) or a whole pickled ``nn.Sequential``
+(``allow_pickle=True``; only for files you trust).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from spikeforge.data import load_dataset
+from spikeforge.deploy import save
+from spikeforge.hardware import check
+from spikeforge.methods.layerwise.ann import build_model, extract_layers, forward
+from spikeforge.methods.layerwise.convert import ConvertOptions, make_constraints
+from spikeforge.methods.layerwise.convert import convert as convert_layers
+from spikeforge.methods.layerwise.deploy import build_deployment
+from spikeforge.methods.layerwise.network import SpikingNet, regular_encode
+from spikeforge.pipeline import write_json_atomic
+
+
+def save_model(model: nn.Module, arch: str, path: str | Path) -> Path:
+    """Write ``{"arch", "state_dict"}`` (loadable without pickle)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"arch": arch, "state_dict": model.state_dict()}, p)
+    return p
+
+
+def load_model(path: str | Path, *, allow_pickle: bool = False) -> nn.Sequential:
+    """Load a model written by :func:`save_model` (or, with ``allow_pickle``, a pickled ``nn.Sequential``)."""
+    obj = torch.load(path, map_location="cpu", weights_only=not allow_pickle)
+    if isinstance(obj, dict) and "arch" in obj:
+        model = build_model(str(obj["arch"]))
+        model.load_state_dict(obj["state_dict"])
+    elif isinstance(obj, nn.Sequential):
+        model = obj
+    else:
+        raise ValueError(f"{path}: expected {{'arch', 'state_dict'}} or an nn.Sequential, got {type(obj).__name__}")
+    model.eval()
+    return model
+
+
+def save_network(net: SpikingNet, path: Path) -> None:
+    """Effective weights, thresholds and initial potentials of every stage (npz)."""
+    arrays: dict[str, np.ndarray] = {"ticks": np.array(net.ticks), "output_class": net.classes_of_outputs()}
+    for k, st in enumerate(net.stages):
+        arrays[f"stage{k}_weight"] = st.dense_weight()
+        arrays[f"stage{k}_threshold"] = st.threshold
+        arrays[f"stage{k}_v_init"] = st.v_init
+    np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
+
+
+def convert(
+    model_path: str | Path,
+    constraints: str = "digital",
+    out: str | Path = "layerwise-out",
+    chip: str = "truenorth",
+    ticks: int = 32,
+    *,
+    dataset: str = "mnist",
+    data_dir: str | Path | None = None,
+    n_calib: int = 2000,
+    n_test: int = 2000,
+    keep: float = 1.0,
+    method: str = "layerwise",
+    workers: int = 1,
+    allow_pickle: bool = False,
+    model: nn.Sequential | None = None,
+    log: Any = None,
+) -> dict[str, Any]:
+    """``spikeforge convert MODEL.pt --constraints digital|analog|hybrid --chip truenorth|loihi-like
+    --ticks T --dataset mnist --calib N --test N --keep F --method layerwise|normalisation --workers W
+    --out DIR``: convert, write, evaluate (see module docstring). Returns the results dict."""
+    torch.set_num_threads(1)
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    mdl = model if model is not None else load_model(model_path, allow_pickle=allow_pickle)
+    ds = load_dataset(dataset, data_dir)
+    shape = (1, *ds.image_shape)
+    layers = extract_layers(mdl, shape)
+    x_tr = ds.x_train.reshape(len(ds.x_train), -1) / 255.0
+    rng = np.random.default_rng(0)
+    calib = x_tr[rng.choice(len(x_tr), min(n_calib, len(x_tr)), replace=False)]
+    x_te = ds.x_test[:n_test].reshape(-1, x_tr.shape[1]) / 255.0
+    y_te = np.asarray(ds.y_test[:n_test])
+    cons = make_constraints(constraints, chip, ticks=ticks)
+    t0 = time.perf_counter()
+    net, rep = convert_layers(layers, calib, cons, method=method,  # type: ignore[arg-type]
+                              options=ConvertOptions(keep=keep, workers=workers), log=log)
+    solve_s = time.perf_counter() - t0
+    ann_pred = forward(layers, x_te)[-1].argmax(1)
+    spikes = regular_encode(x_te, ticks)
+    res: dict[str, Any] = {"model": str(model_path), "constraints": constraints, "chip": cons.chip.name if cons.chip
+                           else None, "method": method, "ticks": ticks, "dataset": ds.name, "n_calib": len(calib),
+                           "n_test": len(y_te), "kept_fraction": keep, "hidden_units": [len(k) for k in rep.kept[:-1]],
+                           "ann_accuracy": float(np.mean(ann_pred == y_te)), "solve_s": round(solve_s, 2),
+                           "stages": rep.stages}
+    if cons.integer:
+        from spikeforge.evaluate import evaluate_deployment
+
+        dep = build_deployment(net, cons.chip, input_shape=tuple(ds.image_shape),  # type: ignore[arg-type]
+                               provenance={"method": "layerwise", "constraints": constraints, "dataset": ds.name,
+                                           "model": str(model_path)})
+        check(dep)
+        save(dep, out_dir / "deployment.sfd")
+        # sequential regime: biases live in V0, which the chip restores per input (see docs)
+        ev = evaluate_deployment(dep, spikes, y_te, name=ds.name, regime="sequential")
+        from spikeforge.sim import simulate
+
+        pred = simulate(dep, spikes, device="cpu").predictions()
+        res.update(ev)
+        res["snn_accuracy"] = ev["accuracy"]
+        res["agreement"] = float(np.mean(pred == ann_pred))
+        res["deployment"] = str(out_dir / "deployment.sfd")
+    else:
+        pred = net.class_counts(spikes).argmax(1)
+        save_network(net, out_dir / "network.npz")
+        res["snn_accuracy"] = float(np.mean(pred == y_te))
+        res["agreement"] = float(np.mean(pred == ann_pred))
+        res["evaluator"] = "tick-model"
+    write_json_atomic(out_dir / "results.json", res)
+    return res

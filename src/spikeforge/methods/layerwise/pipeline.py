@@ -1,0 +1,42 @@
+"""``spikeforge run`` entry point of the layer-wise conversion (Mern et al. 2018; docs/methods/layerwise.md).
+
+Recipe keys (top level ``method = "layerwise"``): ``chip``, ``seed``; ``[data]`` ``dataset``, ``n_train``;
+``[ann]`` ``arch`` ("mlp", "mlp-wide", "lenet", "mlp:784-300-10"), ``epochs``, ``lr``; ``[layerwise]``
+``constraints`` ("digital" | "analog" | "hybrid"), ``ticks``, ``n_calib``, ``n_test``, ``keep``,
+``method`` ("layerwise" | "normalisation"), ``workers``.
+Trains the ANN, converts it, writes ``out_dir/deployment.sfd`` (digital) and evaluates it on the simulator.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from spikeforge.data import load_dataset
+from spikeforge.methods.layerwise.ann import build_model, train_model
+from spikeforge.methods.layerwise.api import convert, save_model
+
+
+def run(config: dict[str, Any], out_dir: Path, data_dir: Path | str | None = None) -> dict[str, Any]:
+    """Train → convert → deploy → simulate; returns the results (see module docstring)."""
+    torch.set_num_threads(1)
+    data = config.get("data", {})
+    ann = config.get("ann", {})
+    lw = config.get("layerwise", {})
+    seed = int(config.get("seed", 0))
+    ds = load_dataset(str(data.get("dataset", "mnist")), data_dir)
+    n_train = int(data.get("n_train", len(ds.x_train)))
+    arch = str(ann.get("arch", "mlp"))
+    model = build_model(arch, ds.n_classes)
+    x = ds.x_train[:n_train].reshape(min(n_train, len(ds.x_train)), -1) / 255.0
+    train_model(model, x, ds.y_train[:n_train], epochs=int(ann.get("epochs", 3)), lr=float(ann.get("lr", 1e-3)),
+                seed=seed, image_shape=(1, *ds.image_shape))
+    model_path = save_model(model, arch, Path(out_dir) / "ann.pt")
+    res = convert(model_path, str(lw.get("constraints", "digital")), out_dir, str(config.get("chip", "truenorth")),
+                  int(lw.get("ticks", 32)), dataset=ds.name, data_dir=data_dir, n_calib=int(lw.get("n_calib", 2000)),
+                  n_test=int(lw.get("n_test", 2000)), keep=float(lw.get("keep", 1.0)),
+                  method=str(lw.get("method", "layerwise")), workers=int(lw.get("workers", 1)), model=model)
+    res["arch"] = arch
+    return res

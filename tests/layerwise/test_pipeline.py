@@ -1,0 +1,47 @@
+"""The recipe entry point and the convert() API on a tiny configuration."""
+
+from __future__ import annotations
+
+import json
+
+from spikeforge.deploy import load
+from spikeforge.methods.layerwise.pipeline import run
+from spikeforge.recipes import load_recipe
+
+
+def test_shipped_recipe_parses():
+    r = load_recipe("layerwise-mnist-mlp")
+    assert r.method == "layerwise"
+    assert "method" not in r.config.get("layerwise", {}) or isinstance(r.config["layerwise"]["method"], str)
+
+
+def test_pipeline_run_digits(tmp_path):
+    cfg = {"name": "t", "method": "layerwise", "chip": "truenorth", "seed": 0,
+           "data": {"dataset": "digits"}, "ann": {"arch": "mlp:64-16-10", "epochs": 20, "lr": 0.003},
+           "layerwise": {"constraints": "digital", "ticks": 8, "n_calib": 150, "n_test": 40}}
+    res = run(cfg, tmp_path)
+    assert (tmp_path / "deployment.sfd").exists()
+    dep = load(tmp_path / "deployment.sfd")
+    assert dep.chip.name == "truenorth"
+    assert 0.0 <= res["snn_accuracy"] <= 1.0 and 0.0 <= res["agreement"] <= 1.0
+    assert res["regime"] == "sequential"
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["snn_accuracy"] == res["snn_accuracy"]
+
+
+def test_convert_api_analog_writes_network(tmp_path):
+    import torch
+
+    from spikeforge.data import load_dataset
+    from spikeforge.methods.layerwise.ann import build_model, train_model
+    from spikeforge.methods.layerwise.api import convert, save_model
+
+    torch.set_num_threads(1)
+    ds = load_dataset("digits")
+    model = build_model("mlp:64-16-10")
+    train_model(model, ds.x_train.reshape(len(ds.x_train), -1) / 255.0, ds.y_train, epochs=15, lr=3e-3,
+                image_shape=(64,))
+    path = save_model(model, "mlp:64-16-10", tmp_path / "ann.pt")
+    res = convert(path, "analog", tmp_path / "out", ticks=16, dataset="digits", n_calib=150, n_test=40)
+    assert (tmp_path / "out" / "network.npz").exists()
+    assert res["evaluator"] == "tick-model" and res["agreement"] >= 0.8
