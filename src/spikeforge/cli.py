@@ -7,6 +7,7 @@
     spikeforge simulate DEPLOYMENT -d NAME   accuracy, events and energy on a dataset
     spikeforge energy DEPLOYMENT -d NAME     energy breakdown on a dataset
     spikeforge data list|verify|download     datasets
+    spikeforge convert MODEL.pt ...          trained ANN → spiking deployment by layer-wise constrained solves
     spikeforge memory DEPLOYMENT             synaptic-memory footprint and energy per pass, by encoding
     spikeforge export-nir DEPLOYMENT OUT     NIR graph (exact, or --approximate with what was approximated)
     spikeforge import-nir IN.nir [--out F]   NIR graph → deployment
@@ -212,6 +213,32 @@ def cmd_simulate(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_convert(a: argparse.Namespace) -> int:
+    from spikeforge.methods.layerwise.api import convert
+
+    res = convert(a.model, a.constraints, a.out, a.chip, a.ticks, dataset=a.dataset,
+                  data_dir=Path(a.data_dir) if a.data_dir else None, n_calib=a.calib, n_test=a.test, keep=a.keep,
+                  method=a.method, workers=a.workers, allow_pickle=a.allow_pickle)
+    if a.json:
+        _emit_json(res)
+        return 0
+    rows: list[tuple[str, Any]] = [
+        ("constraints / chip", f"{res['constraints']} / {res['chip']}"),
+        ("method", res["method"]),
+        ("hidden units kept", res["hidden_units"]),
+        ("ANN accuracy", f"{100 * res['ann_accuracy']:.2f} %"),
+        ("SNN accuracy", f"{100 * res['snn_accuracy']:.2f} %"
+         + (" (simulator)" if "deployment" in res else " (tick model)")),
+        ("agreement with ANN", f"{100 * res['agreement']:.2f} %"),
+        ("solve time (s)", res["solve_s"]),
+    ]
+    if "deployment" in res:
+        rows += [("cores", res["cores"]), ("energy / input (µJ)", res["uJ_per_image"]),
+                 ("deployment", res["deployment"])]
+    console.print(_table(f"converted {a.model}", rows))
+    return 0
+
+
 def cmd_memory(a: argparse.Namespace) -> int:
     from spikeforge.deploy import load
     from spikeforge.energy.memory import memory_report
@@ -397,6 +424,24 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --metrics: re-run inputs to count effective ACs and membrane updates exactly")
         common(sp, data=True)
         sp.set_defaults(fn=fn)
+
+    sp = sub.add_parser("convert", help="convert a trained ANN (Linear/Conv2d + ReLU) by layer-wise constrained solves")
+    sp.add_argument("model", help="model file written by spikeforge.methods.layerwise.api.save_model")
+    sp.add_argument("--constraints", choices=("digital", "analog", "hybrid"), default="digital")
+    sp.add_argument("--chip", choices=("truenorth", "loihi-like"), default="truenorth",
+                    help="target for digital constraints")
+    sp.add_argument("--ticks", type=int, default=32, help="rate-coding window T")
+    sp.add_argument("-d", "--dataset", default="mnist", help="calibration and test data")
+    sp.add_argument("--calib", type=int, default=2000, help="calibration images")
+    sp.add_argument("--test", type=int, default=2000, help="test images")
+    sp.add_argument("--keep", type=float, default=1.0, help="fraction of hidden neurons kept (node pruning)")
+    sp.add_argument("--method", choices=("layerwise", "normalisation"), default="layerwise",
+                    help="normalisation: the data-based weight-normalisation baseline")
+    sp.add_argument("--workers", type=int, default=1, help="parallel LP worker processes")
+    sp.add_argument("--out", default="layerwise-out", help="output folder")
+    sp.add_argument("--allow-pickle", action="store_true", help="allow loading a pickled nn.Sequential (trusted files)")
+    common(sp, data=True)
+    sp.set_defaults(fn=cmd_convert)
 
     sp = sub.add_parser("memory", help="synaptic-memory organisation: footprint and energy by encoding")
     sp.add_argument("deployment")

@@ -117,3 +117,28 @@ def test_memory_command_names_cheapest_encoding(tmp_path: Path, capsys: pytest.C
     assert rep["cheapest"]["training"] == best
     # the dense 1-bit crossbar stores exactly axons x neurons bits per core
     assert totals["Crossbar"]["footprint_bits"] == 256 * 256
+
+
+def test_convert_command_digital_loihi_writes_checked_deployment(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    from spikeforge.data import load_dataset
+    from spikeforge.methods.layerwise.ann import build_model, train_model
+    from spikeforge.methods.layerwise.api import save_model
+
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    ds = load_dataset("digits")
+    model = build_model("mlp:64-16-10")
+    train_model(model, ds.x_train.reshape(len(ds.x_train), -1) / 255.0, ds.y_train, epochs=15, lr=3e-3,
+                image_shape=(64,))
+    path = save_model(model, "mlp:64-16-10", tmp_path / "ann.pt")
+    code, res = run_json(capsys, "convert", str(path), "--constraints", "digital", "--chip", "loihi-like",
+                         "--ticks", "16", "-d", "digits", "--calib", "150", "--test", "40",
+                         "--out", str(tmp_path / "out"))
+    assert code == 0 and isinstance(res, dict)
+    dep = load(tmp_path / "out" / "deployment.sfd")  # loads only if every design rule passes
+    assert dep.chip.name == "loihi-like" and res["cores"] == dep.n_cores
+    assert res["n_test"] == 40 and 0.0 <= res["snn_accuracy"] <= 1.0
+    assert res["agreement"] >= 0.7
