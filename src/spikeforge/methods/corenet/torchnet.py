@@ -12,6 +12,7 @@ to its outputs ``(B, K, C, n)`` — and optionally :meth:`clip_` and :meth:`on_e
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from torch import nn
 from spikeforge.methods.corenet.topology import NetworkSpec
 
 
-class CoreNetModel(nn.Module):
+class CoreNetModel(nn.Module, ABC):
     """``K`` copies of a :class:`NetworkSpec`; forward returns class scores ``(B, K, n_classes)``.
 
     Args:
@@ -67,8 +68,9 @@ class CoreNetModel(nn.Module):
         idx = self.src(li)
         return hp[:, :, idx]
 
-    def layer(self, li: int, g: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def layer(self, li: int, g: torch.Tensor) -> torch.Tensor:
+        """Layer ``li``'s output for gathered axon inputs ``g`` (B, K, C, A); defined by each method."""
 
     def forward(self, x: torch.Tensor, return_layers: bool = False) -> Any:
         """x: (B, n_inputs) input spike probabilities / spikes. Returns class scores (B, K, n_classes)."""
