@@ -56,12 +56,15 @@ NETWORKS: dict[str, tuple[list[dict[str, Any]], int]] = {
 
 #: (mode, network) → training settings
 TRAIN: dict[tuple[str, str], dict[str, Any]] = {
-    ("full", "one_chip"): {"epochs": 12, "batch_size": 64, "lr": 0.05, "shift_augment": 1},
+    ("full", "one_chip"): {"epochs": 15, "batch_size": 64, "lr": 0.05, "shift_augment": 1},
     ("full", "small"): {"epochs": 15, "batch_size": 64, "lr": 0.05},
     ("quick", "one_chip"): {"epochs": 1, "batch_size": 64, "lr": 0.05, "max_train": 256},
     ("quick", "small"): {"epochs": 1, "batch_size": 64, "lr": 0.05, "max_train": 3000},
 }
 QUICK_TEST = 300
+
+#: dataset → extra training settings (Fashion-MNIST classes are mirror-symmetric: random horizontal flips)
+DATASET_TRAIN: dict[str, dict[str, Any]] = {"fashion-mnist": {"hflip": True}}
 
 TARGETS: dict[tuple[str, str], float] = {("mnist", "one_chip"): 0.994, ("fashion-mnist", "one_chip"): 0.90}
 
@@ -101,17 +104,24 @@ def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
 
 
 def run_row(dataset: str, network: str, mode: str, data_dir: Path | None, seed: int,
-            epochs: int | None = None) -> dict[str, Any]:
-    """Train, map and simulate one (dataset, network); returns the JSON row."""
+            epochs: int | None = None, encoder: Encoder | None = None,
+            checkpoint_dir: Path | None = None) -> dict[str, Any]:
+    """Train, map and simulate one (dataset, network); returns the JSON row. With ``checkpoint_dir`` the
+    training writes (and resumes from) a per-epoch checkpoint there."""
     layers, budget = NETWORKS[network]
     ds = load_dataset(dataset, data_dir)
-    settings = {**TRAIN[(mode, network)], **({"epochs": epochs} if epochs else {})}
+    enc = encoder or Encoder("threshold", 1, 0.5)
+    settings = {**TRAIN[(mode, network)], **DATASET_TRAIN.get(dataset, {}), **({"epochs": epochs} if epochs else {})}
     train = TrainConfig(seed=seed, **settings)
+    ckpt = None
+    if checkpoint_dir is not None:
+        tag = f"{enc.kind}{enc.channels_per_pixel}-" + "-".join(f"{k}{v}" for k, v in sorted(settings.items()))
+        ckpt = checkpoint_dir / f"{dataset}-{network}-seed{seed}-{tag}.pt"
     t0 = time.perf_counter()
     _, _, report, res, _ = build_and_deploy(
-        ds, layers, train, encoder=Encoder("threshold", 1, 0.5), max_cores=budget,
+        ds, layers, train, encoder=enc, max_cores=budget,
         n_test=QUICK_TEST if mode == "quick" else None, log=lambda s: print(f"  [{dataset}/{network}] {s}", flush=True),
-        provenance={"benchmark": "eedn", "network": network, "seed": seed})
+        provenance={"benchmark": "eedn", "network": network, "seed": seed}, checkpoint=ckpt)
     return {
         "dataset": dataset,
         "network": network,
@@ -127,6 +137,7 @@ def run_row(dataset: str, network: str, mode: str, data_dir: Path | None, seed: 
         "regime": res["regime"],
         "uJ_per_image": res["uJ_per_image"],
         "chips": res["chips"],
+        "encoding": enc.to_dict(),
         "cores_per_layer": report.cores_per_layer,
         "duplication_per_layer": [round(lr.duplication, 3) for lr in report.layers],
         "train": {**settings, "seed": seed, "seconds": round(res["train_seconds"], 1),
@@ -138,19 +149,29 @@ def run_row(dataset: str, network: str, mode: str, data_dir: Path | None, seed: 
 def main(argv: list[str] | None = None, results_dir: Path | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smoke run: tiny training subsets, 300 test images")
-    ap.add_argument("--datasets", nargs="+", default=["mnist", "fashion-mnist"])
+    ap.add_argument("--datasets", nargs="*", default=["mnist", "fashion-mnist"])
     ap.add_argument("--networks", nargs="+", default=["one_chip", "small"], choices=sorted(NETWORKS))
     ap.add_argument("--data-dir", type=Path, default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1: shared machines)")
     ap.add_argument("--epochs", type=int, default=None, help="override the training epochs (recorded in each row)")
+    ap.add_argument("--encoding", choices=["threshold", "thermometer"], default="thermometer",
+                    help="input code: one binary channel per pixel (> 0.5) or a thermometer code (default)")
+    ap.add_argument("--levels", type=int, default=3, help="thermometer levels (binary channels per pixel)")
+    ap.add_argument("--checkpoint-dir", type=Path, default=ROOT / "checkpoints" / "eedn",
+                    help="per-epoch training checkpoints (an interrupted full run resumes from them)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="write the results here instead of benchmarks/results/[quick/]eedn.json")
     ap.add_argument("--merge", action="store_true",
                     help="keep rows of the existing output file for (dataset, network) pairs not run now")
+    ap.add_argument("--merge-from", type=Path, nargs="*", default=[],
+                    help="also take rows (same mode) from these result files, e.g. runs made in parallel")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     mode = "quick" if args.quick else "full"
     out_dir = results_dir or ROOT / "benchmarks" / "results"
-    out = (out_dir / "quick" / NAME) if args.quick else (out_dir / NAME)
+    out = args.out or ((out_dir / "quick" / NAME) if args.quick else (out_dir / NAME))
+    encoder = Encoder("thermometer", 1, levels=args.levels) if args.encoding == "thermometer" else Encoder()
     rows: list[dict[str, Any]] = []
     skipped: list[str] = []
     command = " ".join(["python", "benchmarks/eedn.py", *(argv if argv is not None else sys.argv[1:])])
@@ -158,23 +179,26 @@ def main(argv: list[str] | None = None, results_dir: Path | None = None) -> int:
         for network in args.networks:
             print(f"== {dataset} / {network} ({mode})", flush=True)
             try:
-                row = run_row(dataset, network, mode, args.data_dir, args.seed, args.epochs)
+                row = run_row(dataset, network, mode, args.data_dir, args.seed, args.epochs, encoder,
+                              None if args.quick else args.checkpoint_dir)
                 row["command"] = command
                 rows.append(row)
             except DatasetNotFoundError as e:
                 print(f"  skipped: {str(e).splitlines()[0]}")
                 skipped.append(f"{dataset}/{network}: dataset not found")
                 break
-    if args.merge and out.exists():
+    sources = [*args.merge_from, *([out] if args.merge and out.exists() else [])]
+    for src in sources:
         try:
-            old = json.loads(out.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            old = {}
-        if old.get("mode") == mode:
-            done = {(r["dataset"], r["network"]) for r in rows}
-            kept = [{"command": old.get("command", "?"), **r} for r in old.get("rows", [])
-                    if (r["dataset"], r["network"]) not in done]
-            rows = kept + rows
+            old = json.loads(src.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise SystemExit(f"--merge: cannot read {src}: {e}") from e
+        if old.get("mode") != mode:
+            raise SystemExit(f"--merge: {src} holds {old.get('mode')!r} results, this run is {mode!r}")
+        done = {(r["dataset"], r["network"]) for r in rows}
+        kept = [{"command": old.get("command", "?"), **r} for r in old.get("rows", [])
+                if (r["dataset"], r["network"]) not in done]
+        rows = kept + rows
     payload = {
         "mode": mode,
         "command": command,

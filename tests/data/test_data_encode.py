@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spikeforge.data import Encoder, bernoulli_encode, threshold_encode
+from spikeforge.data import Encoder, bernoulli_encode, thermometer_encode, threshold_encode
 from spikeforge.data import encode as encode_module
 
 
@@ -107,7 +107,33 @@ def test_encoder_config() -> None:
     np.testing.assert_array_equal(ber.encode(x), ber.encode(x))
     np.testing.assert_array_equal(ber.encode(x, rng=8), bernoulli_encode(x, 4, 8))
     assert Encoder.from_dict(ber.to_dict()) == ber
-    assert Encoder().to_dict() == {"kind": "threshold", "ticks": 1, "threshold": 0.5, "seed": 0}
+    assert Encoder().to_dict() == {"kind": "threshold", "ticks": 1, "threshold": 0.5, "seed": 0, "levels": 1}
+    thermo = Encoder.from_dict({"kind": "thermometer", "ticks": 2, "levels": 3})
+    assert thermo.channels_per_pixel == 3 and thr.channels_per_pixel == 1
+    np.testing.assert_array_equal(thermo.encode(x), thermometer_encode(x, 2, 3))
+
+
+def test_thermometer_hand_computed() -> None:
+    # thresholds 1/4, 2/4, 3/4 (strictly greater); level-major channels
+    x = np.array([[0.0, 0.25, 0.3, 0.5, 0.76, 1.0]])
+    out = thermometer_encode(x, ticks=2, levels=3)
+    assert out.shape == (1, 2, 18) and out.dtype == np.uint8
+    expect = np.array([[0, 0, 1, 1, 1, 1], [0, 0, 0, 0, 1, 1], [0, 0, 0, 0, 1, 1]], np.uint8).reshape(-1)
+    np.testing.assert_array_equal(out[0, 0], expect)
+    np.testing.assert_array_equal(out[0, 1], expect)
+    # one level is the 0.5 threshold code; uint8 and float inputs agree
+    u = np.random.default_rng(1).integers(0, 256, (5, 7), dtype=np.uint8)
+    np.testing.assert_array_equal(thermometer_encode(u, 1, 1), threshold_encode(u, 1, 0.5))
+    np.testing.assert_array_equal(thermometer_encode(u, 1, 4), thermometer_encode(u / 255.0, 1, 4))
+    # monotone: level k+1 implies level k
+    t = thermometer_encode(u, 1, 4).reshape(5, 4, 7)
+    assert np.all(t[:, 1:] <= t[:, :-1])
+
+
+@pytest.mark.parametrize("levels", [0, 256, 1.5, True])
+def test_thermometer_invalid_levels(levels: object) -> None:
+    with pytest.raises(ValueError, match="levels must be"):
+        thermometer_encode(np.zeros((1, 2)), levels=levels)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -117,6 +143,7 @@ def test_encoder_config() -> None:
         ({"ticks": 0}, "ticks"),
         ({"threshold": 2}, "threshold"),
         ({"seed": 1.5}, "seed"),
+        ({"kind": "thermometer", "levels": 0}, "levels"),
         ({"kind": "threshold", "tick": 3}, r"unknown encoder setting\(s\) \['tick'\]"),
     ],
 )

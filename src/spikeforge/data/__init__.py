@@ -6,7 +6,7 @@ See ``docs/datasets.md`` for where data is looked for and how to download and ve
 from .cifar import CifarDataset, load_cifar10
 from .datasets import DIGITS_N_TRAIN, Dataset, FileCheck, list_datasets, load_dataset, verify_dataset
 from .download import DownloadError, download_dataset, fetch_verified, uncompressed_sha256
-from .encode import Encoder, EncoderKind, bernoulli_encode, threshold_encode
+from .encode import Encoder, EncoderKind, bernoulli_encode, thermometer_encode, threshold_encode
 from .idx import DatasetError, read_idx, write_idx
 from .locate import (
     ENV_VAR,
@@ -40,6 +40,7 @@ __all__ = [
     "locate_dataset",
     "read_idx",
     "search_places",
+    "thermometer_encode",
     "threshold_encode",
     "uncompressed_sha256",
     "user_cache_dir",

@@ -2,7 +2,8 @@
 
 Every encoder returns a C-contiguous ``uint8`` array of 0/1 of shape ``(batch, ticks, channels)``,
 where ``channels`` is the number of pixels of one sample (all axes after the first, flattened in C
-order). Inputs are intensities: ``uint8`` (divided by 255) or floats in ``[0, 1]``; ``bool`` is
+order) — times ``levels`` for the thermometer code, whose channels are level-major
+(``channel = level · pixels + pixel``, so a 28x28 image becomes a ``(levels, 28, 28)`` stack). Inputs are intensities: ``uint8`` (divided by 255) or floats in ``[0, 1]``; ``bool`` is
 taken as 0/1. The first axis is always the batch: a single image must be passed as ``x[None]``.
 """
 
@@ -16,9 +17,9 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-__all__ = ["Encoder", "EncoderKind", "bernoulli_encode", "threshold_encode"]
+__all__ = ["Encoder", "EncoderKind", "bernoulli_encode", "thermometer_encode", "threshold_encode"]
 
-EncoderKind = Literal["threshold", "bernoulli"]
+EncoderKind = Literal["threshold", "bernoulli", "thermometer"]
 
 #: Elements (batch rows x ticks x channels) drawn per chunk by :func:`bernoulli_encode`.
 _CHUNK_ELEMENTS = 2**22
@@ -112,6 +113,40 @@ def threshold_encode(x: np.ndarray, ticks: int = 1, threshold: float = 0.5) -> n
     return np.ascontiguousarray(np.broadcast_to(spikes[:, None, :], (flat.shape[0], ticks, flat.shape[1])))
 
 
+def thermometer_levels(levels: int) -> np.ndarray:
+    """The ``levels`` thresholds of :func:`thermometer_encode`: θ_k = k / (levels + 1), k = 1 … levels."""
+    if isinstance(levels, bool) or not isinstance(levels, numbers.Integral) or not 1 <= int(levels) <= 255:
+        raise ValueError(f"levels must be an integer in [1, 255], got {levels!r}")
+    return np.arange(1, int(levels) + 1, dtype=np.float64) / (int(levels) + 1)
+
+
+def thermometer_encode(x: np.ndarray, ticks: int = 1, levels: int = 3) -> np.ndarray:
+    """Encode each intensity as ``levels`` binary channels, a thermometer code: channel k spikes iff
+    ``intensity > θ_k`` with θ_k = k / (levels + 1) (so ``levels = 1`` is :func:`threshold_encode` at 0.5).
+
+    The code is monotone (channel k+1 spiking implies channel k spikes) and loses less of a grey-level
+    image than one threshold — the "transduction" of graded inputs into several binary spike channels used
+    by convolutional TrueNorth networks (Esser et al. 2016). Output channels are level-major: channel
+    ``k · pixels + p`` is level k of pixel p, and the pattern is repeated on every tick.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint8`` 0/1 array of shape ``(batch, ticks, levels · pixels)``.
+
+    Raises
+    ------
+    ValueError
+        On invalid input (see module docstring), ``ticks < 1`` or ``levels`` outside [1, 255].
+    """
+    ticks = _check_ticks(ticks)
+    thetas = thermometer_levels(levels)
+    flat = _as_batch(x)
+    vals = _UINT8_LEVELS[flat] if flat.dtype == np.uint8 else flat.astype(np.float64)
+    spikes = (vals[:, None, :] > thetas[None, :, None]).astype(np.uint8).reshape(flat.shape[0], -1)
+    return np.ascontiguousarray(np.broadcast_to(spikes[:, None, :], (flat.shape[0], ticks, spikes.shape[1])))
+
+
 def bernoulli_encode(x: np.ndarray, ticks: int, rng: np.random.Generator | int | None = None) -> np.ndarray:
     """Encode intensities as a rate code: independent spikes with ``P(spike) = intensity``.
 
@@ -161,13 +196,16 @@ class Encoder:
     Attributes
     ----------
     kind
-        ``"threshold"`` (:func:`threshold_encode`) or ``"bernoulli"`` (:func:`bernoulli_encode`).
+        ``"threshold"`` (:func:`threshold_encode`), ``"bernoulli"`` (:func:`bernoulli_encode`) or
+        ``"thermometer"`` (:func:`thermometer_encode`).
     ticks
         Number of time steps, >= 1.
     threshold
         Intensity threshold in ``[0, 1]``; used by ``"threshold"`` only.
     seed
         Seed of ``"bernoulli"``; ``None`` draws fresh OS entropy on each call.
+    levels
+        Number of thresholds of ``"thermometer"`` (binary channels per pixel); ignored by the others.
 
     Raises
     ------
@@ -179,6 +217,7 @@ class Encoder:
     ticks: int = 1
     threshold: float = 0.5
     seed: int | None = 0
+    levels: int = 1
 
     def __post_init__(self) -> None:
         """Validate the fields (see class docstring)."""
@@ -186,6 +225,7 @@ class Encoder:
             raise ValueError(f"encoder kind must be one of {get_args(EncoderKind)}, got {self.kind!r}")
         _check_ticks(self.ticks)
         _check_threshold(self.threshold)
+        thermometer_levels(self.levels)
         if self.seed is not None and (
             isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral)
         ):
@@ -199,6 +239,11 @@ class Encoder:
         if unknown:
             raise ValueError(f"unknown encoder setting(s) {unknown}; allowed: {sorted(allowed)}")
         return cls(**dict(config))
+
+    @property
+    def channels_per_pixel(self) -> int:
+        """Binary channels per input intensity: ``levels`` for the thermometer code, else 1."""
+        return int(self.levels) if self.kind == "thermometer" else 1
 
     def to_dict(self) -> dict[str, Any]:
         """Return the configuration as a plain dict (inverse of :meth:`from_dict`)."""
@@ -223,4 +268,6 @@ class Encoder:
         """
         if self.kind == "threshold":
             return threshold_encode(x, self.ticks, self.threshold)
+        if self.kind == "thermometer":
+            return thermometer_encode(x, self.ticks, self.levels)
         return bernoulli_encode(x, self.ticks, self.seed if rng is None else rng)

@@ -4,8 +4,9 @@ save → simulate → energy.
 Recipe keys (method-specific tables, never ``[method]``, which is the method name):
 
 * ``[data]`` ``dataset`` (``"mnist"``, ``"fashion-mnist"``, ``"digits"``), ``n_test`` (optional subset);
-* ``[encoding]`` an :class:`~spikeforge.data.Encoder` (``kind = "threshold"``, ``ticks = 1``): one tick per
-  image, the Eedn regime (one classification per tick);
+* ``[encoding]`` an :class:`~spikeforge.data.Encoder` with ``ticks = 1`` (one tick per image, the Eedn regime:
+  one classification per tick): ``kind = "threshold"`` (one binary channel per pixel) or
+  ``kind = "thermometer"``, ``levels = L`` (L binary input channels per pixel);
 * ``[network]`` ``layers`` (list of layer tables, see :mod:`spikeforge.methods.eedn.model`), ``eta``
   (hysteresis), ``max_cores`` (refuse a bigger mapping);
 * ``[train]`` the fields of :class:`~spikeforge.methods.eedn.train.TrainConfig`;
@@ -54,19 +55,21 @@ def build_and_deploy(
     lanes: int = 64,
     provenance: dict[str, Any] | None = None,
     log: Callable[[str], None] | None = None,
+    checkpoint: Path | str | None = None,
 ) -> tuple[EednNet, Deployment, MappingReport, dict[str, Any], TrainLog]:
     """Train an Eedn network on ``ds``, map it, and evaluate the deployment on the simulator.
 
     Returns (model, deployment, mapping report, evaluation dict of :func:`evaluate_deployment` plus
     ``model_accuracy`` — the torch model's accuracy on the same inputs, equal by construction —, train log).
+    ``checkpoint``: per-epoch training checkpoint to resume from / write (see :func:`train_eedn`).
     """
     if encoder.ticks != 1:
         raise ValueError("Eedn networks classify one image per tick: use an encoder with ticks = 1")
     spec = get_chip(chip)
     h, w = ds.image_shape
     x_train = encoder.encode(ds.x_train)[:, 0]
-    model = EednNet((1, h, w), layers, ds.n_classes, eta=eta, n_axons=spec.core.n_axons)
-    tlog = train_eedn(model, x_train, ds.y_train, train, log=log)
+    model = EednNet((encoder.channels_per_pixel, h, w), layers, ds.n_classes, eta=eta, n_axons=spec.core.n_axons)
+    tlog = train_eedn(model, x_train, ds.y_train, train, log=log, checkpoint=checkpoint)
     net = model.to_network(name=f"eedn-{ds.name}")
     dep, report = compile_network(net, spec, max_cores=max_cores,
                                   provenance={"method": "eedn", "dataset": ds.name, "encoding": encoder.to_dict(),
@@ -108,6 +111,6 @@ def run(config: dict[str, Any], out_dir: Path, data_dir: Path | str | None = Non
     _, dep, _, res, _ = build_and_deploy(
         ds, list(layers), train, encoder=encoder, chip=str(config.get("chip", "truenorth")), eta=eta,
         max_cores=None if max_cores is None else int(max_cores), n_test=data_cfg.get("n_test"),
-        provenance={"seed": seed, "recipe": config.get("name", "")})
+        provenance={"seed": seed, "recipe": config.get("name", "")}, checkpoint=Path(out_dir) / "checkpoint.pt")
     save(dep, Path(out_dir) / "deployment.sfd")
     return res

@@ -6,14 +6,21 @@ Loss: softmax cross-entropy over the class population counts scaled by ``logit_s
 updated with hysteresis (:func:`spikeforge.methods.eedn.layers.trinarize`). Batch-norm running statistics
 are re-estimated at the end on training data with the final trinary weights (so the folded thresholds
 match the deployed weights).
+
+With ``checkpoint`` set, the model, optimiser, scheduler, RNG states and log are written atomically after
+every epoch; a run started with the same checkpoint path (and the same settings, checked) resumes after the
+last finished epoch and ends with the same weights as an uninterrupted run.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -36,6 +43,7 @@ class TrainConfig:
     max_train: int | None = None
     bn_recalibration_batches: int = 50
     shift_augment: int = 0  # random translation by up to this many pixels
+    hflip: bool = False  # random horizontal flips (for datasets whose classes are mirror-symmetric)
     threads: int | None = 1
 
 
@@ -61,9 +69,19 @@ def _shift(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch.Tenso
     return out
 
 
+def _settings_key(cfg: TrainConfig, model: EednNet, n: int) -> str:
+    """What a checkpoint must match to be resumed: training settings (threads aside), network and data size."""
+    tc = {k: v for k, v in asdict(cfg).items() if k != "threads"}
+    return json.dumps({"train": tc, "layers": model.spec, "input": list(model.input_shape), "n": n}, sort_keys=True)
+
+
 def train_eedn(model: EednNet, x: np.ndarray, y: np.ndarray, cfg: TrainConfig,
-               log: Callable[[str], None] | None = None) -> TrainLog:
-    """Train in place on binary inputs ``x`` (N, C, H, W) or (N, C·H·W) and labels ``y`` (N,)."""
+               log: Callable[[str], None] | None = None, checkpoint: Path | str | None = None) -> TrainLog:
+    """Train in place on binary inputs ``x`` (N, C, H, W) or (N, C·H·W) and labels ``y`` (N,).
+
+    ``checkpoint``: resume from / write to this file after every epoch (see the module docstring); a
+    checkpoint written with other settings raises ``ValueError`` rather than being silently mixed in.
+    """
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -82,13 +100,32 @@ def train_eedn(model: EednNet, x: np.ndarray, y: np.ndarray, cfg: TrainConfig,
     scale = cfg.logit_scale / per_class
     out = TrainLog()
     t0 = time.perf_counter()
-    for ep in range(cfg.epochs):
+    key = _settings_key(cfg, model, n)
+    start = 0
+    if checkpoint is not None and Path(checkpoint).exists():
+        st = torch.load(checkpoint, weights_only=False)
+        if st.get("key") != key:
+            raise ValueError(f"checkpoint {checkpoint} was written with other settings; delete it to start afresh")
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        sched.load_state_dict(st["sched"])
+        gen.set_state(st["gen"])
+        torch.set_rng_state(st["torch_rng"])
+        out.epochs = list(st["epochs"])
+        start = int(st["epoch"])
+        t0 -= float(st["seconds"])
+        if log:
+            log(f"resumed from {checkpoint} after epoch {start}")
+    for ep in range(start, cfg.epochs):
         model.train()
         perm = torch.randperm(n, generator=gen)
         tot_loss, tot_ok = 0.0, 0
         for s in range(0, n, cfg.batch_size):
             idx = perm[s : s + cfg.batch_size]
             xb = _shift(xt[idx], cfg.shift_augment, gen)
+            if cfg.hflip:
+                flip = torch.rand(len(idx), generator=gen) < 0.5
+                xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
             scores = model(xb)
             loss = F.cross_entropy(scores * scale, yt[idx])
             opt.zero_grad(set_to_none=True)
@@ -100,12 +137,25 @@ def train_eedn(model: EednNet, x: np.ndarray, y: np.ndarray, cfg: TrainConfig,
             tot_ok += int((scores.argmax(1) == yt[idx]).sum())
         rec = {"epoch": ep + 1, "loss": tot_loss / n, "train_acc": tot_ok / n, "s": time.perf_counter() - t0}
         out.epochs.append(rec)
+        if checkpoint is not None:
+            _save_checkpoint(Path(checkpoint), {
+                "key": key, "model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                "gen": gen.get_state(), "torch_rng": torch.get_rng_state(), "epochs": out.epochs,
+                "epoch": ep + 1, "seconds": rec["s"]})
         if log:
             log(f"epoch {ep + 1}/{cfg.epochs} loss {rec['loss']:.4f} train acc {rec['train_acc']:.4f} "
                 f"({rec['s']:.0f} s)")
     recalibrate_bn(model, xt, cfg.batch_size, cfg.bn_recalibration_batches, gen)
     out.seconds = time.perf_counter() - t0
     return out
+
+
+def _save_checkpoint(path: Path, state: dict[str, object]) -> None:
+    """torch.save to a temporary file in the same folder, then ``os.replace`` (never a half-written file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
 
 
 @torch.no_grad()
