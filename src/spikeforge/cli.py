@@ -180,7 +180,7 @@ def _encoded_dataset(a: argparse.Namespace, dep: Any) -> tuple[np.ndarray, np.nd
     if a.limit:
         x, y = x[: a.limit], y[: a.limit]
     enc_cfg = dict(dep.provenance.get("encoding", {}))
-    for key in ("kind", "ticks", "threshold", "seed"):
+    for key in ("kind", "ticks", "threshold", "seed", "levels"):
         val = getattr(a, f"enc_{key}")
         if val is not None:
             enc_cfg[key] = val
@@ -414,11 +414,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="auto: pipelined for layer-synchronous networks, else sequential")
         sp.add_argument("--tick-hz", type=float, help="tick rate (default: the chip's)")
         sp.add_argument("--batch-size", type=int, default=1024)
-        sp.add_argument("--encoding", dest="enc_kind", choices=("threshold", "bernoulli"),
+        sp.add_argument("--encoding", dest="enc_kind", choices=("threshold", "bernoulli", "thermometer"),
                         help="override the deployment's recorded encoder")
         sp.add_argument("--ticks", dest="enc_ticks", type=int, help="encoder ticks")
         sp.add_argument("--threshold", dest="enc_threshold", type=float, help="threshold encoder level")
         sp.add_argument("--seed", dest="enc_seed", type=int, help="Bernoulli encoder seed")
+        sp.add_argument("--levels", dest="enc_levels", type=int, help="thermometer encoder levels per pixel")
         sp.add_argument("--metrics", action="store_true", help="also compute NeuroBench-style metrics")
         sp.add_argument("--replay", action="store_true",
                         help="with --metrics: re-run inputs to count effective ACs and membrane updates exactly")

@@ -173,3 +173,52 @@ def test_shipped_recipe_parses() -> None:
     train_config(r.config["train"])
     model = EednNet((1, 28, 28), r.config["network"]["layers"], 10)
     assert model.out_shape[0] % 10 == 0
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_checkpoint_resume_equals_uninterrupted(tmp_path: Path, digits) -> None:  # type: ignore[no-untyped-def]
+    x, y, _, _ = digits
+    cfg = TrainConfig(epochs=2, batch_size=64, lr=0.1, seed=3, max_train=400, shift_augment=1, hflip=True)
+    torch.manual_seed(0)
+    straight = EednNet((1, 8, 8), DIGITS_LAYERS, 10)
+    log_a = train_eedn(straight, x, y, cfg)
+
+    def stop_after_first_epoch(msg: str) -> None:
+        if msg.startswith("epoch 1/"):
+            raise _Interrupt
+
+    ckpt = tmp_path / "ck" / "eedn.pt"
+    torch.manual_seed(0)
+    resumed = EednNet((1, 8, 8), DIGITS_LAYERS, 10)
+    with pytest.raises(_Interrupt):
+        train_eedn(resumed, x, y, cfg, log=stop_after_first_epoch, checkpoint=ckpt)
+    assert ckpt.exists() and not (tmp_path / "ck" / "eedn.pt.tmp").exists()
+    fresh = EednNet((1, 8, 8), DIGITS_LAYERS, 10)  # weights come from the checkpoint, not this init
+    msgs: list[str] = []
+    log_b = train_eedn(fresh, x, y, cfg, log=msgs.append, checkpoint=ckpt)
+    assert msgs[0].startswith("resumed from") and len(log_b.epochs) == 2
+    assert [e["loss"] for e in log_b.epochs] == [e["loss"] for e in log_a.epochs]
+    for (name, a), (_, b) in zip(straight.state_dict().items(), fresh.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+    with pytest.raises(ValueError, match="other settings"):
+        train_eedn(EednNet((1, 8, 8), DIGITS_LAYERS, 10), x, y, TrainConfig(epochs=3, seed=3, max_train=400),
+                   checkpoint=ckpt)
+
+
+def test_pipeline_thermometer_input_on_simulator(tmp_path: Path) -> None:
+    config = {
+        "name": "eedn-thermo", "method": "eedn", "seed": 2,
+        "data": {"dataset": "digits", "n_test": 120},
+        "encoding": {"kind": "thermometer", "ticks": 1, "levels": 3},
+        "network": {"layers": DIGITS_LAYERS, "max_cores": 512},
+        "train": {"epochs": 3, "batch_size": 32, "lr": 0.1},
+    }
+    res = run(config, tmp_path)
+    dep = load(tmp_path / "deployment.sfd")
+    assert dep.n_inputs == 3 * 64  # three binary channels per pixel
+    assert res["accuracy"] == res["model_accuracy"] > 0.3  # simulator == model exactly; well above chance (0.1)
+    enc = Encoder.from_dict(dep.provenance["encoding"])
+    assert enc.kind == "thermometer" and enc.channels_per_pixel == 3

@@ -3,8 +3,9 @@
 Every encoder returns a C-contiguous ``uint8`` array of 0/1 of shape ``(batch, ticks, channels)``,
 where ``channels`` is the number of pixels of one sample (all axes after the first, flattened in C
 order) — times ``levels`` for the thermometer code, whose channels are level-major
-(``channel = level · pixels + pixel``, so a 28x28 image becomes a ``(levels, 28, 28)`` stack). Inputs are intensities: ``uint8`` (divided by 255) or floats in ``[0, 1]``; ``bool`` is
-taken as 0/1. The first axis is always the batch: a single image must be passed as ``x[None]``.
+(``channel = level · pixels + pixel``, so a 28x28 image becomes a ``(levels, 28, 28)`` stack).
+Inputs are intensities: ``uint8`` (divided by 255) or floats in ``[0, 1]``; ``bool`` is taken
+as 0/1. The first axis is always the batch: a single image must be passed as ``x[None]``.
 """
 
 from __future__ import annotations
