@@ -167,6 +167,7 @@ def main(argv: list[str] | None = None, results_dir: Path | None = None) -> int:
     ap.add_argument("--merge-from", type=Path, nargs="*", default=[],
                     help="also take rows (same mode) from these result files, e.g. runs made in parallel")
     args = ap.parse_args(argv)
+    commit = git_commit()  # the code this run uses (taken at start: a long run may outlive later commits)
     torch.set_num_threads(args.threads)
     mode = "quick" if args.quick else "full"
     out_dir = results_dir or ROOT / "benchmarks" / "results"
@@ -182,6 +183,7 @@ def main(argv: list[str] | None = None, results_dir: Path | None = None) -> int:
                 row = run_row(dataset, network, mode, args.data_dir, args.seed, args.epochs, encoder,
                               None if args.quick else args.checkpoint_dir)
                 row["command"] = command
+                row["git_commit"] = commit
                 rows.append(row)
             except DatasetNotFoundError as e:
                 print(f"  skipped: {str(e).splitlines()[0]}")
@@ -196,13 +198,14 @@ def main(argv: list[str] | None = None, results_dir: Path | None = None) -> int:
         if old.get("mode") != mode:
             raise SystemExit(f"--merge: {src} holds {old.get('mode')!r} results, this run is {mode!r}")
         done = {(r["dataset"], r["network"]) for r in rows}
-        kept = [{"command": old.get("command", "?"), **r} for r in old.get("rows", [])
+        kept = [{"command": old.get("command", "?"), "git_commit": old.get("git_commit", "?"), **r}
+                for r in old.get("rows", [])
                 if (r["dataset"], r["network"]) not in done]
         rows = kept + rows
     payload = {
         "mode": mode,
         "command": command,
-        "git_commit": git_commit(),
+        "git_commit": commit,
         "tick_hz": 1000.0,
         "rows": rows,
         "skipped": skipped,
