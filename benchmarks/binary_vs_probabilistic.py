@@ -13,7 +13,6 @@ of one trained model. Also compares the binary method's training surrogates on t
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -28,6 +27,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import esser2015  # noqa: E402
+from spikeforge.benchmarking import git_commit, git_dirty, machine, write_result  # noqa: E402
 from spikeforge.methods.corenet import data as cdata  # noqa: E402
 from spikeforge.methods.corenet.experiment import members_of, run_method_network, train_cached  # noqa: E402
 from spikeforge.methods.corenet.train import TrainConfig  # noqa: E402
@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", default=str(ROOT / "checkpoints" / "esser2015"))
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
+    commit, dirty = git_commit(ROOT), git_dirty(ROOT)  # the code that runs (a long run may outlive commits)
     torch.set_num_threads(int(os.environ.get("SPIKEFORGE_THREADS", "1")))
     q = args.quick
     settings = {"probabilistic": esser2015.QUICK if q else esser2015.FULL, "binary": BINARY_QUICK if q else BINARY_FULL}
@@ -205,7 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         "mode": "quick" if q else "full",
         "command": " ".join(["python", "benchmarks/binary_vs_probabilistic.py",
                              *(argv if argv is not None else sys.argv[1:])]),
-        "git_commit": esser2015.git_commit(),
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "machine": machine(),
         "seconds": time.time() - t0,
         "encoding": "threshold (pixel > 0.5), one tick; accuracy_bernoulli_* with Bernoulli pixels",
         "published": {f"{k[0]}/{k[1]}": {"accuracy": v[0], "ensemble": v[1], "uJ_per_image": v[2]}
@@ -217,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets": checks,
         "rows": rows,
     }
-    (out_dir / "binary_vs_probabilistic.json").write_text(json.dumps(result, indent=2))
+    write_result(out_dir / "binary_vs_probabilistic.json", result)
     esser2015.plot(rows, out_dir / "binary_vs_probabilistic.png", "Binary crossbars vs probabilistic synapses",
                    [("Esser15 small x1", 0.268, 0.927), ("Esser15 large x64", 108.0, 0.9942)], pareto=True)
     print(f"wrote {out_dir / 'binary_vs_probabilistic.json'} in {time.time() - t0:.0f} s")

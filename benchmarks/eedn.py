@@ -18,16 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from spikeforge.benchmarking import git_commit, git_dirty, machine, result_path, write_result
 from spikeforge.data import DatasetNotFoundError, Encoder, load_dataset
 from spikeforge.methods.eedn.pipeline import build_and_deploy
 from spikeforge.methods.eedn.train import TrainConfig
@@ -77,30 +75,6 @@ PUBLISHED: list[dict[str, Any]] = [
 ]
 for _p in PUBLISHED:
     _p["fps_per_W"] = round(_p["fps"] / (_p["mW"] / 1000.0), 0)
-
-
-def git_commit() -> str:
-    """``git rev-parse HEAD`` of the repository, or ``"unknown"``."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True,
-                             timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return out.stdout.strip() or "unknown"
-
-
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(payload, f, indent=2, ensure_ascii=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def run_row(dataset: str, network: str, mode: str, data_dir: Path | None, seed: int,
@@ -167,11 +141,11 @@ def main(argv: list[str] | None = None, results_dir: Path | None = None) -> int:
     ap.add_argument("--merge-from", type=Path, nargs="*", default=[],
                     help="also take rows (same mode) from these result files, e.g. runs made in parallel")
     args = ap.parse_args(argv)
-    commit = git_commit()  # the code this run uses (taken at start: a long run may outlive later commits)
+    commit, dirty = git_commit(ROOT), git_dirty(ROOT)  # the code that runs (a long run may outlive commits)
     torch.set_num_threads(args.threads)
     mode = "quick" if args.quick else "full"
     out_dir = results_dir or ROOT / "benchmarks" / "results"
-    out = args.out or ((out_dir / "quick" / NAME) if args.quick else (out_dir / NAME))
+    out = args.out or result_path(out_dir, NAME, args.quick)
     encoder = Encoder("thermometer", 1, levels=args.levels) if args.encoding == "thermometer" else Encoder()
     rows: list[dict[str, Any]] = []
     skipped: list[str] = []
@@ -206,6 +180,8 @@ def main(argv: list[str] | None = None, results_dir: Path | None = None) -> int:
         "mode": mode,
         "command": command,
         "git_commit": commit,
+        "git_dirty": dirty,
+        "machine": machine(),
         "tick_hz": 1000.0,
         "rows": rows,
         "skipped": skipped,
@@ -215,7 +191,7 @@ def main(argv: list[str] | None = None, results_dir: Path | None = None) -> int:
                  "the torch model on the same images (equal by construction). FPS = 1 kHz tick rate; mW and "
                  "FPS/W from spikeforge.energy (TrueNorth preset, static energy charged to the deployment's cores).",
     }
-    write_json_atomic(out, payload)
+    write_result(out, payload)
     print(f"\n{'dataset':<15}{'network':<10}{'accuracy':>9}{'cores':>7}{'latency':>8}{'FPS':>7}{'mW':>8}{'FPS/W':>9}")
     for r in rows:
         print(f"{r['dataset']:<15}{r['network']:<10}{100 * r['accuracy']:>8.2f}%{r['cores']:>7}{r['latency_ticks']:>8}"

@@ -13,47 +13,18 @@ outside ±20 %. Merolla 2014's full-chip figures are printed as checks, not requ
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import shlex
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from spikeforge.benchmarking import git_commit, git_dirty, result_path, write_result
 from spikeforge.energy import TOLERANCE, calibrate_truenorth
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "energy_calibration.json"
-
-
-def git_commit() -> str:
-    """``git rev-parse HEAD`` of the repository, or ``"unknown"``."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return out.stdout.strip() or "unknown"
-
-
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(payload, f, indent=2, ensure_ascii=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def main(argv: list[str] | None = None, results_dir: Path | None = None) -> int:
@@ -63,7 +34,8 @@ def main(argv: list[str] | None = None, results_dir: Path | None = None) -> int:
     raw_args = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(raw_args)
     base = results_dir if results_dir is not None else ROOT / "benchmarks" / "results"
-    out = base / "quick" / NAME if args.quick else base / NAME
+    out = result_path(base, NAME, args.quick)
+    commit, dirty = git_commit(ROOT), git_dirty(ROOT)
 
     result = calibrate_truenorth()
     c = result.constants
@@ -93,10 +65,11 @@ def main(argv: list[str] | None = None, results_dir: Path | None = None) -> int:
     payload = {
         "mode": "quick" if args.quick else "full",
         "command": shlex.join(["python", "benchmarks/energy_calibration.py", *raw_args]),
-        "git_commit": git_commit(),
+        "git_commit": commit,
+        "git_dirty": dirty,
         "rows": [r.to_dict() for r in result.rows],
     }
-    write_json_atomic(out, payload)
+    write_result(out, payload)
     console.print(f"wrote {out}")
     bad = [r for r in result.required_rows if not r.within_tolerance]
     if bad:

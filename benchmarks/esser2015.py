@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from spikeforge.benchmarking import git_commit, git_dirty, machine, write_result  # noqa: E402
 from spikeforge.methods.corenet import data as cdata  # noqa: E402
 from spikeforge.methods.corenet.experiment import run_method_network  # noqa: E402
 
@@ -47,13 +47,6 @@ QUICK = {
     "large": {"signs": "perm2", "pool": 64, "sample_seed": 1,
               "train": {"epochs": 1, "lr": 0.01, "seed": 0, "threads": 1, "max_train": 2000}},
 }
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=ROOT, text=True).strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def find_data_dir(arg: str | None) -> str | None:
@@ -168,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", default=str(ROOT / "checkpoints" / "esser2015"))
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
+    commit, dirty = git_commit(ROOT), git_dirty(ROOT)  # the code that runs (a long run may outlive commits)
     torch.set_num_threads(int(os.environ.get("SPIKEFORGE_THREADS", "1")))
     settings = {k: json.loads(json.dumps(v)) for k, v in (QUICK if args.quick else FULL).items()}
     if args.epochs:
@@ -195,7 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "mode": "quick" if args.quick else "full",
         "command": " ".join(["python", "benchmarks/esser2015.py", *(argv if argv is not None else sys.argv[1:])]),
-        "git_commit": git_commit(),
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "machine": machine(),
         "seconds": time.time() - t0,
         "encoding": "threshold (pixel > 0.5), one tick; accuracy_bernoulli_* with Bernoulli pixels",
         "published": {f"{k[0]}@{k[1]}": v for k, v in PUBLISHED.items()},
@@ -203,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets": checks,
         "rows": rows,
     }
-    (out_dir / "esser2015.json").write_text(json.dumps(result, indent=2))
+    write_result(out_dir / "esser2015.json", result)
     plot(rows, out_dir / "esser2015.png", "Esser 2015 on the simulator: accuracy vs energy",
          [("published small x1 (92.7 %, 0.268 µJ)", 0.268, 0.927),
           ("published large x64 (99.42 %, 108 µJ)", 108.0, 0.9942)])

@@ -37,12 +37,7 @@ default (per-core throughput; ``--threads N`` for more).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -51,6 +46,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from spikeforge.benchmarking import git_commit, git_dirty, load_average, machine, result_path, write_result
 from spikeforge.deploy import Deployment
 from spikeforge.hardware import TRUENORTH, check
 from spikeforge.sim import CompiledDeployment, simulate
@@ -209,47 +205,6 @@ def peer_fanouts(d: Deployment) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 # ---------------------------------------------------------------------------------------------- output
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
-        return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}; {os.cpu_count()} logical CPUs; {platform.system()} {platform.release()}; torch {torch.__version__}"
-
-
-def _loadavg() -> float | None:
-    try:
-        return round(os.getloadavg()[0], 2)
-    except (OSError, AttributeError):
-        return None
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--quick", action="store_true", help="100 inputs; results under benchmarks/results/quick/")
@@ -263,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     threads = max(1, args.threads)
     torch.set_num_threads(threads)
 
-    load_before = _loadavg()
+    commit, dirty = git_commit(ROOT), git_dirty(ROOT)
+    load_before = load_average()
     d = build_deployment()
     x = make_inputs(n)
     w1, w2 = dense_weights(d)
@@ -310,13 +266,14 @@ def main(argv: list[str] | None = None) -> int:
           f"{ref['synaptic_events']} synaptic events)")
     print(f"speedup vs fastest peer: {speedup:.2f}x (target {TARGET:.0f}x): {'PASS' if met else 'FAIL'}")
 
-    out = ROOT / "benchmarks" / "results" / ("quick" if args.quick else "") / "sim_throughput.json"
-    _write_json(out, {
+    out = result_path(ROOT / "benchmarks" / "results", "sim_throughput.json", args.quick)
+    write_result(out, {
         "mode": "quick" if args.quick else "full",
         "command": " ".join([Path(sys.executable).name, "benchmarks/sim_throughput.py", *(argv or sys.argv[1:])]),
-        "git_commit": _git_commit(),
+        "git_commit": commit,
+        "git_dirty": dirty,
         "threads": threads,
-        "machine": _machine(),
+        "machine": machine(),
         "inputs": n,
         "ticks_per_input": TICKS,
         "rows": rows,
@@ -324,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         "target_met": met,
         "target_speedup": TARGET,
         # 1-minute load average before and after: other processes on the machine distort timings
-        "load_average": [load_before, _loadavg()],
+        "load_average": [load_before, load_average()],
         **extra,
     })
     print(f"wrote {out.relative_to(ROOT)}")

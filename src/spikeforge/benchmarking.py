@@ -1,0 +1,110 @@
+"""Shared plumbing of the benchmark scripts (``benchmarks/*.py``): where a result goes, what it records about
+the code and the machine, and writing it without ever leaving a half-written file.
+
+Every benchmark result is a JSON object with at least
+
+* ``mode`` — ``"full"`` (committed under ``benchmarks/results/NAME``) or ``"quick"`` (the CI smoke run, under
+  ``benchmarks/results/quick/NAME``; :func:`write_result` refuses to let a quick result replace a full one);
+* ``command`` — the command line that produced it;
+* ``git_commit`` — the commit of the code that ran, taken when the run **starts** (a long run may outlive
+  later commits); ``git_dirty`` says whether tracked files differed from it.
+
+:func:`write_result` checks those keys and writes atomically (temporary file in the same folder, then
+``os.replace``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from spikeforge.pipeline import write_json_atomic
+
+__all__ = ["REQUIRED_KEYS", "git_commit", "git_dirty", "load_average", "machine", "result_path", "write_result"]
+
+#: top-level keys every benchmark result must carry
+REQUIRED_KEYS = ("mode", "command", "git_commit")
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+def git_commit(root: Path | str) -> str:
+    """``git rev-parse HEAD`` in ``root``, or ``"unknown"`` outside a git checkout."""
+    out = _git(Path(root), "rev-parse", "HEAD")
+    return out.strip() if out and out.strip() else "unknown"
+
+
+def git_dirty(root: Path | str) -> bool | None:
+    """Whether tracked files differ from HEAD (``None`` outside a git checkout)."""
+    out = _git(Path(root), "status", "--porcelain", "--untracked-files=no")
+    return None if out is None else bool(out.strip())
+
+
+def machine() -> str:
+    """One line naming the CPU model, logical CPUs, OS and torch version."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        import torch
+
+        tv = f"; torch {torch.__version__}"
+    except ImportError:  # pragma: no cover - torch is a dependency
+        tv = ""
+    return f"{cpu}; {os.cpu_count()} logical CPUs; {platform.system()} {platform.release()}{tv}"
+
+
+def load_average() -> float | None:
+    """The 1-minute load average (other work competing for the CPUs), or ``None`` where unavailable."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        return None
+
+
+def result_path(results_dir: Path | str, name: str, quick: bool) -> Path:
+    """``results_dir/NAME`` for a full run, ``results_dir/quick/NAME`` for a quick one."""
+    base = Path(results_dir)
+    return base / "quick" / name if quick else base / name
+
+
+def write_result(path: Path | str, payload: Mapping[str, Any]) -> None:
+    """Check the required keys (see the module docstring) and write ``payload`` atomically as JSON.
+
+    Raises
+    ------
+    ValueError
+        If a required key is missing, ``mode`` is not ``"full"``/``"quick"``, or a quick result would
+        replace a full one.
+    """
+    missing = [k for k in REQUIRED_KEYS if k not in payload]
+    if missing:
+        raise ValueError(f"benchmark result for {path} lacks required key(s) {missing}")
+    mode = payload["mode"]
+    if mode not in ("full", "quick"):
+        raise ValueError(f"benchmark result mode must be 'full' or 'quick', got {mode!r}")
+    p = Path(path)
+    if mode == "quick" and p.exists():
+        try:
+            old_mode = json.loads(p.read_text(encoding="utf-8")).get("mode")
+        except (OSError, ValueError, AttributeError):
+            old_mode = None
+        if old_mode == "full":
+            raise ValueError(f"refusing to replace the full result {p} with a quick one (quick runs go under quick/)")
+    write_json_atomic(p, dict(payload))

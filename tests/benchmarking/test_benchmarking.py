@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from spikeforge.benchmarking import git_commit, git_dirty, load_average, machine, result_path, write_result
+
+
+def test_result_path_keeps_quick_apart(tmp_path: Path) -> None:
+    assert result_path(tmp_path, "x.json", quick=False) == tmp_path / "x.json"
+    assert result_path(tmp_path, "x.json", quick=True) == tmp_path / "quick" / "x.json"
+
+
+def test_write_result_checks_keys_and_is_atomic(tmp_path: Path) -> None:
+    good = {"mode": "full", "command": "python benchmarks/x.py", "git_commit": "abc", "rows": [1]}
+    write_result(tmp_path / "x.json", good)
+    assert json.loads((tmp_path / "x.json").read_text()) == good
+    with pytest.raises(ValueError, match=r"lacks required key\(s\) \['git_commit'\]"):
+        write_result(tmp_path / "y.json", {"mode": "full", "command": "c"})
+    with pytest.raises(ValueError, match="mode must be"):
+        write_result(tmp_path / "y.json", {**good, "mode": "fast"})
+    with pytest.raises(ValueError, match="refusing to replace the full result"):
+        write_result(tmp_path / "x.json", {**good, "mode": "quick"})
+    assert json.loads((tmp_path / "x.json").read_text()) == good  # the full result is untouched
+    write_result(tmp_path / "quick" / "x.json", {**good, "mode": "quick"})
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()) == [
+        "quick/x.json", "x.json"]  # no temporary files left behind
+
+
+def test_git_commit_and_dirty(tmp_path: Path) -> None:
+    assert git_commit(tmp_path) == "unknown" and git_dirty(tmp_path) is None
+    run = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)  # noqa: E731
+    run("init", "-q")
+    (tmp_path / "f.txt").write_text("1")
+    run("add", "f.txt")
+    run("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    assert git_commit(tmp_path) == head and len(head) == 40
+    assert git_dirty(tmp_path) is False
+    (tmp_path / "f.txt").write_text("2")
+    assert git_dirty(tmp_path) is True
+
+
+def test_machine_and_load() -> None:
+    assert "logical CPUs" in machine()
+    la = load_average()
+    assert la is None or la >= 0
