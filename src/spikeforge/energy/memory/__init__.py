@@ -42,6 +42,7 @@ from spikeforge.energy.memory.model import (
     MemoryEnergyConstants,
     PassEnergy,
     access_energy_pj,
+    bank_rows,
     pass_energy,
 )
 from spikeforge.energy.memory.reference import (
@@ -93,6 +94,7 @@ __all__ = [
     "PublishedRow",
     "SynapticEncoding",
     "access_energy_pj",
+    "bank_rows",
     "build_encoding",
     "calibrate",
     "config_counts",

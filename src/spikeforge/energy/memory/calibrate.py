@@ -5,7 +5,7 @@ tensor with exactly the published density (random positions and non-zero codes, 
 configuration) is stored, then one full forward pass (every input spikes), one full backward pass (every
 output carries an error) and one update (every stored weight touched) run on it -- the convention of
 the published data, whose "Backward Energy" includes the update. The counts are priced by
-:func:`~spikeforge.energy.memory.model.energy_from_features`, and the eleven constants are fitted by
+:func:`~spikeforge.energy.memory.model.energy_from_features`, and the thirteen constants are fitted by
 least squares on ``log(E_model / E_published)`` (soft-L1 loss, a weak pull towards the priors).
 
 Layer geometry read from the CSV: fully connected ``n_in = image_size²`` (784 for 28) → ``Out Length``;
@@ -230,7 +230,7 @@ def calibrate(
     relative_weight: float = 0.0,
     report_rows: Iterable[PublishedRow] = (),
 ) -> CalibrationResult:
-    """Fit the eleven constants to ``rows``: log-space least squares (soft-L1 loss) on every forward and
+    """Fit the thirteen constants to ``rows``: log-space least squares (soft-L1 loss) on every forward and
     backward+update energy, plus ``relative_weight`` times the log-ratios of the per-iteration totals of
     different encodings of the same layer, plus a weak pull (``prior_weight``) towards the priors."""
     rows = list(rows)
@@ -250,7 +250,10 @@ def calibrate(
         return np.concatenate([np.log(m) - y_all, relative_weight * rel, prior_weight * (lp - p0)])
 
     best = None
-    for start in (p0, p0 + 2.0, p0 - 2.0, p0 + np.array([2, 2, 2, 0, 0, 0, 0, 0, 0, 0, -2.0])):
+    shift = np.zeros_like(p0)
+    shift[[PARAM_NAMES.index(n) for n in ("e_dec", "e_bit", "e_bl", "e_row", "e_line")]] = 2.0
+    shift[PARAM_NAMES.index("leak")] = -2.0
+    for start in (p0, p0 + 2.0, p0 - 2.0, p0 + shift):
         sol = least_squares(resid, start, loss="soft_l1", f_scale=0.2, max_nfev=4000)
         if best is None or sol.cost < best.cost:
             best = sol

@@ -16,13 +16,14 @@ Encodings (names as in the paper and its published CSV files):
 
 ``Crossbar``  dense array, one synapse per word (``weights_per_word`` packs more); row access reads
               ``⌈n_out/k⌉`` words, column access one word per row.
-``PB-BMP``    pointer-based bitmap: per row segment of ``seg_bits`` columns an index word
-              ``[bitmap | pointer]``; the non-zero values packed row-major in a value macro. A value's
-              address is ``pointer + popcount(bitmap below its bit)``. Transposed access gathers row by
-              row over the segments that hold active errors (the bitmap filters the active columns).
-``PB-CSR``    pointer-based compressed sparse row: row pointers + ``[column index | value]`` entries,
-              plus a column index for the transposed access (column pointers + ``[row | entry pointer]``),
-              so the backward pass never searches the rows.
+``PB-BMP``    pointer-based bitmap: one bit per synapse position in a bitmap macro (``seg_bits``-bit words),
+              one pointer per row to the row's first value, the non-zero values packed row-major in a
+              value macro. A value's address is ``pointer + popcount(bits before it)``. The transposed
+              access gathers row by row (the bitmap filters the active columns).
+``PB-CSR``    pointer-based compressed sparse row: row pointers, a column index and a value per stored
+              synapse (two macros); the transposed access reads every row's indices and checks them
+              against the active errors. Options: packed ``[column | value]`` entries, a column index
+              (CSC pointers) for the transposed access, binary search per error event.
 """
 
 from __future__ import annotations
@@ -265,20 +266,40 @@ class DenseCrossbar(FCEncoding):
 
 
 class BitmapEncoding(FCEncoding):
-    """PB-BMP: pointer-based bitmap.
+    """PB-BMP: pointer-based bitmap. One bit per synapse position says whether the synapse exists; the
+    non-zero codes are packed row-major in a ``values`` macro (one per word) and found through a pointer
+    plus the rank of the bit (``address = pointer + popcount(bits before it)``).
 
-    Index macro, one word per (row ``i``, segment ``s``) of ``S = seg_bits`` columns:
-    ``[bitmap_S | pointer_P]`` where bit ``p`` says whether synapse ``(i, s·S+p)`` exists and the pointer
-    is the address in the value macro of the segment's first non-zero. Value macro: the non-zero codes
-    in row-major order, one per word. ``P = ⌈log2(nnz+1)⌉``.
+    Two index layouts (``pointer``):
 
-    Forward, row ``i``: read the row's ``⌈n_out/S⌉`` index words (decode each: one ``popcnt``), then one
-    value read per set bit at ``pointer + rank`` (one ``ptr``). Backward: for every row, read the index
-    word of each segment holding an active error, prefix-popcount it, read the values of the set bits
-    whose column is active (``transpose="gather"``, default; ``"column"`` processes one error event at a
-    time and reads the index word of every row per event). Update: read the index word of every segment
-    holding a touched pair (the bitmap tells which pairs exist), then read-modify-write the touched
-    stored values. Footprint: ``n_in·⌈n_out/S⌉·(S+P) + nnz·bits``.
+    * ``"row"`` (default): a ``rowptr`` macro of ``n_in`` words of ``P`` bits (address of the row's first
+      value) and a ``bitmap`` macro of ``n_in·⌈n_out/S⌉`` words of ``S = seg_bits`` bits. Footprint
+      ``n_in·P + n_in·⌈n_out/S⌉·S + nnz·bits`` -- one bit per position plus one pointer per row, the
+      footprint the published memory power of PB-BMP implies (see ``docs/memory-organisation.md``).
+    * ``"segment"``: one ``index`` word ``[bitmap_S | pointer_P]`` per row segment of ``S`` columns;
+      footprint ``n_in·⌈n_out/S⌉·(S+P) + nnz·bits``.
+
+    ``P = ⌈log2(nnz+1)⌉``.
+
+    Forward, row ``i``: read the row pointer (``"row"``) and the row's ``⌈n_out/S⌉`` bitmap words (one
+    ``popcnt`` each), then one value read per set bit at ``pointer + rank`` (one ``ptr``, one ``acc``).
+
+    Backward (``transpose``): ``"gather"`` (default) processes a tick at once: for every row it reads
+    the row's pointer and its bitmap words up to the last segment holding an active error (prefix
+    popcounts give the ranks), then the values of the set ∧ active bits. ``"column"`` processes one error
+    event (column ``j``) at a time: for every row the pointer and the words up to the one holding bit
+    ``j``, and the value when bit ``j`` is set.
+
+    Update (``update_access``): ``"pair"`` (default) walks the gradient element by element, row by row:
+    the row pointer once per touched row, and for every touched pair the bitmap word holding it (bit test
+    and prefix popcount; words before the last touched one that hold no touched pair are read once for
+    the running rank), then read-modify-write of the touched stored values. The published PB-BMP energies
+    carry this per-position cost: their backward + update energy has a fixed part of ≈ 9 pJ per synapse
+    position (≈ 0.9 µJ for 784×128 at any density). ``"word"`` reads each needed bitmap word once per
+    touched row. The ``"segment"`` layout reads each index word holding a touched pair once.
+
+    Layout choices (``seg_bits = 8``, row pointers, gather, pair update) were selected by the
+    calibration's fit error and the published footprint (``docs/memory-organisation.md``).
     """
 
     kind: ClassVar[str] = "PB-BMP"
@@ -290,8 +311,18 @@ class BitmapEncoding(FCEncoding):
         signed: bool | None = None,
         seg_bits: int = 8,
         transpose: str = "gather",
+        pointer: str = "row",
+        update_access: str = "pair",
     ) -> None:
         self.seg = int(seg_bits)
+        if update_access not in ("pair", "word"):
+            raise ValueError("update_access must be 'pair' or 'word'")
+        self.update_access = update_access
+        if not 1 <= self.seg <= 64:
+            raise ValueError("seg_bits must be in 1..64")
+        if pointer not in ("row", "segment"):
+            raise ValueError("pointer must be 'row' or 'segment'")
+        self.pointer = pointer
         if transpose not in ("column", "gather"):
             raise ValueError("transpose must be 'column' or 'gather'")
         self.transpose = transpose
@@ -303,17 +334,26 @@ class BitmapEncoding(FCEncoding):
         mask = w != 0
         self.nnz = int(mask.sum())
         self.ptr_bits = bits_for(self.nnz + 1)
-        if S + self.ptr_bits > 64:
-            raise ValueError(f"index word {S}+{self.ptr_bits} bits exceeds 64; use smaller seg_bits")
         pad = np.zeros((self.n_in, self.n_seg * S), bool)
         pad[:, : self.n_out] = mask
         seg_bits = pad.reshape(self.n_in * self.n_seg, S)
         weights_of_bit = np.left_shift(np.uint64(1), np.arange(S, dtype=np.uint64))
         bitmap = (seg_bits.astype(np.uint64) * weights_of_bit).sum(axis=1, dtype=np.uint64)
+        values = to_field(w[mask], self.bits)
+        if self.pointer == "row":
+            counts = mask.sum(axis=1)
+            rowptr = (np.cumsum(counts) - counts).astype(np.int64)
+            self.memories = {
+                "rowptr": SRAM.from_words("rowptr", self.ptr_bits, to_field(rowptr, self.ptr_bits)),
+                "bitmap": SRAM.from_words("bitmap", S, bitmap),
+                "values": SRAM.from_words("values", self.bits, values),
+            }
+            return
+        if S + self.ptr_bits > 64:
+            raise ValueError(f"index word {S}+{self.ptr_bits} bits exceeds 64; use smaller seg_bits")
         counts = seg_bits.sum(axis=1)
         ptr = (np.cumsum(counts) - counts).astype(np.int64)
         index = pack([(bitmap, S), (to_field(ptr, self.ptr_bits), self.ptr_bits)])
-        values = to_field(w[mask], self.bits)
         self.memories = {
             "index": SRAM.from_words("index", S + self.ptr_bits, index),
             "values": SRAM.from_words("values", self.bits, values),
@@ -322,25 +362,48 @@ class BitmapEncoding(FCEncoding):
     def _bits(self, bitmap: np.ndarray) -> np.ndarray:
         return ((bitmap[..., None] >> np.arange(self.seg, dtype=np.uint64)) & np.uint64(1)).astype(bool)
 
+    def _read_rows(self, rows: np.ndarray, n_words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Row layout: read the pointers of ``rows`` (1-D) and their first ``n_words[r]`` bitmap words
+        (one ``popcnt`` each). Returns (pointer per row, bits ``(len(rows), n_seg·S)``, zero beyond the
+        words read)."""
+        ptr = self.memories["rowptr"].read(rows).astype(np.int64)
+        owner, seg = _expand_ranges(np.zeros_like(rows), n_words)
+        words = self.memories["bitmap"].read(rows[owner] * self.n_seg + seg)
+        self.ops.add("popcnt", words.size)
+        full = np.zeros((rows.size, self.n_seg), np.uint64)
+        full[owner, seg] = words
+        return ptr, self._bits(full).reshape(rows.size, self.n_seg * self.seg)
+
     def _forward(self, x: np.ndarray) -> np.ndarray:
         t, i, v, n_t = _events(x, self.n_in)
-        words = self.memories["index"].read(i[:, None] * self.n_seg + np.arange(self.n_seg)[None, :])
-        self.ops.add("popcnt", words.size)
-        bm = unpack(words, 0, self.seg)
-        ptr = unpack(words, self.seg, self.ptr_bits).astype(np.int64)
-        bits = self._bits(bm)  # (E, n_seg, S)
-        rank = np.cumsum(bits, axis=-1) - 1
-        e, s, p = np.nonzero(bits)
-        addr = ptr[e, s] + rank[e, s, p]
+        if self.pointer == "row":
+            ptr, bits = self._read_rows(i, np.full(i.size, self.n_seg))
+            rank = np.cumsum(bits, axis=-1) - 1
+            e, col = np.nonzero(bits)
+            addr = ptr[e] + rank[e, col]
+        else:
+            words = self.memories["index"].read(i[:, None] * self.n_seg + np.arange(self.n_seg)[None, :])
+            self.ops.add("popcnt", words.size)
+            bm = unpack(words, 0, self.seg)
+            sptr = unpack(words, self.seg, self.ptr_bits).astype(np.int64)
+            sbits = self._bits(bm)  # (E, n_seg, S)
+            srank = np.cumsum(sbits, axis=-1) - 1
+            e, s, p = np.nonzero(sbits)
+            addr = sptr[e, s] + srank[e, s, p]
+            col = s * self.seg + p
         self.ops.add("ptr", addr.size)
         self.ops.add("acc", addr.size)
         w = self._decode(self.memories["values"].read(addr))
-        y = _scatter(t[e], s * self.seg + p, v[e] * w, n_t, self.n_out)
+        y = _scatter(t[e], col, v[e] * w, n_t, self.n_out)
         return y.reshape((*x.shape[:-1], self.n_out))
 
     def _backward(self, err: np.ndarray) -> np.ndarray:
         if self.transpose == "column":
+            if self.pointer == "row":
+                return self._backward_column_row(err)
             return self._backward_column(err)
+        if self.pointer == "row":
+            return self._backward_gather_row(err)
         e2 = np.asarray(err, dtype=np.float64).reshape(-1, self.n_out)
         n_t = e2.shape[0]
         S = self.seg
@@ -364,9 +427,59 @@ class BitmapEncoding(FCEncoding):
         out = _scatter(pt[q], i, e2[pt[q], col] * w, n_t, self.n_in)
         return out.reshape((*np.asarray(err).shape[:-1], self.n_in))
 
+    def _backward_gather_row(self, err: np.ndarray) -> np.ndarray:
+        """Row layout, one tick at a time: every row's pointer and its bitmap words up to the last segment
+        holding an active error; the values of the set ∧ active bits."""
+        e2 = np.asarray(err, dtype=np.float64).reshape(-1, self.n_out)
+        n_t = e2.shape[0]
+        ticks = np.flatnonzero(np.any(e2 != 0, axis=1))
+        out = np.zeros((n_t, self.n_in))
+        rows = np.arange(self.n_in)
+        for tk in ticks:
+            n_words = int(np.flatnonzero(e2[tk])[-1]) // self.seg + 1
+            ptr, bits = self._read_rows(rows, np.full(self.n_in, n_words))
+            rank = np.cumsum(bits, axis=-1) - 1
+            act = np.zeros(self.n_seg * self.seg, bool)
+            act[: self.n_out] = e2[tk] != 0
+            i, col = np.nonzero(bits & act[None, :])
+            addr = ptr[i] + rank[i, col]
+            self.ops.add("ptr", addr.size)
+            self.ops.add("acc", addr.size)
+            w = self._decode(self.memories["values"].read(addr))
+            out[tk] = np.bincount(i, weights=e2[tk, col] * w, minlength=self.n_in)
+        return out.reshape((*np.asarray(err).shape[:-1], self.n_in))
+
+    def _backward_column_row(self, err: np.ndarray) -> np.ndarray:
+        """Row layout, one error event (column ``j``) at a time: every row's pointer and its bitmap words
+        ``0..⌊j/S⌋``; the value when bit ``j`` is set, at ``pointer + popcount(bits before j)``."""
+        S = self.seg
+        t, j, v, n_t = _events(err, self.n_out)
+        n_ev = j.size
+        ev = np.repeat(np.arange(n_ev), self.n_in)
+        row = np.tile(np.arange(self.n_in), n_ev)
+        col = j[ev]
+        ptr = self.memories["rowptr"].read(row).astype(np.int64)
+        n_words = col // S + 1
+        owner, seg = _expand_ranges(np.zeros_like(row), n_words)
+        words = self.memories["bitmap"].read(row[owner] * self.n_seg + seg)
+        self.ops.add("popcnt", words.size)
+        last = seg == (col // S)[owner]
+        below = np.where(last, words & (np.left_shift(np.uint64(1), (col % S).astype(np.uint64)[owner])
+                                        - np.uint64(1)), words)
+        rank = np.bincount(owner, weights=np.bitwise_count(below), minlength=row.size).astype(np.int64)
+        present = np.zeros(row.size, bool)
+        present[owner[last]] = ((words[last] >> (col % S).astype(np.uint64)[owner[last]]) & np.uint64(1)) == 1
+        q = np.flatnonzero(present)
+        addr = ptr[q] + rank[q]
+        self.ops.add("ptr", addr.size)
+        self.ops.add("acc", addr.size)
+        w = self._decode(self.memories["values"].read(addr))
+        out = _scatter(t[ev[q]], row[q], v[ev[q]] * w, n_t, self.n_in)
+        return out.reshape((*np.asarray(err).shape[:-1], self.n_in))
+
     def _backward_column(self, err: np.ndarray) -> np.ndarray:
-        """One error event (column ``j``) at a time: every row's index word holding bit ``j`` is read and
-        prefix-popcounted; the value is read when the bit is set."""
+        """Segment layout, one error event (column ``j``) at a time: every row's index word holding bit
+        ``j`` is read and prefix-popcounted; the value is read when the bit is set."""
         S = self.seg
         t, j, v, n_t = _events(err, self.n_out)
         words = self.memories["index"].read(np.arange(self.n_in)[None, :] * self.n_seg + (j // S)[:, None])
@@ -386,17 +499,52 @@ class BitmapEncoding(FCEncoding):
     def _update(self, delta: np.ndarray) -> None:
         S = self.seg
         d = np.asarray(delta, dtype=np.int64).reshape(self.n_in, self.n_out)
-        i, j = np.nonzero(d != 0)
-        seg_id = i * self.n_seg + j // S
-        uniq, inv = np.unique(seg_id, return_inverse=True)
-        words = self.memories["index"].read(uniq)  # every segment holding a touched pair
-        self.ops.add("popcnt", uniq.size)
-        bm = unpack(words, 0, S)[inv]
-        ptr = unpack(words, S, self.ptr_bits).astype(np.int64)[inv]
-        present = ((bm >> (j % S).astype(np.uint64)) & np.uint64(1)).astype(bool)
-        i, j, bm, ptr = i[present], j[present], bm[present], ptr[present]
-        below = (np.left_shift(np.uint64(1), (j % S).astype(np.uint64)) - np.uint64(1)) & bm
-        addr = ptr + np.bitwise_count(below).astype(np.int64)
+        if self.pointer == "row" and self.update_access == "pair":
+            # gradient elements one at a time, row by row: the row pointer once per touched row, and for
+            # every touched pair the bitmap word holding it (bit test + prefix popcount); words before the
+            # last touched one that hold no touched pair are read once for the running rank
+            i, j = np.nonzero(d != 0)
+            rows = np.unique(i)
+            ptr = np.zeros(self.n_in, np.int64)
+            ptr[rows] = self.memories["rowptr"].read(rows)
+            words = self.memories["bitmap"].read(i * self.n_seg + j // S)
+            last_seg = np.zeros(self.n_in, np.int64)
+            np.maximum.at(last_seg, i, j // S)
+            owner, seg = _expand_ranges(np.zeros_like(rows), last_seg[rows] + 1)
+            need = rows[owner] * self.n_seg + seg
+            extra = np.setdiff1d(need, i * self.n_seg + j // S)
+            extra_words = self.memories["bitmap"].read(extra)
+            self.ops.add("popcnt", words.size + extra_words.size)
+            known = np.zeros(self.n_in * self.n_seg, np.uint64)
+            known[extra] = extra_words
+            known[i * self.n_seg + j // S] = words
+            bits = self._bits(known).reshape(self.n_in, self.n_seg * S)
+            rank_row = np.cumsum(bits, axis=1) - 1
+            present = bits[i, j]
+            i, j = i[present], j[present]
+            addr = ptr[i] + rank_row[i, j]
+        elif self.pointer == "row":
+            rows = np.flatnonzero(np.any(d != 0, axis=1))
+            last_col = self.n_out - 1 - np.argmax(d[rows, ::-1] != 0, axis=1)
+            ptr, bits = self._read_rows(rows, last_col // S + 1)
+            rank = np.cumsum(bits, axis=-1) - 1
+            touched = np.zeros_like(bits)
+            touched[:, : self.n_out] = d[rows] != 0
+            r, j = np.nonzero(bits & touched)
+            addr = ptr[r] + rank[r, j]
+            i = rows[r]
+        else:
+            i, j = np.nonzero(d != 0)
+            seg_id = i * self.n_seg + j // S
+            uniq, inv = np.unique(seg_id, return_inverse=True)
+            words = self.memories["index"].read(uniq)  # every segment holding a touched pair
+            self.ops.add("popcnt", uniq.size)
+            bm = unpack(words, 0, S)[inv]
+            sptr = unpack(words, S, self.ptr_bits).astype(np.int64)[inv]
+            present = ((bm >> (j % S).astype(np.uint64)) & np.uint64(1)).astype(bool)
+            i, j, bm, sptr = i[present], j[present], bm[present], sptr[present]
+            below = (np.left_shift(np.uint64(1), (j % S).astype(np.uint64)) - np.uint64(1)) & bm
+            addr = sptr + np.bitwise_count(below).astype(np.int64)
         self.ops.add("ptr", addr.size)
         self.ops.add("upd", addr.size)
         vals = self.memories["values"]
@@ -405,7 +553,10 @@ class BitmapEncoding(FCEncoding):
 
     def structure(self) -> np.ndarray:
         S = self.seg
-        bm = unpack(self.memories["index"].data, 0, S).reshape(self.n_in, self.n_seg)
+        if self.pointer == "row":
+            bm = self.memories["bitmap"].data[: self.n_in * self.n_seg].reshape(self.n_in, self.n_seg)
+        else:
+            bm = unpack(self.memories["index"].data, 0, S)[: self.n_in * self.n_seg].reshape(self.n_in, self.n_seg)
         return self._bits(bm).reshape(self.n_in, self.n_seg * S)[:, : self.n_out]
 
     def to_dense(self) -> np.ndarray:
@@ -418,33 +569,45 @@ class BitmapEncoding(FCEncoding):
 class CSREncoding(FCEncoding):
     """PB-CSR: pointer-based compressed sparse row (index-based).
 
-    Macros: ``rowptr`` (``n_in+1`` words of ``P`` bits) and ``entries`` (``nnz`` words
-    ``[column I_c | value]``), ``I_c = ⌈log2 n_out⌉``, ``P = ⌈log2(nnz+1)⌉``.
-    Footprint ``(n_in+1)·P + nnz·(I_c+bits)``.
+    Row index: ``rowptr`` (``n_in+1`` words of ``P`` bits). Per stored synapse a column index
+    (``I_c = ⌈log2 n_out⌉`` bits) and a value, either in two macros (``split=True``, default: ``cols``
+    ``nnz × I_c`` and ``values`` ``nnz × bits``, the classic three-array CSR) or packed in one
+    ``entries`` macro of ``[column | value]`` words (``split=False``). ``P = ⌈log2(nnz+1)⌉``.
 
-    Forward, row ``i``: 2 row-pointer reads, one entry read per stored synapse of the row.
+    Forward, row ``i``: 2 row-pointer reads; per stored synapse of the row its column index and its
+    value (split: two reads; packed: one).
+
     Backward (``transpose``):
 
-    * ``"gather"`` (default): per tick with errors, every row's 2 pointers and all its entries are read;
-      each entry's column is checked against the error vector (``cmp``) and accumulated if active;
-    * ``"search"``: one error event (column ``j``) at a time, every row's pointers are read and the
-      column-sorted entries binary-searched for ``j`` (one entry read and one ``cmp`` per probe);
-    * ``"csc"``: an extra column index (``colptr`` ``n_out+1`` × ``P``, ``colidx`` ``nnz`` ×
-      ``[row I_r | entry pointer P]``): 2 column-pointer reads, then per synapse one ``colidx`` read and
-      one entry read through the pointer (``ptr``); footprint ``+ (n_out+1)·P + nnz·(I_r+P)``.
+    * ``"csc"`` (default): a pointer index for the transposed access -- ``colptr`` (``n_out+1`` × ``P``)
+      and ``colperm`` (``nnz`` words ``[row I_r | entry pointer P]``, column-major): per error event
+      (column ``j``) 2 column-pointer reads, then per synapse of the column one ``colperm`` read and the
+      value read through the pointer (``ptr``). Footprint ``+ (n_out+1)·P + nnz·(I_r+P)``; with it the
+      layout holds ``bits + I_c + I_r + P`` bits per stored synapse, the footprint the published memory
+      power of PB-CSR implies (see ``docs/memory-organisation.md``);
+    * ``"gather"``: per tick with errors, every row's 2 pointers and the column indices of all its
+      synapses are read and checked against the error vector (``cmp``); the values of the hits are read;
+    * ``"search"``: per error event, every row's pointers, then a binary search of the row's
+      column-sorted indices for ``j`` (one index read and one ``cmp`` per probe), the value on a hit.
 
-    Update, per touched row: 2 row-pointer reads, merge the row's entries (read) with the touched
-    columns (one ``cmp`` per element of either list), write back the touched stored entries.
+    Update, per touched row: 2 row-pointer reads, merge the row's column indices (read) with the touched
+    columns (one ``cmp`` per element of either list), read-modify-write the touched stored values.
     """
 
     kind: ClassVar[str] = "PB-CSR"
 
     def __init__(
-        self, weights: np.ndarray, bits: int, signed: bool | None = None, transpose: str = "gather"
+        self,
+        weights: np.ndarray,
+        bits: int,
+        signed: bool | None = None,
+        transpose: str = "gather",
+        split: bool = True,
     ) -> None:
         if transpose not in ("gather", "search", "csc"):
             raise ValueError("transpose must be 'gather', 'search' or 'csc'")
         self.transpose = transpose
+        self.split = bool(split)
         super().__init__(weights, bits, signed)
 
     def _build(self, w: np.ndarray) -> None:
@@ -455,25 +618,51 @@ class CSREncoding(FCEncoding):
         self.ptr_bits = bits_for(self.nnz + 1)
         rows, cols = np.nonzero(mask)  # row-major order = entry order
         rowptr = np.concatenate([[0], np.cumsum(mask.sum(axis=1))])
-        entries = pack([(to_field(cols, self.ic), self.ic), (to_field(w[rows, cols], self.bits), self.bits)])
-        order = np.lexsort((rows, cols))  # column-major order of the synapses
-        colptr = np.concatenate([[0], np.cumsum(mask.sum(axis=0))])
-        colidx = pack([(to_field(rows[order], self.ir), self.ir), (to_field(order, self.ptr_bits), self.ptr_bits)])
-        self.memories = {
-            "rowptr": SRAM.from_words("rowptr", self.ptr_bits, to_field(rowptr, self.ptr_bits)),
-            "entries": SRAM.from_words("entries", self.ic + self.bits, entries),
-        }
+        self.memories = {"rowptr": SRAM.from_words("rowptr", self.ptr_bits, to_field(rowptr, self.ptr_bits))}
+        if self.split:
+            self.memories["cols"] = SRAM.from_words("cols", self.ic, to_field(cols, self.ic))
+            self.memories["values"] = SRAM.from_words("values", self.bits, to_field(w[rows, cols], self.bits))
+        else:
+            entries = pack([(to_field(cols, self.ic), self.ic), (to_field(w[rows, cols], self.bits), self.bits)])
+            self.memories["entries"] = SRAM.from_words("entries", self.ic + self.bits, entries)
         if self.transpose == "csc":
+            order = np.lexsort((rows, cols))  # column-major order of the synapses
+            colptr = np.concatenate([[0], np.cumsum(mask.sum(axis=0))])
+            colperm = pack([(to_field(rows[order], self.ir), self.ir),
+                            (to_field(order, self.ptr_bits), self.ptr_bits)])
             self.memories["colptr"] = SRAM.from_words("colptr", self.ptr_bits, to_field(colptr, self.ptr_bits))
-            self.memories["colidx"] = SRAM.from_words("colidx", self.ir + self.ptr_bits, colidx)
+            self.memories["colperm"] = SRAM.from_words("colperm", self.ir + self.ptr_bits, colperm)
 
+    # ------------------------------------------------------------------ entry access (counted)
+    def _read_cols(self, addr: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Column indices of entries ``addr``; packed layouts get the value words along (else None)."""
+        if self.split:
+            return unpack(self.memories["cols"].read(addr), 0, self.ic).astype(np.int64), None
+        words = self.memories["entries"].read(addr)
+        return unpack(words, 0, self.ic).astype(np.int64), words
+
+    def _read_values(self, addr: np.ndarray, words: np.ndarray | None = None) -> np.ndarray:
+        """Decoded values of entries ``addr`` (from ``words`` already read by a packed layout)."""
+        if words is not None:
+            return self._decode(unpack(words, self.ic, self.bits))
+        if self.split:
+            return self._decode(self.memories["values"].read(addr))
+        return self._decode(unpack(self.memories["entries"].read(addr), self.ic, self.bits))
+
+    def _write_values(self, addr: np.ndarray, col: np.ndarray, val: np.ndarray) -> None:
+        if self.split:
+            self.memories["values"].write(addr, to_field(val, self.bits))
+        else:
+            self.memories["entries"].write(addr, pack([(to_field(col, self.ic), self.ic),
+                                                       (to_field(val, self.bits), self.bits)]))
+
+    # ------------------------------------------------------------------ passes
     def _forward(self, x: np.ndarray) -> np.ndarray:
         t, i, v, n_t = _events(x, self.n_in)
         rp = self.memories["rowptr"].read(np.stack([i, i + 1], axis=1)).astype(np.int64)
         owner, addr = _expand_ranges(rp[:, 0], rp[:, 1] - rp[:, 0])
-        words = self.memories["entries"].read(addr)
-        col = unpack(words, 0, self.ic).astype(np.int64)
-        w = self._decode(unpack(words, self.ic, self.bits))
+        col, words = self._read_cols(addr)
+        w = self._read_values(addr, words)
         self.ops.add("acc", addr.size)
         y = _scatter(t[owner], col, v[owner] * w, n_t, self.n_out)
         return y.reshape((*x.shape[:-1], self.n_out))
@@ -486,37 +675,37 @@ class CSREncoding(FCEncoding):
         t, j, v, n_t = _events(err, self.n_out)
         cp = self.memories["colptr"].read(np.stack([j, j + 1], axis=1)).astype(np.int64)
         owner, addr = _expand_ranges(cp[:, 0], cp[:, 1] - cp[:, 0])
-        cw = self.memories["colidx"].read(addr)
+        cw = self.memories["colperm"].read(addr)
         row = unpack(cw, 0, self.ir).astype(np.int64)
         eptr = unpack(cw, self.ir, self.ptr_bits).astype(np.int64)
-        w = self._decode(unpack(self.memories["entries"].read(eptr), self.ic, self.bits))
+        w = self._read_values(eptr)
         self.ops.add("ptr", eptr.size)
         self.ops.add("acc", eptr.size)
         out = _scatter(t[owner], row, v[owner] * w, n_t, self.n_in)
         return out.reshape((*np.asarray(err).shape[:-1], self.n_in))
 
     def _backward_gather(self, err: np.ndarray) -> np.ndarray:
-        """Row-wise gather per tick with any error: read every row's pointers and entries, accumulate the
-        entries whose column carries an error (one ``cmp`` per entry for the column check)."""
+        """Row-wise gather per tick with any error: read every row's pointers and column indices, check
+        each against the error vector (one ``cmp``), read and accumulate the values of the hits."""
         e2 = np.asarray(err, dtype=np.float64).reshape(-1, self.n_out)
         ticks = np.flatnonzero(np.any(e2 != 0, axis=1))
         rows = np.tile(np.arange(self.n_in), ticks.size)
         tk = np.repeat(ticks, self.n_in)
         rp = self.memories["rowptr"].read(np.stack([rows, rows + 1], axis=1)).astype(np.int64)
         owner, addr = _expand_ranges(rp[:, 0], rp[:, 1] - rp[:, 0])
-        words = self.memories["entries"].read(addr)
+        col, words = self._read_cols(addr)
         self.ops.add("cmp", addr.size)
-        col = unpack(words, 0, self.ic).astype(np.int64)
         ev = e2[tk[owner], col]
         hit = ev != 0
         self.ops.add("acc", int(hit.sum()))
-        w = self._decode(unpack(words[hit], self.ic, self.bits))
+        w = self._read_values(addr[hit], None if words is None else words[hit])
         out = _scatter(tk[owner][hit], rows[owner][hit], ev[hit] * w, e2.shape[0], self.n_in)
         return out.reshape((*np.asarray(err).shape[:-1], self.n_in))
 
     def _backward_search(self, err: np.ndarray) -> np.ndarray:
         """One error event (column ``j``) at a time: for every row read both row pointers and binary-search
-        the row's column-sorted entries for ``j`` (each probe one entry read and one ``cmp``)."""
+        the row's column-sorted indices for ``j`` (each probe one index read and one ``cmp``); the value
+        is read on a hit."""
         t, j, v, n_t = _events(err, self.n_out)
         n_ev = t.size
         ev = np.repeat(np.arange(n_ev), self.n_in)
@@ -527,16 +716,14 @@ class CSREncoding(FCEncoding):
         found = np.full(ev.size, -1, np.int64)
         found_w = np.zeros(ev.size, np.int64)
         act = np.flatnonzero(lo < hi)
-        ent = self.memories["entries"]
         while act.size:
             mid = (lo[act] + hi[act]) // 2
-            words = ent.read(mid)
+            col, words = self._read_cols(mid)
             self.ops.add("cmp", mid.size)
-            col = unpack(words, 0, self.ic).astype(np.int64)
             tg = target[act]
             hit = col == tg
             found[act[hit]] = mid[hit]
-            found_w[act[hit]] = self._decode(unpack(words[hit], self.ic, self.bits))
+            found_w[act[hit]] = self._read_values(mid[hit], None if words is None else words[hit])
             lo[act] = np.where(col < tg, mid + 1, lo[act])
             hi[act] = np.where(col > tg, mid, hi[act])
             act = act[~hit]
@@ -551,21 +738,22 @@ class CSREncoding(FCEncoding):
         rows = np.flatnonzero(np.any(d != 0, axis=1))
         rp = self.memories["rowptr"].read(np.stack([rows, rows + 1], axis=1)).astype(np.int64)
         owner, addr = _expand_ranges(rp[:, 0], rp[:, 1] - rp[:, 0])
-        ent = self.memories["entries"]
-        words = ent.read(addr)
+        col, words = self._read_cols(addr)
         # merge of the row's sorted entries with its sorted touched columns: one compare per element
         self.ops.add("cmp", addr.size + np.count_nonzero(d[rows]))
-        col = unpack(words, 0, self.ic).astype(np.int64)
         dd = d[rows[owner], col]
         hit = dd != 0
         self.ops.add("upd", int(hit.sum()))
-        new = self._saturate(self._decode(unpack(words[hit], self.ic, self.bits)) + dd[hit])
-        ent.write(addr[hit], pack([(col[hit].astype(np.uint64), self.ic), (to_field(new, self.bits), self.bits)]))
+        new = self._saturate(self._read_values(addr[hit], None if words is None else words[hit]) + dd[hit])
+        self._write_values(addr[hit], col[hit], new)
 
     def _entries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         rp = self.memories["rowptr"].data.astype(np.int64)
         lengths = np.diff(rp)
         rows = np.repeat(np.arange(self.n_in), lengths)
+        if self.split:
+            cols = unpack(self.memories["cols"].data[: self.nnz], 0, self.ic).astype(np.int64)
+            return rows, cols, self._decode(self.memories["values"].data[: self.nnz])
         words = self.memories["entries"].data[: self.nnz]
         return rows, unpack(words, 0, self.ic).astype(np.int64), self._decode(unpack(words, self.ic, self.bits))
 

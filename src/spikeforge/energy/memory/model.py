@@ -7,23 +7,34 @@ For one pass with counts from :class:`~spikeforge.energy.memory.sram.PassCounts`
       + Σ_op N_op · e_op                                               (controller)
       + λ · F · A                                                      (leakage)
 
-    E_acc(w, D) = e_dec · log2(D) + w · (e_bit + e_wire · sqrt(w · D))   [pJ]
+    E_acc(w, D) = e_dec·log2 D + e_bit·w + e_bl·w·r + e_row·r + e_line·sqrt(w·D)            [pJ]
+    n_b = 2^⌈log2 ⌈D/R⌉⌉ banks of r = ⌈D/n_b⌉ rows,  R = BANK_ROWS = 4096
 
 with ``R_m, W_m`` the word reads and writes of macro ``m`` (``w_m`` bits wide, ``D_m`` words deep),
 ``N_op`` the controller operations by kind, ``F`` the footprint in bits and ``A`` the total number of
 accesses (one access per cycle on a single-ported macro, so ``A`` cycles of leakage).
 
-The ``sqrt(capacity)`` term is the CACTI-style scaling of bit-line/word-line energy with array size; the
-priors below reproduce Horowitz's 45 nm SRAM figures (64-bit read: 10 pJ at 8 KB, 20 pJ at 32 KB,
-100 pJ at 1 MB) to within 10 %. Controller priors are Horowitz's 45 nm adder energies. All constants
-are then calibrated against the published results of Schaefer et al. (ISCAS 2020), see
+Banked macro (CACTI-style organisation): a memory compiler splits a deep macro into a power-of-two number
+of banks so that no bit line spans more than ``R`` rows. Per access: the decoder (``log2 D`` address
+bits), the sense amplifiers / drivers of the ``w`` bits, the bit lines of the ``w`` accessed columns
+(length ``r``, the rows of one bank), the precharge of the bank's columns (``∝ r``, independent of the
+word width because the compiler gives banks a fixed number of columns and multiplexes them), and the
+word line plus the address/data routing (H-tree) across the whole array, whose side grows as
+``sqrt(w·D)``. The per-access energy therefore grows with depth until a macro is split, drops when the
+bank count doubles, and then grows with the routing only -- the sawtooth of the published energies
+(e.g. PB-CSR, ``energy_results.csv``). ``R = 4096`` was selected by the calibration's fit error among
+``R ∈ {1024, 2048, 4096, 8192, 16384}`` (see ``docs/memory-organisation.md``).
+
+The priors below reproduce Horowitz's 45 nm SRAM figures (64-bit read: 10 pJ at 8 KB, 20 pJ at
+32 KB, 100 pJ at 1 MB) to within 12 %. Controller priors are Horowitz's 45 nm adder energies. All
+constants are then calibrated against the published results of Schaefer et al. (ISCAS 2020), see
 :mod:`spikeforge.energy.memory.calibrate`; the fitted values and their fit error are reported there.
 
 Sources:
 * M. Horowitz, "Computing's energy problem (and what we can do about it)", ISSCC 2014, 10-14 (table of
   45 nm energies: 8/32 KB and 1 MB SRAM reads, 8/32-bit integer add).
-* N. Muralimanohar, R. Balasubramonian, N. Jouppi, "CACTI 6.0", HP Labs HPL-2009-85 (bit-line and
-  decoder energy scaling with array rows/columns).
+* N. Muralimanohar, R. Balasubramonian, N. Jouppi, "CACTI 6.0", HP Labs HPL-2009-85 (banks/sub-arrays,
+  bit-line, word-line, decoder and H-tree energies as functions of the array organisation).
 * C. Schaefer, P. Faley, E. Neftci, S. Joshi, ISCAS 2020 (arXiv:2003.11639): system-level (controller +
   SRAM) energies of each encoding, the calibration target.
 """
@@ -31,6 +42,7 @@ Sources:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from math import ceil, log2
 
 import numpy as np
 
@@ -38,9 +50,16 @@ from spikeforge.energy.memory.sram import OP_KINDS, PassCounts
 
 PJ = 1e-12
 
+#: Most rows on one bit line: deeper macros are split into a power-of-two number of banks.
+BANK_ROWS = 4096
+
+#: Access features per access kind: ``log2 D``, ``w``, ``w·r``, ``r``, ``sqrt(w·D)`` (``r`` rows per bank).
+N_ACCESS_FEATURES = 5
+
 #: Names of the free constants, in the order used by the calibration's parameter vector.
 PARAM_NAMES: tuple[str, ...] = (
-    "e_dec", "e_bit", "e_wire", "write_factor", "e_acc", "e_addr", "e_ptr", "e_cmp", "e_popcnt", "e_upd", "leak",
+    "e_dec", "e_bit", "e_bl", "e_row", "e_line", "write_factor",
+    "e_acc", "e_addr", "e_ptr", "e_cmp", "e_popcnt", "e_upd", "leak",
 )
 
 
@@ -51,7 +70,9 @@ class MemoryEnergyConstants:
 
     e_dec: float = 0.1  # per address bit per access (decoder, word-line drive)
     e_bit: float = 0.02  # per bit accessed (sense amplifier / write driver, I/O)
-    e_wire: float = 5.3e-4  # per bit per sqrt(capacity bit) (bit-line swing)
+    e_bl: float = 1e-5  # per accessed bit per bank row (bit-line swing)
+    e_row: float = 1e-4  # per bank row (precharge of the bank's columns)
+    e_line: float = 0.032  # per sqrt(capacity bit) (word line, H-tree routing)
     write_factor: float = 1.2  # write energy / read energy
     e_acc: float = 0.05  # accumulate a synaptic contribution (16-bit add, Horowitz)
     e_addr: float = 0.05  # functional address generation (counter step, 16-bit add)
@@ -84,38 +105,57 @@ class MemoryEnergyConstants:
 PRIOR_CONSTANTS = MemoryEnergyConstants()
 
 
+def bank_rows(depth: int, max_rows: int = BANK_ROWS) -> int:
+    """Rows per bank ``r = ⌈D/n_b⌉`` with ``n_b = 2^⌈log2 ⌈D/R⌉⌉`` banks."""
+    banks = 1 << max(0, ceil(log2(ceil(max(depth, 1) / max_rows))))
+    return ceil(max(depth, 1) / banks)
+
+
+def _access_features(word_bits: int, depth: int) -> np.ndarray:
+    """``(log2 D, w, w·r, r, sqrt(w·D))`` of one access."""
+    r = bank_rows(depth)
+    return np.array([np.log2(max(depth, 2)), word_bits, word_bits * r, r, np.sqrt(word_bits * depth)], float)
+
+
 def access_energy_pj(word_bits: int, depth: int, c: MemoryEnergyConstants) -> float:
-    """Read energy of one word access, ``e_dec·log2 D + w·(e_bit + e_wire·sqrt(w·D))`` in pJ."""
-    return float(
-        c.e_dec * np.log2(max(depth, 2)) + word_bits * (c.e_bit + c.e_wire * np.sqrt(word_bits * depth))
-    )
+    """Read energy of one word access in pJ:
+    ``e_dec·log2 D + e_bit·w + e_bl·w·r + e_row·r + e_line·sqrt(w·D)`` (``r`` = :func:`bank_rows`)."""
+    return float(_access_features(word_bits, depth) @ np.array([c.e_dec, c.e_bit, c.e_bl, c.e_row, c.e_line]))
 
 
 def features(counts: PassCounts) -> np.ndarray:
-    """The pass reduced to the linear features of the model (see :func:`energy_from_features`)."""
-    f = np.zeros(6)
+    """The pass reduced to the linear features of the model (see :func:`energy_from_features`): per access
+    kind (reads, writes) the sums of :func:`_access_features`; the operation counts; footprint ×
+    accesses."""
+    f = np.zeros(2 * N_ACCESS_FEATURES)
     for m in counts.memories:
-        lg = np.log2(max(m.depth, 2))
-        wire = m.word_bits * np.sqrt(m.word_bits * m.depth)
-        f[0] += m.reads * lg
-        f[1] += m.reads * m.word_bits
-        f[2] += m.reads * wire
-        f[3] += m.writes * lg
-        f[4] += m.writes * m.word_bits
-        f[5] += m.writes * wire
+        per = _access_features(m.word_bits, m.depth)
+        f[:N_ACCESS_FEATURES] += m.reads * per
+        f[N_ACCESS_FEATURES:] += m.writes * per
     ops = np.array([counts.ops.get(k, 0) for k in OP_KINDS], dtype=np.float64)
     leak = float(counts.footprint_bits) * float(counts.accesses)
-    return np.concatenate([f[:6], ops, [leak]])
+    return np.concatenate([f, ops, [leak]])
+
+
+def _split(f: np.ndarray, params: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(SRAM read, SRAM write, controller, leakage) energies in pJ of feature rows ``f``."""
+    n = N_ACCESS_FEATURES
+    acc = params[:n]  # e_dec, e_bit, e_bl, e_row, e_line
+    rho = params[n]
+    ops = params[n + 1 : n + 1 + len(OP_KINDS)]
+    leak = params[n + 1 + len(OP_KINDS)]
+    reads = f[..., :n] @ acc
+    writes = rho * (f[..., n : 2 * n] @ acc)
+    ctrl = f[..., 2 * n : 2 * n + len(OP_KINDS)] @ ops
+    return reads, writes, ctrl, leak * f[..., -1]
 
 
 def energy_from_features(f: np.ndarray, params: np.ndarray) -> np.ndarray:
-    """Energy in pJ from feature rows ``f (..., 13)`` (see :func:`features`) and a parameter vector in
-    :data:`PARAM_NAMES` order."""
-    e_dec, e_bit, e_wire, rho = params[0], params[1], params[2], params[3]
-    reads = e_dec * f[..., 0] + e_bit * f[..., 1] + e_wire * f[..., 2]
-    writes = rho * (e_dec * f[..., 3] + e_bit * f[..., 4] + e_wire * f[..., 5])
-    ops = f[..., 6:12] @ params[4:10]
-    return reads + writes + ops + params[10] * f[..., 12]
+    """Energy in pJ from feature rows ``f (..., 17)`` (see :func:`features`) and a parameter vector in
+    :data:`PARAM_NAMES` order: ``E = Σ_access feature·(e_dec, e_bit, e_bl, e_row, e_line) (writes × ρ_w) +
+    Σ_op N_op·e_op + λ·F·A``."""
+    reads, writes, ctrl, leak = _split(f, params)
+    return reads + writes + ctrl + leak
 
 
 @dataclass(frozen=True)
@@ -141,29 +181,26 @@ class PassEnergy:
 
 def pass_energy(counts: PassCounts, c: MemoryEnergyConstants) -> PassEnergy:
     """Price one pass's counts with constants ``c``."""
-    f = features(counts)
-    p = c.vector()
-    read = p[0] * f[0] + p[1] * f[1] + p[2] * f[2]
-    write = p[3] * (p[0] * f[3] + p[1] * f[4] + p[2] * f[5])
-    ctrl = float(np.dot(p[4:10], f[6:12]))
-    leak = p[10] * f[12]
-    return PassEnergy(counts.pass_name, read * PJ, write * PJ, ctrl * PJ, leak * PJ)
+    read, write, ctrl, leak = _split(features(counts), c.vector())
+    return PassEnergy(counts.pass_name, float(read) * PJ, float(write) * PJ, float(ctrl) * PJ, float(leak) * PJ)
 
 
 #: Constants fitted by :func:`spikeforge.energy.memory.calibrate.calibrate` on ``energy_results.csv`` and
 #: ``frontier.csv`` (280 rows; the benchmark ``benchmarks/memory_organisation.py`` re-fits them and
 #: reports the fit error). Values in pJ.
 CALIBRATED_CONSTANTS = MemoryEnergyConstants(
-    e_dec=0.15040761016163876,
-    e_bit=0.00010178800089031317,
-    e_wire=0.0018952616383476866,
-    write_factor=0.0008439872745361783,
-    e_acc=0.07837075345761403,
-    e_addr=0.0008299491492184885,
-    e_ptr=0.001560282904708248,
-    e_cmp=3.88283130735631,
-    e_popcnt=0.01276875396055859,
-    e_upd=19.286004327178873,
-    leak=2.4523726103752367e-07,
+    e_dec=0.00040532740099121666,
+    e_bit=0.023653460605511337,
+    e_bl=1.4772324279554e-06,
+    e_row=0.0015562460570989218,
+    e_line=0.01342356731060333,
+    write_factor=0.005737917331484226,
+    e_acc=0.5680015043285546,
+    e_addr=0.006900603708504929,
+    e_ptr=0.0016570768789277068,
+    e_cmp=4.911435647523043,
+    e_popcnt=0.5016630582631862,
+    e_upd=7.764877521578522,
+    leak=1.1693329258498375e-07,
     source="calibrated on energy_results.csv + frontier.csv (Schaefer et al. 2020), 280 rows",
 )

@@ -108,3 +108,14 @@ def published_conv_reduction(rows: list[PublishedRow], bits: int = 8, channels: 
     sel = {r.structure: r for r in rows if r.layer == "conv" and r.weight_bits == bits and r.channels == channels
            and r.filter_size == filter_size and r.image_size == image_size}
     return 1.0 - sel["Func-RowCol"].backward_update_j / sel["PB-CSR"].backward_update_j
+
+
+def read_memory_power() -> list[tuple[PublishedRow, float]]:
+    """(row, "Memory Power") of every row of ``energy_results.csv`` and ``frontier.csv``. The column is
+    proportional to the capacity of the encoding's memory (crossbars: 5.66e-8 per bit at every width and
+    size, ±1 %), so it gives the published footprint in bits."""
+    out: list[tuple[PublishedRow, float]] = []
+    for name, rows in (("energy_results.csv", load_energy_results()), ("frontier.csv", load_frontier())):
+        _, raw = _read(name)
+        out += [(r, float(x[12])) for r, x in zip(rows, raw, strict=True)]
+    return out

@@ -1,4 +1,4 @@
-"""Two-layer current-based LIF network with WAGE-style weight quantisation and SuperSpike gradients.
+"""Two-layer current-based LIF network with WAGE-style quantisation and SuperSpike gradients.
 
 Neuron (per tick, 1 ms; Schaefer et al. 2020, authors' code)::
 
@@ -9,16 +9,18 @@ Neuron (per tick, 1 ms; Schaefer et al. 2020, authors' code)::
 Surrogate gradient (SuperSpike, Zenke & Ganguli 2018): ``∂s/∂mem ≈ 1 / (100·|mem − 0.9| + 1)²``;
 the reset term is detached.
 
-Weights (WAGE, Wu et al. ICLR 2018): ``σ(k) = 2^{1−k}``; shadow weights ``w`` are kept in
-``[−1+σ, 1−σ]`` and the forward pass uses ``Q(w) = σ · round(w/σ)`` (straight-through gradient), scaled
-by the layer constant ``g/α`` with ``α = 2^round(log2(max(L_min/L, 1)))``, ``L_min = 1.5σ``,
-``L = sqrt(6/n_in)`` and a fixed gain ``g``; shadow weights start uniform in ``±max(L_min, L)``. The
-stored synapse is the integer code ``round(Q(w)/σ) ∈ [−(2^{k−1}−1), 2^{k−1}−1]`` (k bits, two's
-complement); ``g·σ/α`` is a per-layer constant applied by the neuron, not stored per synapse.
-Activations are binary spikes; weight gradients are quantised to 8 bits (scaled by their maximum,
-rounded) before the optimiser step. The optimiser works on ``u = w/L`` so that one step moves every
-network by the same fraction of its initial range whatever its bit width (WAGE scales its learning rate
-with σ for the same reason).
+Weights (WAGE, Wu et al. ICLR 2018, with the authors' initial range): ``σ(k) = 2^{1−k}``; shadow
+weights ``w`` are kept in ``[−1+σ, 1−σ]`` and the forward pass uses ``Q(w) = σ · round(w/σ)``
+(straight-through gradient), scaled by the layer constant ``g/α`` with ``α = 2^round(log2(L/L_fan))``,
+``L_fan = sqrt(6/n_in)`` and a fixed gain ``g``. Shadow weights start uniform in ``±L`` with
+``L = (2^{k−1} − ½)·σ = 1 − σ/2``, the whole representable range: WAGE's ``L_min = β·σ`` with the
+authors' ``β = 2^{k−1} − ½`` (their ``init_layer_weights``) instead of WAGE's 1.5. Then a fraction
+``σ/(2L)`` of the codes starts at zero -- density 0.67 / 0.86 / 0.93 / 0.97 / 0.98 at 2 / 3 / 4 / 5 /
+6 bits, the densities of the authors' trained networks (``frontier.csv``) -- and every bit width starts
+from the same uniform shadow weights quantised to its own levels (with ``β = 1.5`` all widths up to 5
+bits started from the same ternary network). The stored synapse is the integer code
+``round(Q(w)/σ) ∈ [−(2^{k−1}−1), 2^{k−1}−1]`` (k bits, two's complement); ``g·σ/α`` is a per-layer
+constant applied by the neuron, not stored per synapse. The optimiser works on ``u = w/L``.
 
 van Rossum distance (loss and metric): both rasters are filtered with ``ũ_t = 0.75·ũ_{t−1} + s_t`` and
 ``D = sqrt(Σ_{t,c} (ũ^out_{t,c} − ũ^target_{t,c})²)``; the loss is ``D²``.
@@ -27,6 +29,7 @@ van Rossum distance (loss and metric): both rasters are filtered with ``ũ_t = 0
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,21 +86,32 @@ def wage_codes(w: np.ndarray, bits: int) -> np.ndarray:
     return q.astype(np.int64)
 
 
+def wage_init_limit(bits: int, n_in: int) -> float:
+    """Initial shadow-weight range ``L = max((2^{k−1} − ½)·σ, sqrt(6/n_in))`` (authors' β, see module
+    docstring); ``(2^{k−1} − ½)·σ = 1 − σ/2``."""
+    return max(1.0 - wage_sigma(bits) / 2, math.sqrt(6.0 / n_in))
+
+
 def wage_alpha(bits: int, n_in: int) -> float:
-    """Layer scale ``α = 2^round(log2(max(L_min/L, 1)))``."""
-    l_min = 1.5 * wage_sigma(bits)
-    l0 = math.sqrt(6.0 / n_in)
-    return float(2.0 ** round(math.log2(max(l_min / l0, 1.0))))
+    """Layer scale ``α = 2^round(log2(max(L/L_fan, 1)))`` with ``L`` = :func:`wage_init_limit` and
+    ``L_fan = sqrt(6/n_in)``."""
+    l_fan = math.sqrt(6.0 / n_in)
+    return float(2.0 ** round(math.log2(max(wage_init_limit(bits, n_in) / l_fan, 1.0))))
+
+
+def decay_kernel(n: int, decay: float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Lower-triangular ``K_{t,τ} = decay^{t−τ}`` (``t ≥ τ``): ``K @ s`` is the filter
+    ``ũ_t = decay·ũ_{t−1} + s_t`` along time; ``Kᵀ @ g`` is the same filter run backwards in time."""
+    idx = torch.arange(n)
+    diff = (idx[:, None] - idx[None, :]).to(dtype)
+    return torch.where(diff >= 0, decay ** diff.clamp_min(0), torch.zeros((), dtype=dtype))
 
 
 def van_rossum_filter(s: torch.Tensor, decay: float = 0.75) -> torch.Tensor:
     """``ũ_t = decay·ũ_{t−1} + s_t`` along dim 0 (time), computed as ``ũ = K·s`` with the lower-triangular
     ``K_{t,τ} = decay^{t−τ}``."""
     n = s.shape[0]
-    idx = torch.arange(n)
-    diff = (idx[:, None] - idx[None, :]).to(s.dtype)
-    k = torch.where(diff >= 0, decay ** diff.clamp_min(0), torch.zeros((), dtype=s.dtype))
-    return (k @ s.reshape(n, -1)).reshape(s.shape)
+    return (decay_kernel(n, decay, s.dtype) @ s.reshape(n, -1)).reshape(s.shape)
 
 
 def van_rossum_distance(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, decay: float = 0.75) -> float:
@@ -140,7 +154,7 @@ class QuantSNN(torch.nn.Module):
         for b, sd in zip(bits, seeds, strict=True):
             g = torch.Generator().manual_seed(int(sd))
             for shape, us, lims in (((n_in, n_hid), u1, l1), ((n_hid, n_out), u2, l2)):
-                lims.append(max(1.5 * wage_sigma(b), math.sqrt(6.0 / shape[0])))
+                lims.append(wage_init_limit(b, shape[0]))
                 us.append(torch.rand(shape, generator=g) * 2 - 1)
         self.u1 = torch.nn.Parameter(torch.stack(u1))
         self.u2 = torch.nn.Parameter(torch.stack(u2))
@@ -201,3 +215,93 @@ class QuantSNN(torch.nn.Module):
             s2 = superspike(mem2 - p.threshold, p.surrogate_beta)
             out.append(s2)
         return hidden, torch.stack(out)
+
+    # ------------------------------------------------------------------ explicit BPTT (no autograd graph)
+    def _lif(self, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the LIF recurrence on input currents ``(T, M, N)``: (spikes, membrane) of every tick."""
+        p = self.lif
+        syn = torch.zeros_like(current[0])
+        mem = torch.zeros_like(syn)
+        s = torch.zeros_like(syn)
+        spikes = torch.empty_like(current)
+        mems = torch.empty_like(current)
+        for t in range(current.shape[0]):
+            syn = p.syn_decay * syn + current[t]
+            mem = p.mem_decay * mem + syn - p.reset * s
+            s = (mem > p.threshold).to(current.dtype)
+            spikes[t] = s
+            mems[t] = mem
+        return spikes, mems
+
+    @torch.no_grad()
+    def quantised_values(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`quantised` without the straight-through graph: ``σ·code·g/α`` per layer."""
+        lim = 1 / self.sigma - 1  # (1−σ)/σ = 2^{k−1} − 1
+        return tuple(  # type: ignore[return-value]
+            torch.clamp(torch.round(w / self.sigma), -lim, lim) * (self.sigma * sc)
+            for w, sc in ((self.w1, self.scale1), (self.w2, self.scale2))
+        )
+
+    @torch.no_grad()
+    def simulate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Forward pass without a graph: (hidden spikes, hidden membrane, output spikes, output membrane),
+        each ``(T, M, N)``; the same dynamics as :meth:`forward`."""
+        q1, q2 = self.quantised_values()
+        m = q1.shape[0]
+        flat = q1.permute(1, 0, 2).reshape(self.sizes[0], m * self.sizes[1])
+        i1 = torch.sparse.mm(x.to_sparse(), flat).reshape(x.shape[0], m, self.sizes[1])
+        s1, m1 = self._lif(i1)
+        s2, m2 = self._lif(torch.bmm(s1.transpose(0, 1), q2).transpose(0, 1))
+        return s1, m1, s2, m2
+
+    @torch.no_grad()
+    def bptt(
+        self,
+        x: torch.Tensor,
+        target_filtered: torch.Tensor,
+        error_q: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Loss ``D²`` per network and its gradients with respect to ``u1``, ``u2``, computed by explicit
+        backpropagation through time -- the gradients autograd computes on :meth:`forward` (checked in
+        the tests), without building a graph of ``2·T`` steps.
+
+        With ``g_t = ∂D²/∂s_t`` and ``σ'_t = 1/(β|mem_t − θ| + 1)²`` (reset detached)::
+
+            ∂/∂mem_t = g_t·σ'_t + 0.875·∂/∂mem_{t+1}       ∂/∂syn_t = ∂/∂mem_t + 0.75·∂/∂syn_{t+1}
+
+        i.e. ``δ = K_synᵀ K_memᵀ (g ⊙ σ')`` with the decay kernels of :func:`decay_kernel`; ``δ`` is the
+        error at the layer's input current. ``error_q`` (WAGE's error quantiser) is applied to each
+        layer's ``δ`` before it forms the weight gradient ``Σ_t x_tᵀ δ_t`` and goes back through
+        ``Wᵀ``. ``target_filtered``: the van Rossum-filtered target ``(T, 1, C)``.
+
+        Returns (D² per network ``(M,)``, grad u1, grad u2, (hidden spikes, output spikes)).
+        """
+        p = self.lif
+        n_t = x.shape[0]
+        q1, q2 = self.quantised_values()
+        m = q1.shape[0]
+        s1, m1, s2, m2 = self.simulate(x)
+        k_vr = decay_kernel(n_t, 0.75)
+        k_syn = decay_kernel(n_t, p.syn_decay)
+        k_mem = decay_kernel(n_t, p.mem_decay)
+
+        def back(g: torch.Tensor, mem: torch.Tensor) -> torch.Tensor:
+            sg = 1.0 / (p.surrogate_beta * (mem - p.threshold).abs() + 1.0) ** 2
+            flat = (g * sg).reshape(n_t, -1)
+            return (k_syn.T @ (k_mem.T @ flat)).reshape(g.shape)
+
+        diff = (k_vr @ s2.reshape(n_t, -1)).reshape(s2.shape) - target_filtered
+        loss = (diff**2).sum(dim=(0, 2))
+        g_s2 = 2.0 * (k_vr.T @ diff.reshape(n_t, -1)).reshape(s2.shape)
+        d2 = back(g_s2, m2)
+        if error_q is not None:
+            d2 = error_q(d2)
+        gq2 = torch.bmm(s1.permute(1, 2, 0), d2.transpose(0, 1))  # (M, H, C)
+        g_s1 = torch.bmm(d2.transpose(0, 1), q2.transpose(1, 2)).transpose(0, 1)  # (T, M, H)
+        d1 = back(g_s1, m1)
+        if error_q is not None:
+            d1 = error_q(d1)
+        gq1 = torch.sparse.mm(x.t().to_sparse(), d1.reshape(n_t, -1)).reshape(self.sizes[0], m, self.sizes[1])
+        gq1 = gq1.permute(1, 0, 2)
+        # q = Q(u·L)·g/α with a straight-through Q: ∂q/∂u = L·g/α
+        return loss, gq1 * self.lim1 * self.scale1, gq2 * self.lim2 * self.scale2, (s1, s2)
