@@ -58,11 +58,12 @@ FC_TARGET = {d: ("PB-CSR" if d <= 0.05 + 1e-9 else "Crossbar" if d >= 0.90 - 1e-
 PAPER_CONV_REDUCTION = 0.58
 RATIO_TARGET = 1.37
 #: Training iterations of the full run (all 15 networks batched; see docs/memory-organisation.md).
-TRAIN_ITERATIONS = 1000
+TRAIN_ITERATIONS = 1500
 #: The workload has learned when the final distance is at most this fraction of the initial one.
 LEARN_FRACTION = 0.6
-#: Seed noise allowed when comparing the mean distances of neighbouring bit widths.
-MONOTONE_TOL = 0.02
+#: A wider width is "worse" when its mean distance exceeds a narrower one's by more than this many standard
+#: errors of the difference of the seed means.
+MONOTONE_SE = 2.0
 #: "Memory Power" of the published rows is proportional to capacity (crossbars: 5.66e-8 per bit, ±1 %).
 POWER_PER_BIT = 5.66e-8
 
@@ -255,14 +256,26 @@ def main() -> int:
     means = [per_bits[b]["vr_distance_mean"] for b in bits_list]
     drops = {str(b): round(per_bits[b]["vr_distance_mean"] / per_bits[b]["vr_initial_mean"], 4) for b in bits_list}
     learned = all(v <= LEARN_FRACTION for v in drops.values()) and all(m < d_silent for m in means)
-    monotone = all(means[i + 1] <= means[i] * (1 + MONOTONE_TOL) for i in range(len(means) - 1))
+    # "more bits not worse": for every pair k < k', D(k') − D(k) must not exceed two standard errors of the
+    # difference of the seed means (sample standard deviations over the seeds)
+    worse = {}
+    for i, bi in enumerate(bits_list):
+        for bj in bits_list[i + 1:]:
+            di = [r["vr_distance"] for r in train_rows if r["bits"] == bi]
+            dj = [r["vr_distance"] for r in train_rows if r["bits"] == bj]
+            se = float(np.sqrt(np.var(di, ddof=1) / len(di) + np.var(dj, ddof=1) / len(dj))) if len(di) > 1 else 0.0
+            excess = float(np.mean(dj) - np.mean(di))
+            if excess > MONOTONE_SE * se:
+                worse[f"{bj}>{bi}"] = {"excess": round(excess, 3), "se": round(se, 3)}
+    monotone = not worse
     if not args.quick:  # 15 iterations of the quick mode only check that training runs
         check("retention workload learns: final / initial van Rossum distance, every bit width",
               learned, {"final_over_initial": drops, "silent_output_distance": round(d_silent, 2)},
               f"<= {LEARN_FRACTION} and below the silent-output distance")
-        check("more weight bits retain at least as well (mean distance non-increasing in bits)", monotone,
-              {str(b): round(m, 2) for b, m in zip(bits_list, means, strict=True)},
-              f"D(k+1) <= D(k) * (1 + {MONOTONE_TOL})")
+        check("more weight bits retain at least as well (no wider width worse beyond seed noise)", monotone,
+              {"mean_distance": {str(b): round(m, 2) for b, m in zip(bits_list, means, strict=True)},
+               "worse_pairs": worse},
+              f"for all k < k': D(k') - D(k) <= {MONOTONE_SE} standard errors of the difference")
 
     # ------------------------------------------------------------------ 5. plots
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
