@@ -20,6 +20,7 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ def _load(name: str) -> Any:
 
 
 def _evaluate(net: Any, setting: str, spikes: np.ndarray, labels: np.ndarray, ann_pred: np.ndarray,
-              sim_max: int) -> dict[str, Any]:
+              sim_max: int, tick_max: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     out: dict[str, Any] = {}
     if setting.startswith("digital"):
@@ -72,9 +73,10 @@ def _evaluate(net: Any, setting: str, spikes: np.ndarray, labels: np.ndarray, an
         out.update(evaluator="simulator", n_eval=n, sim_equals_tick_model=identical, cores=dep.n_cores,
                    snn_accuracy=float(np.mean(pred == labels[:n])), agreement=float(np.mean(pred == ann_pred[:n])))
     else:
-        pred = net.class_counts(spikes).argmax(1)
-        out.update(evaluator="tick-model", n_eval=len(spikes), snn_accuracy=float(np.mean(pred == labels)),
-                   agreement=float(np.mean(pred == ann_pred)))
+        n = min(tick_max, len(spikes))
+        pred = net.class_counts(spikes[:n]).argmax(1)
+        out.update(evaluator="tick-model", n_eval=n, snn_accuracy=float(np.mean(pred == labels[:n])),
+                   agreement=float(np.mean(pred == ann_pred[:n])))
     out["eval_s"] = round(time.perf_counter() - t0, 2)
     return out
 
@@ -87,12 +89,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--settings", nargs="+", default=None, choices=list(SETTINGS))
     p.add_argument("--ticks", type=int, default=None)
     p.add_argument("--n-train", type=int, default=None)
-    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--epochs", type=int, default=None, help="ANN training epochs (MLPs; cosine learning-rate decay)")
+    p.add_argument("--cnn-epochs", type=int, default=None, help="ANN training epochs of the CNN")
     p.add_argument("--n-calib", type=int, default=None)
     p.add_argument("--n-test", type=int, default=None)
     p.add_argument("--sim-max", type=int, default=None, help="test images run through the simulator (digital)")
-    p.add_argument("--cnn-sim-max", type=int, default=300, help="test images simulated for the CNN (digital)")
-    p.add_argument("--keep", nargs="+", type=float, default=None, help="pruning fractions (layer-wise)")
+    p.add_argument("--cnn-sim-max", type=int, default=1000, help="test images simulated for the CNN on TrueNorth")
+    p.add_argument("--cnn-loihi-sim-max", type=int, default=300,
+                   help="test images simulated for the CNN on the Loihi-like preset (dense 4096x1024 cores: slow)")
+    p.add_argument("--cnn-n-test", type=int, default=2000, help="test images of the CNN's tick-model rows")
+    p.add_argument("--wide-sim-max", type=int, default=None, help="test images simulated for the wide MLP")
+    p.add_argument("--prune-settings", nargs="+", default=None, choices=list(SETTINGS),
+                   help="constraint settings that get the pruned rows (default: all run)")
+    p.add_argument("--keep", nargs="+", type=float, default=None, help="pruning fractions (layer-wise, MLP)")
+    p.add_argument("--keep-wide", nargs="*", type=float, default=None, help="pruning fractions of the wide MLP")
     p.add_argument("--workers", type=int, default=1, help="processes for per-neuron LPs (default 1)")
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--merge", action="store_true",
@@ -105,18 +115,27 @@ def main(argv: list[str] | None = None) -> int:
     settings = a.settings or list(SETTINGS)
     ticks = a.ticks or (16 if q else 32)
     n_train = a.n_train or (5000 if q else 60000)
-    epochs = a.epochs or (1 if q else 3)
+    epochs = a.epochs or (5 if q else 15)
+    cnn_epochs = a.cnn_epochs or (5 if q else 10)
     n_calib = a.n_calib or (300 if q else 2000)
-    n_test = a.n_test or (200 if q else 2000)
-    sim_max = a.sim_max if a.sim_max is not None else n_test
+    n_test = a.n_test or (200 if q else 10000)
+    sim_max = a.sim_max if a.sim_max is not None else min(n_test, 2000)
+    wide_sim_max = a.wide_sim_max if a.wide_sim_max is not None else sim_max
+    prune_settings = a.prune_settings or settings
     keeps = a.keep or ([0.5] if q else [0.75, 0.5, 0.25])
+    keeps_wide = a.keep_wide if a.keep_wide is not None else [0.5]
     out_path = a.out or (ROOT / "results" / ("quick" if q else "") / "layerwise.json")
     arch_of = {"mlp": "mlp" if not q else "mlp:784-100-50-10", "mlp-wide": "mlp-wide", "lenet": "lenet"}
     command = " ".join(["python", "benchmarks/layerwise.py", *(argv if argv is not None else sys.argv[1:])])
     doc: dict[str, Any] = {"mode": "quick" if q else "full", "command": command,
                            "git_commit": _git_commit(),
-                           "config": {"ticks": ticks, "n_train": n_train, "epochs": epochs, "n_calib": n_calib,
-                                      "n_test": n_test, "sim_max": sim_max, "keep": keeps, "encoding": "regular"},
+                           "config": {"ticks": ticks, "n_train": n_train, "epochs": epochs,
+                                      "cnn_epochs": cnn_epochs, "lr_schedule": "cosine", "n_calib": n_calib,
+                                      "n_test": n_test, "sim_max": sim_max, "wide_sim_max": wide_sim_max,
+                                      "cnn_sim_max": a.cnn_sim_max, "cnn_loihi_sim_max": a.cnn_loihi_sim_max,
+                                      "cnn_n_test": a.cnn_n_test, "prune_settings": prune_settings,
+                                      "keep": keeps, "keep_wide": keeps_wide, "encoding": "regular",
+                                      "convert_options": asdict(ConvertOptions(cd_passes=1 if q else 2))},
                            "rows": []}
     rows: list[dict[str, Any]] = doc["rows"]
     old_rows: list[dict[str, Any]] = []
@@ -144,26 +163,20 @@ def main(argv: list[str] | None = None) -> int:
         for net_name in networks:
             arch = arch_of[net_name]
             t0 = time.perf_counter()
-            model = train_model(build_model(arch), x_tr, y_tr, epochs=epochs, seed=0)
+            model = train_model(build_model(arch), x_tr, y_tr, epochs=cnn_epochs if net_name == "lenet" else epochs,
+                                seed=0, schedule="cosine")
             layers = extract_layers(model)
             train_s = time.perf_counter() - t0
             ann_pred = forward(layers, x_te)[-1].argmax(1)
             ann_acc = float(np.mean(ann_pred == y_te))
             print(f"[{ds_name} {net_name}] ANN accuracy {ann_acc:.4f} (trained in {train_s:.0f}s)", flush=True)
+            spikes = regular_encode(x_te, ticks)
             for setting in settings:
                 cname, chip = SETTINGS[setting]
-                if net_name == "lenet" and setting == "digital-truenorth":
-                    rows.append({"network": net_name, "dataset": ds_name, "constraints": cname, "chip": chip,
-                                 "method": "layerwise", "kept_fraction": 1.0, "ann_accuracy": ann_acc,
-                                 "snn_accuracy": None, "agreement": None, "solve_s": None,
-                                 "skipped": "CNN on TrueNorth needs fan-out duplication of conv layers "
-                                            "(spikeforge.mapping); not mapped by this method yet"})
-                    continue
                 cons = make_constraints(cname, chip, ticks=ticks)
-                spikes = regular_encode(x_te, ticks)
                 runs = [("layerwise", 1.0), ("normalisation", 1.0)]
-                if net_name != "lenet":
-                    runs += [("layerwise", k) for k in keeps]
+                if net_name != "lenet" and setting in prune_settings:
+                    runs += [("layerwise", k) for k in (keeps if net_name == "mlp" else keeps_wide)]
                 for method, keep in runs:
                     t1 = time.perf_counter()
                     opts = ConvertOptions(keep=keep, workers=a.workers, cd_passes=1 if q else 2)
@@ -177,10 +190,12 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"  {setting:18s} {method:13s} keep={keep:.2f} FAILED: {e}", flush=True)
                         continue
                     solve_s = time.perf_counter() - t1
-                    # the Loihi-like cores are dense 4096 x 1024 crossbars: simulating the CNN's ~30 of them on a
-                    # CPU is slow, so its simulator accuracy uses fewer test images (n_eval says how many)
-                    n_sim = min(sim_max, a.cnn_sim_max) if net_name == "lenet" else sim_max
-                    ev = _evaluate(net, setting, spikes, y_te, ann_pred, n_sim)
+                    # simulating the CNN (~300 TrueNorth cores, or the Loihi-like preset's dense 4096 x 1024
+                    # crossbars) and the wide MLP on a CPU is slow: fewer test images there (n_eval says how many)
+                    n_sim = {"lenet": min(sim_max, a.cnn_loihi_sim_max if chip == "loihi-like" else a.cnn_sim_max),
+                             "mlp-wide": wide_sim_max}.get(net_name, sim_max)
+                    n_tick = a.cnn_n_test if net_name == "lenet" else n_test
+                    ev = _evaluate(net, setting, spikes, y_te, ann_pred, n_sim, n_tick)
                     row = {"network": net_name, "dataset": ds_name, "constraints": cname, "chip": chip,
                            "method": method, "kept_fraction": keep, "ann_accuracy": ann_acc,
                            "snn_accuracy": ev.pop("snn_accuracy"), "agreement": ev.pop("agreement"),

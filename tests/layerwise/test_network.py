@@ -106,3 +106,36 @@ def test_milp_combiners_keep_simulator_equality(digits_mlp):
     check(dep)
     spikes = regular_encode(xt[:12], 8)
     assert np.array_equal(simulate(dep, spikes, device="cpu").class_counts, net.class_counts(spikes))
+
+
+@pytest.mark.parametrize("constraints", ["analog", "digital"])
+def test_layer_choice_never_worse_than_normalised_on_held_out_rows(digits_mlp, constraints):
+    # the guard of the layer-wise solve: per neuron, the kept solution's held-out error ≤ the normalised one's
+    from spikeforge.methods.layerwise.convert import _choose
+
+    layers, x, *_ = digits_mlp
+    cons = make_constraints(constraints, "loihi-like" if constraints == "digital" else None, ticks=16)
+    counts = regular_encode(x[:400], 16).sum(axis=1) / 16
+    z = forward(layers, x[:400])[0]
+    s = np.percentile(z[z > 0], 99.9)
+    y = np.clip(z / s, 0, 1)
+    ch = _choose(counts, y, cons, ConvertOptions(), "layerwise", (layers[0].w / s, layers[0].b / s))
+    assert ch.err_va is not None and ch.err_va_norm is not None
+    assert ch.err_va <= ch.err_va_norm + 1e-12
+    assert sum(v for k, v in ch.pick.items() if not k.startswith("relax:")) == y.shape[1] or constraints == "analog"
+
+
+def test_mse_scale_minimises_the_rate_code_error():
+    from spikeforge.methods.layerwise.convert import MSE_SCALE_PERCENTILES, _mse_scale
+
+    rng = np.random.default_rng(2)
+    a = np.maximum(rng.standard_t(3, size=20000), 0.0)
+
+    def err(s, levels):
+        pos = a[a > 0]
+        return np.mean((pos - s * np.round(np.clip(pos / s, 0, 1) * levels) / levels) ** 2)
+
+    for levels in (8, 32, 256):
+        s = _mse_scale(a, levels)
+        assert all(err(s, levels) <= err(c, levels) + 1e-15 for c in np.percentile(a[a > 0], MSE_SCALE_PERCENTILES))
+    assert _mse_scale(a, 8) < _mse_scale(a, 256)  # coarser codes clip more

@@ -27,6 +27,13 @@ class AnnLayer:
     name: str = ""
     patch_idx: np.ndarray | None = None
     kernel: np.ndarray | None = None
+    #: a convolution with average pooling folded in: the pooling factor k, the (C, H, W) shape of the map
+    #: before pooling, and the convolution on the pooled map (``patch_pooled`` indexes the pooled map
+    #: (C, H/k, W/k), ``kernel_pooled`` its weights) — for converters that must pool in a separate stage
+    pool: int = 0
+    pool_shape: tuple[int, int, int] | None = None
+    patch_pooled: np.ndarray | None = None
+    kernel_pooled: np.ndarray | None = None
 
     @property
     def n_out(self) -> int:
@@ -83,17 +90,27 @@ def train_model(
     lr: float = 1e-3,
     seed: int = 0,
     image_shape: tuple[int, ...] = (1, 28, 28),
+    schedule: str = "constant",
 ) -> nn.Sequential:
-    """Adam training on intensities ``x`` (N, ...) in [0, 1]; deterministic for a seed (one CPU thread)."""
+    """Adam training on intensities ``x`` (N, ...) in [0, 1]; deterministic for a seed (one CPU thread).
+    ``schedule``: "constant" learning rate or "cosine" (decayed per step from ``lr`` to 0 over all epochs)."""
+    if schedule not in ("constant", "cosine"):
+        raise ValueError(f"schedule must be constant or cosine, got {schedule!r}")
     torch.manual_seed(seed)
     xt = torch.as_tensor(np.asarray(x, np.float32).reshape(len(x), *image_shape))
     yt = torch.as_tensor(np.asarray(y, np.int64))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
+    steps = epochs * (-(-len(xt) // batch))
+    step = 0
     model.train()
     for _ in range(epochs):
         perm = torch.randperm(len(xt), generator=g)
         for s in range(0, len(xt), batch):
+            if schedule == "cosine":
+                for grp in opt.param_groups:
+                    grp["lr"] = 0.5 * lr * (1.0 + np.cos(np.pi * step / steps))
+            step += 1
             idx = perm[s : s + batch]
             opt.zero_grad()
             loss = nn.functional.cross_entropy(model(xt[idx]), yt[idx])
@@ -168,8 +185,12 @@ def extract_layers(model: nn.Sequential, input_shape: tuple[int, ...] = (1, 28, 
             stride, pad = int(m.stride[0]), int(m.padding[0])
             kern = m.weight.detach().double().numpy()
             bt = m.bias.detach().double().numpy() if m.bias is not None else np.zeros(kern.shape[0])
+            pool_info: dict[str, object] = {}
             if pending_pool:
                 k, pre = pending_pool
+                pool_info = {"pool": k, "pool_shape": (int(pre[0]), int(pre[1]), int(pre[2])),
+                             "patch_pooled": _conv_patches(shape, kh, kw, stride, pad),  # type: ignore[arg-type]
+                             "kernel_pooled": kern.reshape(kern.shape[0], -1).copy()}
                 # avgpool(k) then conv(kh, stride s) == conv(kh·k, stride s·k) with each weight spread over k×k / k²
                 kern = np.repeat(np.repeat(kern, k, axis=2), k, axis=3) / (k * k)
                 in_shape = (pre[0], pre[1] // k * k, pre[2] // k * k)
@@ -184,7 +205,7 @@ def extract_layers(model: nn.Sequential, input_shape: tuple[int, ...] = (1, 28, 
             ho = round(float(np.sqrt(p)))
             w_conv = _dense_from_tied(patch, kflat, n_in)
             layers.append(AnnLayer(w=w_conv, b=np.repeat(bt, p), relu=False, name=f"conv{len(layers) + 1}",
-                                   patch_idx=patch, kernel=kflat))
+                                   patch_idx=patch, kernel=kflat, **pool_info))  # type: ignore[arg-type]
             shape = (kern.shape[0], ho, p // ho)
         else:
             continue

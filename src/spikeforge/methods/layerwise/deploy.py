@@ -55,22 +55,27 @@ def _pack_stage(net: SpikingNet, k: int, dup: np.ndarray, chip: ChipSpec) -> lis
         chunk: list[int] = []
         chunk_n = 0
         chunk_bits = 0
-        chunks: list[tuple[list[int], int, int]] = []
+        chunks: list[tuple[list[int], int, int, list[int]]] = []
+        rows: list[int] = []
         for r, j in enumerate(aset.neurons):
             d = int(dup[j])
             b = int(nnz[r]) * bits_per * d
             if d > core.n_neurons or (budget is not None and b > budget):
                 raise LayerwiseMappingError(f"stage {st.name}: neuron {j} alone does not fit a core")
             if chunk and (chunk_n + d > core.n_neurons or (budget is not None and chunk_bits + b > budget)):
-                chunks.append((chunk, chunk_n, chunk_bits))
-                chunk, chunk_n, chunk_bits = [], 0, 0
+                chunks.append((chunk, chunk_n, chunk_bits, rows))
+                chunk, chunk_n, chunk_bits, rows = [], 0, 0, []
             chunk.append(int(j))
+            rows.append(r)
             chunk_n += d
             chunk_bits += b
         if chunk:
-            chunks.append((chunk, chunk_n, chunk_bits))
-        for neurons, n_n, n_b in chunks:
-            new_ax = [v for v in vax if cur is None or v not in cur.vaxon_set]
+            chunks.append((chunk, chunk_n, chunk_bits, rows))
+        for neurons, n_n, n_b, rows_c in chunks:
+            # a chunk needs only the axons its neurons connect to (a convolution tile's chunk reads a part)
+            used = np.any(aset.crossbar[rows_c] != 0, axis=0)
+            vax_c = [v for v, u in zip(vax, used, strict=True) if u]
+            new_ax = [v for v in vax_c if cur is None or v not in cur.vaxon_set]
             fits = cur is not None and (
                 len(cur.vaxons) + len(new_ax) <= core.n_axons
                 and len(cur.neurons) + n_n <= core.n_neurons
@@ -79,7 +84,7 @@ def _pack_stage(net: SpikingNet, k: int, dup: np.ndarray, chip: ChipSpec) -> lis
             if not fits:
                 cur = _Core([], set(), [], 0)
                 cores.append(cur)
-                new_ax = vax
+                new_ax = vax_c
             assert cur is not None
             cur.vaxons.extend(new_ax)
             cur.vaxon_set.update(new_ax)
@@ -147,8 +152,11 @@ def build_deployment(net: SpikingNet, chip: ChipSpec | str, *, input_shape: tupl
                 slots[k][(j, r)] = (g, s)
                 si, row = xb_of[j]
                 aset = hw.sets[si]
-                cols = np.array([pos_of[int(v)] for v in aset.vaxons], np.int64)
-                dep.crossbar[g, cols, s] = aset.crossbar[row]
+                here = np.array([int(v) in pos_of for v in aset.vaxons])
+                if np.any(aset.crossbar[row][~here] != 0):
+                    raise LayerwiseMappingError(f"stage {st.name}: neuron {j} lost an axon in packing")
+                cols = np.array([pos_of[int(v)] for v in aset.vaxons[here]], np.int64)
+                dep.crossbar[g, cols, s] = aset.crossbar[row][here]
                 dep.weights[g, s, : hw.type_weights.shape[1]] = hw.type_weights[j]
                 dep.threshold[g, s] = st.threshold[j]
                 dep.v_init[g, s] = st.v_init[j]

@@ -1,7 +1,8 @@
 """``spikeforge run`` entry point of the layer-wise conversion (Mern et al. 2018; docs/methods/layerwise.md).
 
 Recipe keys (top level ``method = "layerwise"``): ``chip``, ``seed``; ``[data]`` ``dataset``, ``n_train``;
-``[ann]`` ``arch`` ("mlp", "mlp-wide", "lenet", "mlp:784-300-10"), ``epochs``, ``lr``; ``[layerwise]``
+``[ann]`` ``arch`` ("mlp", "mlp-wide", "lenet", "mlp:784-300-10"), ``epochs``, ``lr``, ``schedule``
+("constant" | "cosine"); ``[layerwise]``
 ``constraints`` ("digital" | "analog" | "hybrid"), ``ticks``, ``n_calib``, ``n_test``, ``keep``,
 ``method`` ("layerwise" | "normalisation"), ``workers``.
 Trains the ANN, converts it, writes ``out_dir/deployment.sfd`` (digital) and evaluates it on the simulator.
@@ -32,7 +33,7 @@ def run(config: dict[str, Any], out_dir: Path, data_dir: Path | str | None = Non
     model = build_model(arch, ds.n_classes)
     x = ds.x_train[:n_train].reshape(min(n_train, len(ds.x_train)), -1) / 255.0
     train_model(model, x, ds.y_train[:n_train], epochs=int(ann.get("epochs", 3)), lr=float(ann.get("lr", 1e-3)),
-                seed=seed, image_shape=(1, *ds.image_shape))
+                seed=seed, image_shape=(1, *ds.image_shape), schedule=str(ann.get("schedule", "constant")))
     model_path = save_model(model, arch, Path(out_dir) / "ann.pt")
     res = convert(model_path, str(lw.get("constraints", "digital")), out_dir, str(config.get("chip", "truenorth")),
                   int(lw.get("ticks", 32)), dataset=ds.name, data_dir=data_dir, n_calib=int(lw.get("n_calib", 2000)),
