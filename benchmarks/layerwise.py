@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="CI mode: tiny training, few test images, MLP only")
     p.add_argument("--datasets", nargs="+", default=None)
-    p.add_argument("--networks", nargs="+", default=None, help="mlp, mlp-wide, lenet")
+    p.add_argument("--networks", nargs="+", default=None, help="mlp, mlp-wide, lenet (MNIST)")
+    p.add_argument("--fashion-networks", nargs="+", default=None, help="networks run on Fashion-MNIST (default mlp)")
     p.add_argument("--settings", nargs="+", default=None, choices=list(SETTINGS))
     p.add_argument("--ticks", type=int, default=None)
     p.add_argument("--n-train", type=int, default=None)
@@ -112,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     q = a.quick
     datasets = a.datasets or (["mnist"] if q else ["mnist", "fashion-mnist"])
     networks = a.networks or (["mlp"] if q else ["mlp", "mlp-wide", "lenet"])
+    fashion_networks = a.fashion_networks or ["mlp"]
     settings = a.settings or list(SETTINGS)
     ticks = a.ticks or (16 if q else 32)
     n_train = a.n_train or (5000 if q else 60000)
@@ -160,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         y_te = np.asarray(ds.y_test[:n_test])
         rng = np.random.default_rng(0)
         calib = x_tr[rng.choice(len(x_tr), min(n_calib, len(x_tr)), replace=False)]
-        for net_name in networks:
+        for net_name in networks if ds_name == "mnist" else fashion_networks:
             arch = arch_of[net_name]
             t0 = time.perf_counter()
             model = train_model(build_model(arch), x_tr, y_tr, epochs=cnn_epochs if net_name == "lenet" else epochs,
