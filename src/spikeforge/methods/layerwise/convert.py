@@ -3,7 +3,9 @@
 For every ANN layer ℓ, in order, with the *converted* network's own spike counts of layer ℓ − 1 on the
 calibration data as inputs (x = count / T), the synapses of layer ℓ's spiking neurons are chosen to
 minimise the hinge-aware error between their linearised rate and the ANN unit's normalised activation
-y = clip(a_ℓ / s_ℓ, 0, 1) (s_ℓ: a high percentile of the layer's activations); see :mod:`.solver`.
+y = clip(a_ℓ / s_ℓ, 0, 1) (s_ℓ: the layer scale, :func:`_mse_scale` or a high percentile); see
+:mod:`.solver`. Every neuron picks among candidate solutions (ridge strengths, the normalised weights, a
+warm start from them, LPs) by its error on held-out calibration rows (:func:`_relax`, :func:`_choose`).
 
 A layer whose fan-in does not fit one core (TrueNorth: 256 axons, 4 per input) is *restructured*: its
 (selected) inputs are cut into blocks that fit; for every ANN unit j and block k a pair of partial-sum
@@ -11,7 +13,10 @@ neurons fires at the rates clip(±p_jk / σ_j, 0, 1) of the ANN's partial sums p
 combining neuron adds the pairs with per-type weights (+ for positive partials, − for negative ones) and
 the unit's bias. Both stages are solved layer-wise: the partials against the ANN partial sums, the combiner
 against the ANN unit from the partials' *actual* spike counts, so the restructured layer as a whole
-approximates the ANN layer.
+approximates the ANN layer. Convolutions keep their weight tying (one problem per kernel over (sample,
+position) rows); on TrueNorth they are tiled (:func:`_position_tiles`), a folded average pooling whose kernel
+no longer fits becomes its own stage (:func:`_pool_stage`), and a kernel wider than the fan-in is cut into
+tied partial sums (:func:`_restructured_conv`).
 
 ``method="normalisation"`` is the baseline: data-based weight normalisation (ŵ = W·s_{ℓ−1}/s_ℓ,
 b̂ = b/s_ℓ; Diehl 2015, Rueckauer 2017; snn_toolbox / SpikingJelly ann2snn) followed by rounding onto the
