@@ -10,7 +10,10 @@ whole batch of inputs at once. Axon drives, membrane state and spikes are held c
    over cores (``torch.bmm``) in the cheapest float format that is exact for the deployment: bfloat16 when
    every Σ_i |W_eff[i,j]| ≤ 256 (e.g. binary/ternary weights on 256 axons) and the device multiplies
    bfloat16 fast, float32 below 2^24, float64 otherwise (see :class:`CompiledDeployment`). Extra columns
-   of the same product count axon events and synaptic events;
+   of the same product count axon events and synaptic events. Cores that use only their leading axons
+   (those any input or route can reach) and leading neurons (the enabled ones) are multiplied over just
+   those, in runs of consecutive cores of similar size (:func:`_segments`) — e.g. 4.5x faster on a
+   LeNet converted for the Loihi-like preset, whose 4096 x 1024 cores are mostly partly used;
 3. leak: V ← sat(V + λ);
 4. fire where V ≥ α; the others floor at −β by κ; the fired ones reset by γ;
 5. spikes go into a ring buffer of axon drives at t + delay (slice copies for runs of consecutive neurons
@@ -165,8 +168,6 @@ class CompiledDeployment:
         self.n_extra = len(extra)
         w_ext = np.concatenate([w_eff, np.stack(extra, axis=2)], axis=2)  # (C, A, N + extra)
         self.w_absmax = int(np.abs(w_ext).max(initial=0))
-        self.w_t = torch.from_numpy(w_ext).to(dev, md)
-        self._w64: torch.Tensor | None = None
         self.stat_coef = torch.from_numpy(coef).to(dev)  # extra columns → (axon events, synaptic events), float64
 
         def col(x: np.ndarray, fill: float = 0) -> torch.Tensor:
@@ -228,6 +229,20 @@ class CompiledDeployment:
         in_dst = dep.input_core.astype(np.int64) * a + dep.input_axon
         sources = np.bincount(np.concatenate([in_dst, dst]).astype(np.int64), minlength=c * a)
         self.may_merge = bool(sources.max(initial=0) > 1)
+        # Crossbar segments: runs of consecutive cores multiplied over the leading axons that can receive a
+        # spike and the leading neurons that are enabled (a core of a large preset rarely uses all of them).
+        recv = np.zeros((c, a), bool)
+        recv[dep.input_core.astype(np.int64), dep.input_axon.astype(np.int64)] = True
+        recv.reshape(-1)[dst] = True
+        a_used = np.where(recv.any(axis=1), a - np.argmax(recv[:, ::-1], axis=1), 1)
+        n_used = np.where(en.any(axis=1), n - np.argmax(en[:, ::-1], axis=1), 1)
+        self.segments = _segments(a_used, n_used, self.n_extra)
+        self.w_segs = []
+        for c0, c1, ag, ng in self.segments:
+            cols = np.r_[0:ng, n : n + self.n_extra]
+            self.w_segs.append(torch.from_numpy(np.ascontiguousarray(w_ext[c0:c1, :ag][:, :, cols])).to(dev, md))
+        del w_ext
+        self._w64: list[torch.Tensor] | None = None
         # hops: Manhattan distance on the mesh, chip crossings add a full mesh traversal
         pl = dep.placement.astype(np.int64)
         scores = np.repeat(np.arange(c), n)[src]
@@ -291,15 +306,15 @@ class CompiledDeployment:
         self.n_enabled = int(en.sum())
         self.topology = analyse(dep)
 
-    def _weights_for_run(self) -> torch.Tensor:
-        """The weights to multiply with: on CUDA, a float32 product may run in TF32 (10-bit mantissa), which
-        is exact only for |W| ≤ 2048; use float64 then."""
-        if (self.device.type == "cuda" and self.w_t.dtype == torch.float32 and self.w_absmax > 2048
+    def _weights_for_run(self) -> list[torch.Tensor]:
+        """The weights to multiply with, one tensor per segment: on CUDA, a float32 product may run in TF32
+        (10-bit mantissa), which is exact only for |W| ≤ 2048; use float64 then."""
+        if (self.device.type == "cuda" and self.fdtype == torch.float32 and self.w_absmax > 2048
                 and torch.backends.cuda.matmul.allow_tf32):
             if self._w64 is None:
-                self._w64 = self.w_t.to(torch.float64)
+                self._w64 = [w.to(torch.float64) for w in self.w_segs]
             return self._w64
-        return self.w_t
+        return self.w_segs
 
     # ------------------------------------------------------------------ the tick loop
     def run(
@@ -323,12 +338,16 @@ class CompiledDeployment:
         b, t_in, _ = drive.shape
         L = self.max_delay + 1
         sd = self.sdtype
-        w = self._weights_for_run()
-        md = w.dtype
+        w_segs = self._weights_for_run()
+        md = w_segs[0].dtype
         ne = N + self.n_extra
         buf = torch.zeros((L, C, b, A), dtype=md, device=dev)  # axon drives due at t, t+1, ... (ring)
         v = self.v0.expand(C, b, N).clone(memory_format=torch.contiguous_format)  # never a view of v0
-        cur = torch.empty((C, b, ne), dtype=md, device=dev)
+        # zeros: columns of neurons beyond a segment's last enabled one are never written
+        cur = torch.zeros((C, b, ne), dtype=md, device=dev)
+        whole = len(self.segments) == 1 and self.segments[0][2:] == (A, N)
+        seg_out = [] if whole else [torch.empty((c1 - c0, b, ng + self.n_extra), dtype=md, device=dev)
+                                    for c0, c1, _, ng in self.segments]
         cur_s = torch.empty((C, b, ne), dtype=sd, device=dev) if md != sd else cur
         fire = torch.empty((C, b, N), dtype=sd, device=dev)
         tmp = torch.empty((C, b, N), dtype=sd, device=dev) if self.reset_kind == "general" else None
@@ -375,7 +394,13 @@ class CompiledDeployment:
             if self.may_merge:
                 ax.clamp_(max=1)
             # 1. integrate: V ← V + A(t)·W_eff (the extra columns count axon and synaptic events)
-            torch.bmm(ax, w, out=cur)
+            if whole:
+                torch.bmm(ax, w_segs[0], out=cur)
+            else:
+                for (c0, c1, ag, ng), wg, og in zip(self.segments, w_segs, seg_out, strict=True):
+                    torch.bmm(ax[c0:c1, :, :ag], wg, out=og)
+                    cur[c0:c1, :, :ng].copy_(og[:, :, :ng])
+                    cur[c0:c1, :, N:].copy_(og[:, :, ng:])
             if not self.full_cover:
                 ax.zero_()
             elif self.in_slices and t < t_in <= t + L:  # the inputs will not overwrite this slot again
@@ -437,6 +462,33 @@ class CompiledDeployment:
             if record_spikes:
                 out["raster"][t].copy_(fire.transpose(1, 2))
         return out
+
+
+#: Cost, in multiply-adds per batch element, charged for each extra crossbar segment (a product call and
+#: two copies); a run of cores is split where the split saves more than this.
+_SEGMENT_OVERHEAD = 16384
+_MAX_SEGMENTS = 64
+
+
+def _segments(a_used: np.ndarray, n_used: np.ndarray, n_extra: int) -> list[tuple[int, int, int, int]]:
+    """Split the cores into runs ``(first core, end core, axons, neurons)`` whose crossbar product covers
+    each run's largest used axon and neuron counts, greedily: core k joins the current run unless starting a
+    new run costs fewer multiply-adds (Σ cores·axons·(neurons + extra) plus ``_SEGMENT_OVERHEAD`` per run).
+    More than ``_MAX_SEGMENTS`` runs collapse into one over the largest counts."""
+    c = len(a_used)
+    segs: list[list[int]] = [[0, 1, int(a_used[0]), int(n_used[0])]]
+    for k in range(1, c):
+        c0, c1, ag, ng = segs[-1]
+        a2, n2 = max(ag, int(a_used[k])), max(ng, int(n_used[k]))
+        merged = (c1 - c0 + 1) * a2 * (n2 + n_extra)
+        split = (c1 - c0) * ag * (ng + n_extra) + int(a_used[k]) * (int(n_used[k]) + n_extra) + _SEGMENT_OVERHEAD
+        if merged <= split:
+            segs[-1] = [c0, k + 1, a2, n2]
+        else:
+            segs.append([k, k + 1, int(a_used[k]), int(n_used[k])])
+    if len(segs) > _MAX_SEGMENTS:
+        segs = [[0, c, int(a_used.max()), int(n_used.max())]]
+    return [(s[0], s[1], s[2], s[3]) for s in segs]
 
 
 def _to_drive(spikes: np.ndarray | torch.Tensor, n_inputs: int, device: torch.device) -> torch.Tensor:
