@@ -14,11 +14,7 @@ docs/memory-organisation.md).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -34,6 +30,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
+from spikeforge.benchmarking import git_commit, git_dirty, machine, result_path, write_result  # noqa: E402
 from spikeforge.energy.memory import (  # noqa: E402
     CALIBRATED_CONSTANTS,
     LayerConfig,
@@ -66,22 +63,7 @@ LEARN_FRACTION = 0.6
 MONOTONE_SE = 2.0
 #: "Memory Power" of the published rows is proportional to capacity (crossbars: 5.66e-8 per bit, ±1 %).
 POWER_PER_BIT = 5.66e-8
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip() or "unknown"
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=1, default=float)
-    os.replace(tmp, path)
+NAME = "memory_organisation.json"
 
 
 def published_footprints() -> dict[str, float]:
@@ -98,9 +80,9 @@ def published_footprints() -> dict[str, float]:
         cfg = config_from_row(row)
         published = power / POWER_PER_BIT
         errs.setdefault(row.structure, []).append(build_encoding(cfg).footprint_bits / published - 1)
-        if row.structure == "PB-CSR":  # the option with a column (CSC) pointer index for the transposed access
-            csc = CSREncoding(synthetic_weights(cfg), cfg.bits, transpose="csc")
-            errs.setdefault("PB-CSR transpose=csc", []).append(csc.footprint_bits / published - 1)
+        if row.structure == "PB-CSR":  # the earlier default: the three-array CSR without a transposed index
+            csr3 = CSREncoding(synthetic_weights(cfg), cfg.bits, transpose="gather")
+            errs.setdefault("PB-CSR transpose=gather (three-array)", []).append(csr3.footprint_bits / published - 1)
     return {k: float(np.median(v)) for k, v in sorted(errs.items())}
 
 
@@ -148,10 +130,12 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="CI mode: stored constants, 2 bit widths, 1 seed")
     ap.add_argument("--iterations", type=int, default=None)
     args = ap.parse_args()
+    commit, dirty = git_commit(ROOT), git_dirty(ROOT)  # the code that runs (a long run may outlive commits)
     torch.set_num_threads(1)
     t_start = time.time()
     mode = "quick" if args.quick else "full"
-    out_dir = ROOT / "benchmarks" / "results" / ("quick" if args.quick else "")
+    out = result_path(ROOT / "benchmarks" / "results", NAME, args.quick)
+    out_dir = out.parent
     out_dir.mkdir(parents=True, exist_ok=True)
     checks: list[dict[str, Any]] = []
 
@@ -321,7 +305,9 @@ def main() -> int:
     data = {
         "mode": mode,
         "command": "python benchmarks/memory_organisation.py" + (" --quick" if args.quick else ""),
-        "git_commit": git_commit(),
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "machine": machine(),
         "seconds": round(time.time() - t_start, 1),
         "fc_cheapest_by_density": cheapest,
         "fc_cheapest_by_density_published": pub_cheapest,
@@ -347,9 +333,9 @@ def main() -> int:
         "targets": checks,
         "rows": rows,
     }
-    write_json_atomic(out_dir / "memory_organisation.json", data)
+    write_result(out, data)
     n_pass = sum(c["pass"] for c in checks)
-    print(f"{n_pass}/{len(checks)} targets pass; wrote {out_dir / 'memory_organisation.json'} "
+    print(f"{n_pass}/{len(checks)} targets pass; wrote {out} "
           f"in {time.time() - t_start:.0f} s", flush=True)
     return 0
 

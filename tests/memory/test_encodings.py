@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from spikeforge.energy.memory import (
     CONV_ENCODINGS,
     FC_ENCODINGS,
+    CSREncoding,
     conv_backward_reference,
     conv_reference,
     dense_reference,
@@ -83,3 +84,36 @@ def test_sparse_structure_is_fixed_during_update() -> None:
         enc.update(np.array([[-1, 5], [5, 0]]))
         assert np.array_equal(enc.to_dense(), np.array([[0, 0], [0, -2]]))
         assert np.array_equal(enc.structure(), w != 0)
+
+
+class _NarrowCSR(CSREncoding):
+    max_entry_bits = 16  # most linked entries split into [col | value] and [row | next] macros
+
+
+@SETTINGS
+@given(
+    n_in=st.integers(1, 40), n_out=st.integers(1, 70), bits=st.integers(1, 16),
+    density=st.floats(0.0, 1.0), ticks=st.integers(1, 3), seed=st.integers(0, 2**31 - 1),
+    option=st.sampled_from(["linked", "linked-narrow", "gather", "gather-packed", "search", "csc", "csc-packed"]),
+)
+def test_csr_options_equal_dense_reference(n_in, n_out, bits, density, ticks, seed, option) -> None:
+    rng = np.random.default_rng(seed)
+    signed = bits > 1
+    w = _codes(rng, (n_in, n_out), bits, density, signed)
+    if option == "linked-narrow":
+        enc: CSREncoding = _NarrowCSR(w, bits)
+    else:
+        transpose, _, packed = option.partition("-")
+        enc = CSREncoding(w, bits, transpose=transpose, split=not packed)
+    assert np.array_equal(enc.to_dense(), w)
+    x = (rng.random((ticks, n_in)) < 0.4) * rng.integers(1, 3, (ticks, n_in))
+    err = rng.normal(size=(ticks, n_out)) * (rng.random((ticks, n_out)) < 0.5)
+    delta = rng.integers(-3, 4, (n_in, n_out)) * (rng.random((n_in, n_out)) < 0.5)
+    y, e = enc.forward(x), enc.backward(err)
+    enc.update(delta)
+    lo, hi = weight_range(bits, signed)
+    y_ref, e_ref, w_ref = dense_reference(w, x, err, delta, w != 0, lo, hi)
+    assert np.allclose(y, y_ref) and np.allclose(e, e_ref)
+    assert np.array_equal(enc.to_dense(), w_ref)
+    # the stored links / indices still describe the updated weights
+    assert np.allclose(enc.backward(err), np.asarray(err, float) @ w_ref.T)

@@ -20,10 +20,13 @@ Encodings (names as in the paper and its published CSV files):
               one pointer per row to the row's first value, the non-zero values packed row-major in a
               value macro. A value's address is ``pointer + popcount(bits before it)``. The transposed
               access gathers row by row (the bitmap filters the active columns).
-``PB-CSR``    pointer-based compressed sparse row: row pointers, a column index and a value per stored
-              synapse (two macros); the transposed access reads every row's indices and checks them
-              against the active errors. Options: packed ``[column | value]`` entries, a column index
-              (CSC pointers) for the transposed access, binary search per error event.
+``PB-CSR``    pointer-based compressed sparse row: row pointers and one entry word per stored synapse,
+              ``[column | value | row | next]``, where ``next`` links the entries of the same column
+              (column head pointers start the lists) -- the transposed access follows the pointers. This
+              is the footprint the published PB-CSR memory power implies. Options: the classic
+              three-array CSR whose transposed access reads every row's indices and checks them against
+              the active errors, packed ``[column | value]`` entries, a column index (CSC pointers), binary
+              search per error event.
 """
 
 from __future__ import annotations
@@ -569,45 +572,56 @@ class BitmapEncoding(FCEncoding):
 class CSREncoding(FCEncoding):
     """PB-CSR: pointer-based compressed sparse row (index-based).
 
-    Row index: ``rowptr`` (``n_in+1`` words of ``P`` bits). Per stored synapse a column index
-    (``I_c = ⌈log2 n_out⌉`` bits) and a value, either in two macros (``split=True``, default: ``cols``
-    ``nnz × I_c`` and ``values`` ``nnz × bits``, the classic three-array CSR) or packed in one
-    ``entries`` macro of ``[column | value]`` words (``split=False``). ``P = ⌈log2(nnz+1)⌉``.
+    Row index: ``rowptr`` (``n_in+1`` words of ``P`` bits), ``P = ⌈log2(nnz+1)⌉``. Per stored synapse a
+    column index (``I_c = ⌈log2 n_out⌉`` bits) and a value; ``I_r = ⌈log2 n_in⌉``.
 
-    Forward, row ``i``: 2 row-pointer reads; per stored synapse of the row its column index and its
-    value (split: two reads; packed: one).
+    Layouts and transposed accesses (``transpose``):
 
-    Backward (``transpose``):
+    * ``"linked"`` (default): one ``entries`` macro of ``nnz`` words ``[column I_c | value | row I_r |
+      next P]`` in row-major order, where ``next`` is the address of the next entry of the same column
+      (``nnz`` ends a list), plus ``colhead`` (``n_out`` words of ``P`` bits, the first entry of each
+      column). Footprint ``(n_in+1)·P + n_out·P + nnz·(I_c + bits + I_r + P)`` -- the footprint the
+      published memory power of PB-CSR implies (``docs/memory-organisation.md``). Backward, per error
+      event (column ``j``): the column head, then one entry read per synapse of the column, following
+      the ``next`` pointers (one ``ptr`` each). An entry wider than 64 bits is kept as two macros read
+      at the same address, ``entries`` ``[column | value]`` and ``links`` ``[row | next]``;
+    * ``"gather"``: the classic three-array CSR (``split=True``: ``cols`` ``nnz × I_c`` and ``values``
+      ``nnz × bits``; ``split=False``: packed ``[column | value]`` entries); per tick with errors, every
+      row's 2 pointers and the column indices of all its synapses are read and checked against the
+      error vector (``cmp``); the values of the hits are read;
+    * ``"csc"``: the three-array CSR plus a pointer index for the transposed access -- ``colptr``
+      (``n_out+1`` × ``P``) and ``colperm`` (``nnz`` words ``[row I_r | entry pointer P]``, column-major):
+      per error event 2 column-pointer reads, then per synapse of the column one ``colperm`` read and
+      the value read through the pointer (``ptr``);
+    * ``"search"``: the three-array CSR; per error event, every row's pointers, then a binary search of
+      the row's column-sorted indices for ``j`` (one index read and one ``cmp`` per probe), the value on
+      a hit.
 
-    * ``"csc"`` (default): a pointer index for the transposed access -- ``colptr`` (``n_out+1`` × ``P``)
-      and ``colperm`` (``nnz`` words ``[row I_r | entry pointer P]``, column-major): per error event
-      (column ``j``) 2 column-pointer reads, then per synapse of the column one ``colperm`` read and the
-      value read through the pointer (``ptr``). Footprint ``+ (n_out+1)·P + nnz·(I_r+P)``; with it the
-      layout holds ``bits + I_c + I_r + P`` bits per stored synapse, the footprint the published memory
-      power of PB-CSR implies (see ``docs/memory-organisation.md``);
-    * ``"gather"``: per tick with errors, every row's 2 pointers and the column indices of all its
-      synapses are read and checked against the error vector (``cmp``); the values of the hits are read;
-    * ``"search"``: per error event, every row's pointers, then a binary search of the row's
-      column-sorted indices for ``j`` (one index read and one ``cmp`` per probe), the value on a hit.
+    Forward, row ``i``: 2 row-pointer reads; per stored synapse its entry (linked or packed: one read;
+    split: column index and value, two reads).
 
     Update, per touched row: 2 row-pointer reads, merge the row's column indices (read) with the touched
-    columns (one ``cmp`` per element of either list), read-modify-write the touched stored values.
+    columns (one ``cmp`` per element of either list), read-modify-write the touched stored values (the
+    whole entry word when packed or linked).
     """
 
     kind: ClassVar[str] = "PB-CSR"
+    #: Widest linked entry kept in one word (a :class:`SRAM` word is a ``uint64``).
+    max_entry_bits: ClassVar[int] = 64
 
     def __init__(
         self,
         weights: np.ndarray,
         bits: int,
         signed: bool | None = None,
-        transpose: str = "gather",
+        transpose: str = "linked",
         split: bool = True,
     ) -> None:
-        if transpose not in ("gather", "search", "csc"):
-            raise ValueError("transpose must be 'gather', 'search' or 'csc'")
+        if transpose not in ("linked", "gather", "search", "csc"):
+            raise ValueError("transpose must be 'linked', 'gather', 'search' or 'csc'")
         self.transpose = transpose
-        self.split = bool(split)
+        self.linked = transpose == "linked"
+        self.split = bool(split) and not self.linked
         super().__init__(weights, bits, signed)
 
     def _build(self, w: np.ndarray) -> None:
@@ -619,12 +633,30 @@ class CSREncoding(FCEncoding):
         rows, cols = np.nonzero(mask)  # row-major order = entry order
         rowptr = np.concatenate([[0], np.cumsum(mask.sum(axis=1))])
         self.memories = {"rowptr": SRAM.from_words("rowptr", self.ptr_bits, to_field(rowptr, self.ptr_bits))}
+        entry = [(to_field(cols, self.ic), self.ic), (to_field(w[rows, cols], self.bits), self.bits)]
+        if self.linked:
+            order = np.lexsort((rows, cols))  # column-major order of the entries
+            nxt = np.full(self.nnz, self.nnz, np.int64)  # nnz ends a column's list
+            same = cols[order[1:]] == cols[order[:-1]]
+            nxt[order[:-1][same]] = order[1:][same]
+            head = np.full(self.n_out, self.nnz, np.int64)
+            first = np.ones(order.size, bool)
+            first[1:] = ~same
+            head[cols[order[first]]] = order[first]
+            link = [(to_field(rows, self.ir), self.ir), (to_field(nxt, self.ptr_bits), self.ptr_bits)]
+            self.entry_bits = self.ic + self.bits + self.ir + self.ptr_bits
+            if self.entry_bits <= self.max_entry_bits:
+                self.memories["entries"] = SRAM.from_words("entries", self.entry_bits, pack(entry + link))
+            else:
+                self.memories["entries"] = SRAM.from_words("entries", self.ic + self.bits, pack(entry))
+                self.memories["links"] = SRAM.from_words("links", self.ir + self.ptr_bits, pack(link))
+            self.memories["colhead"] = SRAM.from_words("colhead", self.ptr_bits, to_field(head, self.ptr_bits))
+            return
         if self.split:
-            self.memories["cols"] = SRAM.from_words("cols", self.ic, to_field(cols, self.ic))
-            self.memories["values"] = SRAM.from_words("values", self.bits, to_field(w[rows, cols], self.bits))
+            self.memories["cols"] = SRAM.from_words("cols", self.ic, entry[0][0])
+            self.memories["values"] = SRAM.from_words("values", self.bits, entry[1][0])
         else:
-            entries = pack([(to_field(cols, self.ic), self.ic), (to_field(w[rows, cols], self.bits), self.bits)])
-            self.memories["entries"] = SRAM.from_words("entries", self.ic + self.bits, entries)
+            self.memories["entries"] = SRAM.from_words("entries", self.ic + self.bits, pack(entry))
         if self.transpose == "csc":
             order = np.lexsort((rows, cols))  # column-major order of the synapses
             colptr = np.concatenate([[0], np.cumsum(mask.sum(axis=0))])
@@ -634,6 +666,16 @@ class CSREncoding(FCEncoding):
             self.memories["colperm"] = SRAM.from_words("colperm", self.ir + self.ptr_bits, colperm)
 
     # ------------------------------------------------------------------ entry access (counted)
+    def _read_links(self, addr: np.ndarray, words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Row and next-entry pointer of linked entries ``addr`` (``words``: their entry words, already
+        read; a two-macro entry reads its ``links`` word here)."""
+        if "links" in self.memories:
+            words, off = self.memories["links"].read(addr), 0
+        else:
+            off = self.ic + self.bits
+        row = unpack(words, off, self.ir).astype(np.int64)
+        return row, unpack(words, off + self.ir, self.ptr_bits).astype(np.int64)
+
     def _read_cols(self, addr: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Column indices of entries ``addr``; packed layouts get the value words along (else None)."""
         if self.split:
@@ -649,12 +691,16 @@ class CSREncoding(FCEncoding):
             return self._decode(self.memories["values"].read(addr))
         return self._decode(unpack(self.memories["entries"].read(addr), self.ic, self.bits))
 
-    def _write_values(self, addr: np.ndarray, col: np.ndarray, val: np.ndarray) -> None:
+    def _write_values(self, addr: np.ndarray, words: np.ndarray | None, val: np.ndarray) -> None:
+        """Write values ``val`` of entries ``addr``; packed and linked layouts rewrite the entry words
+        ``words`` (read before) with the new value field."""
         if self.split:
             self.memories["values"].write(addr, to_field(val, self.bits))
-        else:
-            self.memories["entries"].write(addr, pack([(to_field(col, self.ic), self.ic),
-                                                       (to_field(val, self.bits), self.bits)]))
+            return
+        assert words is not None
+        field = np.uint64(((1 << self.bits) - 1) << self.ic)
+        new = (np.asarray(words, np.uint64) & ~field) | (to_field(val, self.bits) << np.uint64(self.ic))
+        self.memories["entries"].write(addr, new)
 
     # ------------------------------------------------------------------ passes
     def _forward(self, x: np.ndarray) -> np.ndarray:
@@ -668,6 +714,8 @@ class CSREncoding(FCEncoding):
         return y.reshape((*x.shape[:-1], self.n_out))
 
     def _backward(self, err: np.ndarray) -> np.ndarray:
+        if self.linked:
+            return self._backward_linked(err)
         if self.transpose == "search":
             return self._backward_search(err)
         if self.transpose == "gather":
@@ -682,6 +730,25 @@ class CSREncoding(FCEncoding):
         self.ops.add("ptr", eptr.size)
         self.ops.add("acc", eptr.size)
         out = _scatter(t[owner], row, v[owner] * w, n_t, self.n_in)
+        return out.reshape((*np.asarray(err).shape[:-1], self.n_in))
+
+    def _backward_linked(self, err: np.ndarray) -> np.ndarray:
+        """Per error event (column ``j``): read the column's head pointer, then follow the ``next``
+        pointers through the column's entries (one entry read, one ``ptr`` and one ``acc`` each)."""
+        t, j, v, n_t = _events(err, self.n_out)
+        cur = self.memories["colhead"].read(j).astype(np.int64)
+        ev = np.flatnonzero(cur < self.nnz)
+        cur = cur[ev]
+        out = np.zeros((n_t, self.n_in))
+        while ev.size:
+            words = self.memories["entries"].read(cur)
+            row, nxt = self._read_links(cur, words)
+            w = self._read_values(cur, words)
+            self.ops.add("ptr", cur.size)
+            self.ops.add("acc", cur.size)
+            np.add.at(out, (t[ev], row), v[ev] * w)
+            live = nxt < self.nnz
+            ev, cur = ev[live], nxt[live]
         return out.reshape((*np.asarray(err).shape[:-1], self.n_in))
 
     def _backward_gather(self, err: np.ndarray) -> np.ndarray:
@@ -744,8 +811,9 @@ class CSREncoding(FCEncoding):
         dd = d[rows[owner], col]
         hit = dd != 0
         self.ops.add("upd", int(hit.sum()))
-        new = self._saturate(self._read_values(addr[hit], None if words is None else words[hit]) + dd[hit])
-        self._write_values(addr[hit], col[hit], new)
+        hw = None if words is None else words[hit]
+        new = self._saturate(self._read_values(addr[hit], hw) + dd[hit])
+        self._write_values(addr[hit], hw, new)
 
     def _entries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         rp = self.memories["rowptr"].data.astype(np.int64)

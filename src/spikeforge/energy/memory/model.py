@@ -189,18 +189,19 @@ def pass_energy(counts: PassCounts, c: MemoryEnergyConstants) -> PassEnergy:
 #: ``frontier.csv`` (280 rows; the benchmark ``benchmarks/memory_organisation.py`` re-fits them and
 #: reports the fit error). Values in pJ.
 CALIBRATED_CONSTANTS = MemoryEnergyConstants(
-    e_dec=0.00040532740099121666,
-    e_bit=0.023653460605511337,
-    e_bl=1.4772324279554e-06,
-    e_row=0.0015562460570989218,
-    e_line=0.01342356731060333,
-    write_factor=0.005737917331484226,
-    e_acc=0.5680015043285546,
-    e_addr=0.006900603708504929,
-    e_ptr=0.0016570768789277068,
-    e_cmp=4.911435647523043,
-    e_popcnt=0.5016630582631862,
-    e_upd=7.764877521578522,
-    leak=1.1693329258498375e-07,
-    source="calibrated on energy_results.csv + frontier.csv (Schaefer et al. 2020), 280 rows",
+    e_dec=0.00041373296500356104,
+    e_bit=0.002384445885777175,
+    e_bl=6.694020817171436e-05,
+    e_row=0.0010432015530052116,
+    e_line=0.012457524863164047,
+    write_factor=0.001466481468507404,
+    e_acc=0.7528712427348948,
+    e_addr=0.0026887262424921316,
+    e_ptr=0.0018330402385853225,
+    e_cmp=4.706735126354775,
+    e_popcnt=1.1617924652563758,
+    e_upd=10.164908318075586,
+    leak=4.059503994253077e-09,
+    source="calibrated on energy_results.csv + frontier.csv (Schaefer et al. 2020), 280 rows; "
+           "PB-CSR in the linked layout",
 )
