@@ -67,8 +67,19 @@ def lenet(n_classes: int = 10) -> nn.Sequential:
     )
 
 
-def build_model(arch: str, n_classes: int = 10) -> nn.Sequential:
-    """``"mlp"`` (784-300-100-10), ``"mlp-wide"`` (784-800-400-10), ``"lenet"``, or ``"mlp:784-64-10"``."""
+def build_model(arch: str, n_classes: int = 10, *, seed: int | None = 0) -> nn.Sequential:
+    """``"mlp"`` (784-300-100-10), ``"mlp-wide"`` (784-800-400-10), ``"lenet"``, or ``"mlp:784-64-10"``.
+
+    The initial weights are drawn from ``seed`` (without touching the global torch RNG), so that a model
+    does not depend on what ran before it; ``seed=None`` draws them from the global RNG."""
+    if seed is None:
+        return _build(arch, n_classes)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return _build(arch, n_classes)
+
+
+def _build(arch: str, n_classes: int) -> nn.Sequential:
     if arch == "mlp":
         return mlp((784, 300, 100, n_classes))
     if arch == "mlp-wide":

@@ -30,7 +30,7 @@ def run(config: dict[str, Any], out_dir: Path, data_dir: Path | str | None = Non
     ds = load_dataset(str(data.get("dataset", "mnist")), data_dir)
     n_train = int(data.get("n_train", len(ds.x_train)))
     arch = str(ann.get("arch", "mlp"))
-    model = build_model(arch, ds.n_classes)
+    model = build_model(arch, ds.n_classes, seed=seed)
     x = ds.x_train[:n_train].reshape(min(n_train, len(ds.x_train)), -1) / 255.0
     train_model(model, x, ds.y_train[:n_train], epochs=int(ann.get("epochs", 3)), lr=float(ann.get("lr", 1e-3)),
                 seed=seed, image_shape=(1, *ds.image_shape), schedule=str(ann.get("schedule", "constant")))
