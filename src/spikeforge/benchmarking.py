@@ -15,11 +15,13 @@ Every benchmark result is a JSON object with at least
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import json
+import multiprocessing as mp
 import os
 import platform
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +110,23 @@ def write_result(path: Path | str, payload: Mapping[str, Any]) -> None:
         if old_mode == "full":
             raise ValueError(f"refusing to replace the full result {p} with a quick one (quick runs go under quick/)")
     write_json_atomic(p, dict(payload))
+
+
+def run_in_processes(fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]], jobs: int,
+                     priority: Callable[[tuple[Any, ...]], float] | None = None) -> list[Any]:
+    """``[fn(*c) for c in calls]``, computed in ``jobs`` worker processes (``jobs <= 1``: in this process).
+
+    Workers are *spawned* (a fresh interpreter each, so no forked torch/OpenMP state) and must be able to
+    import ``fn`` (a module-level function, also of a script run as ``__main__``). Calls are submitted in
+    decreasing ``priority`` (e.g. expected run time, so the longest start first); results come back in the
+    order of ``calls``. An exception in a worker is raised here.
+    """
+    if jobs <= 1:
+        return [fn(*c) for c in calls]
+    order = sorted(range(len(calls)), key=lambda i: -priority(calls[i]) if priority else 0)
+    out: list[Any] = [None] * len(calls)
+    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
+        futs = {pool.submit(fn, *calls[i]): i for i in order}
+        for f in cf.as_completed(futs):
+            out[futs[f]] = f.result()
+    return out

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from spikeforge.benchmarking import git_commit, git_dirty, load_average, machine, result_path, write_result
+from spikeforge.benchmarking import (
+    git_commit,
+    git_dirty,
+    load_average,
+    machine,
+    result_path,
+    run_in_processes,
+    write_result,
+)
 
 
 def test_result_path_keeps_quick_apart(tmp_path: Path) -> None:
@@ -48,3 +56,13 @@ def test_machine_and_load() -> None:
     assert "logical CPUs" in machine()
     la = load_average()
     assert la is None or la >= 0
+
+
+def test_run_in_processes_keeps_call_order_and_raises() -> None:
+    calls = [(2, 5), (3, 2), (10, 0)]
+    want = [32, 9, 1]
+    assert run_in_processes(pow, calls, jobs=1) == want
+    # spawned workers, submitted by priority (largest first) but returned in call order
+    assert run_in_processes(pow, calls, jobs=2, priority=lambda c: c[1]) == want
+    with pytest.raises(ZeroDivisionError):
+        run_in_processes(divmod, [(1, 1), (1, 0)], jobs=2)

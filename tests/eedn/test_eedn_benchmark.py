@@ -22,7 +22,7 @@ def _load() -> ModuleType:
     return mod
 
 
-def _fake_row(dataset: str, network: str, mode: str, data_dir: Any, seed: int, *rest: Any) -> dict[str, Any]:
+def _fake_row(dataset: str, network: str, mode: str, data_dir: Any, seed: int, **rest: Any) -> dict[str, Any]:
     return {"dataset": dataset, "network": network, "accuracy": 0.5, "cores": 100, "latency_ticks": 3,
             "fps": 1000.0, "mW": 5.0, "fps_per_W": 2e5}
 
