@@ -60,15 +60,23 @@ NETWORKS: dict[str, tuple[list[dict[str, Any]], int]] = {
 
 #: (mode, network) → training settings
 TRAIN: dict[tuple[str, str], dict[str, Any]] = {
-    ("full", "one_chip"): {"epochs": 20, "batch_size": 64, "lr": 0.05, "shift_augment": 1},
+    ("full", "one_chip"): {"epochs": 30, "batch_size": 64, "lr": 0.05, "shift_augment": 1},
     ("full", "small"): {"epochs": 15, "batch_size": 64, "lr": 0.05},
     ("quick", "one_chip"): {"epochs": 1, "batch_size": 64, "lr": 0.05, "max_train": 256},
     ("quick", "small"): {"epochs": 1, "batch_size": 64, "lr": 0.05, "max_train": 3000},
 }
 QUICK_TEST = 300
 
-#: dataset → extra training settings (Fashion-MNIST classes are mirror-symmetric: random horizontal flips)
-DATASET_TRAIN: dict[str, dict[str, Any]] = {"fashion-mnist": {"hflip": True}}
+#: dataset → extra training settings. Fashion-MNIST: no augmentation. The networks underfit it (20 epochs with
+#: ±1-pixel shifts and horizontal flips: 90.0 % training accuracy), and its footwear classes are not mirror
+#: images of themselves (sandals, sneakers and boots all point left), so flips only cost capacity. In a
+#: 3-epoch probe on 15 000 images: no augmentation 82.8 %, shifts only 81.5 %, shifts and flips 80.8 %.
+DATASET_TRAIN: dict[str, dict[str, Any]] = {"fashion-mnist": {"shift_augment": 0}}
+
+#: dataset → thermometer levels (binary input channels per pixel) when ``--levels`` is not given. Fashion-MNIST's
+#: grey-level texture carries class information (a 3-epoch probe: 8 levels 81.2 %, 3 levels 80.8 %); a 2x2-position
+#: input tile with 8 levels still fits one core's 256 axons, so the one-chip network's cores do not grow.
+DATASET_LEVELS: dict[str, int] = {"mnist": 3, "fashion-mnist": 8}
 
 TARGETS: dict[tuple[str, str], float] = {("mnist", "one_chip"): 0.994, ("fashion-mnist", "one_chip"): 0.90}
 
@@ -152,7 +160,8 @@ def main(argv: list[str] | None = None, results_dir: Path | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=None, help="override the training epochs (recorded in each row)")
     ap.add_argument("--encoding", choices=["threshold", "thermometer"], default="thermometer",
                     help="input code: one binary channel per pixel (> 0.5) or a thermometer code (default)")
-    ap.add_argument("--levels", type=int, default=3, help="thermometer levels (binary channels per pixel)")
+    ap.add_argument("--levels", type=int, default=None,
+                    help="thermometer levels (binary channels per pixel); default per dataset, see DATASET_LEVELS")
     ap.add_argument("--checkpoint-dir", type=Path, default=ROOT / "checkpoints" / "eedn",
                     help="per-epoch training checkpoints (an interrupted full run resumes from them)")
     ap.add_argument("--out", type=Path, default=None,
@@ -167,15 +176,20 @@ def main(argv: list[str] | None = None, results_dir: Path | None = None) -> int:
     mode = "quick" if args.quick else "full"
     out_dir = results_dir or ROOT / "benchmarks" / "results"
     out = args.out or result_path(out_dir, NAME, args.quick)
-    encoder = Encoder("thermometer", 1, levels=args.levels) if args.encoding == "thermometer" else Encoder()
+
+    def encoder(dataset: str) -> Encoder:
+        if args.encoding == "threshold":
+            return Encoder()
+        return Encoder("thermometer", 1, levels=args.levels or DATASET_LEVELS.get(dataset, 3))
+
     rows: list[dict[str, Any]] = []
     skipped: list[str] = []
     command = " ".join(["python", "benchmarks/eedn.py", *(argv if argv is not None else sys.argv[1:])])
     pairs = [(d, n) for d in args.datasets for n in args.networks]
-    settings = dict(mode=mode, data_dir=args.data_dir, seed=args.seed, epochs=args.epochs, encoder=encoder,
+    settings = dict(mode=mode, data_dir=args.data_dir, seed=args.seed, epochs=args.epochs,
                     checkpoint_dir=None if args.quick else args.checkpoint_dir)
     # one-chip rows first (the longest); one torch thread per process
-    results = run_in_processes(_row_or_skip, [(d, n, settings) for d, n in pairs], args.jobs,
+    results = run_in_processes(_row_or_skip, [(d, n, {**settings, "encoder": encoder(d)}) for d, n in pairs], args.jobs,
                                priority=lambda c: NETWORKS[c[1]][1])
     for (dataset, network), got in zip(pairs, results, strict=True):
         if isinstance(got, str):
