@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -206,6 +207,13 @@ def test_checkpoint_resume_equals_uninterrupted(tmp_path: Path, digits) -> None:
     with pytest.raises(ValueError, match="other settings"):
         train_eedn(EednNet((1, 8, 8), DIGITS_LAYERS, 10), x, y, TrainConfig(epochs=3, seed=3, max_train=400),
                    checkpoint=ckpt)
+    # the recalibration sample is applied after the last epoch: a finished checkpoint is reused, not retrained
+    again = EednNet((1, 8, 8), DIGITS_LAYERS, 10)
+    msgs = []
+    train_eedn(again, x, y, dataclasses.replace(cfg, bn_recalibration_batches=2), log=msgs.append, checkpoint=ckpt)
+    assert len(msgs) == 1 and msgs[0].startswith("resumed from")
+    for a, b in zip(straight.trinary_layers(), again.trinary_layers(), strict=True):
+        assert torch.equal(a.q, b.q)
 
 
 def test_pipeline_thermometer_input_on_simulator(tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ class TrainConfig:
     logit_scale: float = 8.0
     seed: int = 0
     max_train: int | None = None
-    bn_recalibration_batches: int = 50
+    bn_recalibration_batches: int = 300  # 19 200 images at batch 64 (see recalibrate_bn)
     shift_augment: int = 0  # random translation by up to this many pixels
     hflip: bool = False  # random horizontal flips (for datasets whose classes are mirror-symmetric)
     threads: int | None = 1
@@ -70,8 +70,9 @@ def _shift(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch.Tenso
 
 
 def _settings_key(cfg: TrainConfig, model: EednNet, n: int) -> str:
-    """What a checkpoint must match to be resumed: training settings (threads aside), network and data size."""
-    tc = {k: v for k, v in asdict(cfg).items() if k != "threads"}
+    """What a checkpoint must match to be resumed: training settings, network and data size. Threads and the
+    batch-norm recalibration sample (applied after the last epoch, not checkpointed) may differ."""
+    tc = {k: v for k, v in asdict(cfg).items() if k not in ("threads", "bn_recalibration_batches")}
     return json.dumps({"train": tc, "layers": model.spec, "input": list(model.input_shape), "n": n}, sort_keys=True)
 
 
@@ -162,7 +163,11 @@ def _save_checkpoint(path: Path, state: dict[str, object]) -> None:
 def recalibrate_bn(model: EednNet, x: torch.Tensor, batch_size: int, batches: int, gen: torch.Generator) -> None:
     """Re-estimate batch-norm running statistics with the final trinary weights, layer by layer: each layer's
     statistics (cumulative average over ``batches`` mini-batches) are taken on the outputs of the layers
-    before it as they will be evaluated (running statistics, already recalibrated)."""
+    before it as they will be evaluated (running statistics, already recalibrated).
+
+    The sample size matters: each channel's folded integer threshold comes from these estimates. On the
+    20-epoch Fashion-MNIST one-chip network, three draws of 50 batches (3 200 images) gave 88.58-88.97 % test
+    accuracy (the benchmark's own draw 88.33 %), 300 batches 88.80 %; hence the default of 300."""
     model.eval()
     perm = torch.randperm(len(x), generator=gen)
     chunks = [perm[b * batch_size : (b + 1) * batch_size] for b in range(batches)]
