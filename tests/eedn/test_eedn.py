@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -214,6 +215,15 @@ def test_checkpoint_resume_equals_uninterrupted(tmp_path: Path, digits) -> None:
     assert len(msgs) == 1 and msgs[0].startswith("resumed from")
     for a, b in zip(straight.trinary_layers(), again.trinary_layers(), strict=True):
         assert torch.equal(a.q, b.q)
+    # a key written while the recalibration sample was part of it is still recognised
+    st = torch.load(ckpt, weights_only=False)
+    legacy = json.loads(st["key"])
+    legacy["train"]["bn_recalibration_batches"] = 50
+    st["key"] = json.dumps(legacy, sort_keys=True)
+    torch.save(st, ckpt)
+    msgs = []
+    train_eedn(EednNet((1, 8, 8), DIGITS_LAYERS, 10), x, y, cfg, log=msgs.append, checkpoint=ckpt)
+    assert len(msgs) == 1 and msgs[0].startswith("resumed from")
 
 
 def test_pipeline_thermometer_input_on_simulator(tmp_path: Path) -> None:

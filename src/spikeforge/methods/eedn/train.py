@@ -76,6 +76,20 @@ def _settings_key(cfg: TrainConfig, model: EednNet, n: int) -> str:
     return json.dumps({"train": tc, "layers": model.spec, "input": list(model.input_shape), "n": n}, sort_keys=True)
 
 
+def _same_settings(stored: object, key: str) -> bool:
+    """Whether a checkpoint's stored key matches ``key``, ignoring fields outside the key (also in keys written
+    before they were dropped from it)."""
+    if not isinstance(stored, str):
+        return False
+    try:
+        got = json.loads(stored)
+        for k in ("threads", "bn_recalibration_batches"):
+            got.get("train", {}).pop(k, None)
+    except (json.JSONDecodeError, AttributeError):
+        return False
+    return bool(got == json.loads(key))
+
+
 def train_eedn(model: EednNet, x: np.ndarray, y: np.ndarray, cfg: TrainConfig,
                log: Callable[[str], None] | None = None, checkpoint: Path | str | None = None) -> TrainLog:
     """Train in place on binary inputs ``x`` (N, C, H, W) or (N, C·H·W) and labels ``y`` (N,).
@@ -105,7 +119,7 @@ def train_eedn(model: EednNet, x: np.ndarray, y: np.ndarray, cfg: TrainConfig,
     start = 0
     if checkpoint is not None and Path(checkpoint).exists():
         st = torch.load(checkpoint, weights_only=False)
-        if st.get("key") != key:
+        if not _same_settings(st.get("key"), key):
             raise ValueError(f"checkpoint {checkpoint} was written with other settings; delete it to start afresh")
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["opt"])
