@@ -8,11 +8,12 @@ Run from the repository root::
     python benchmarks/eedn.py            # full: 60 000 training images → benchmarks/results/eedn.json
     python benchmarks/eedn.py --quick    # smoke run (≤ 3 min) → benchmarks/results/quick/eedn.json
     python benchmarks/eedn.py --networks small --datasets mnist   # a subset (still full training)
-    python benchmarks/eedn.py --jobs 2   # rows in 2 processes (one torch thread each): uses both cores
+    python benchmarks/eedn.py --jobs 2   # rows in 2 processes (one torch thread each): the full run in ~2 h
 
 Targets (full mode): MNIST ≥ 99.4 % and Fashion-MNIST ≥ 90 % with the one-chip network; the small
 networks are reported. Published Eedn one-chip rows (measured on TrueNorth) are printed beside for scale;
-they are other datasets, not comparable accuracies. Full mode is budgeted for ~3 hours on 2 CPU cores.
+they are other datasets, not comparable accuracies. Full mode is budgeted for 3 hours on 2 CPU cores: use
+--jobs 2 there.
 """
 
 from __future__ import annotations
