@@ -19,6 +19,7 @@ they are other datasets, not comparable accuracies. Full mode is budgeted for 3 
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 import sys
@@ -79,6 +80,30 @@ DATASET_TRAIN: dict[str, dict[str, Any]] = {"fashion-mnist": {"shift_augment": 0
 #: input tile with 8 levels still fits one core's 256 axons, so the one-chip network's cores do not grow.
 DATASET_LEVELS: dict[str, int] = {"mnist": 3, "fashion-mnist": 8}
 
+#: (dataset, network) → changes to that row only: ``"layers"`` maps a layer index to fields replaced in
+#: :data:`NETWORKS`, ``"train"`` holds full-mode training settings that replace :data:`TRAIN`'s. Filled from
+#: measured runs (see docs/methods/eedn.md); other rows keep the shared definitions above.
+ROW_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def row_layers(dataset: str, network: str) -> list[dict[str, Any]]:
+    """The layer list of one (dataset, network) row: :data:`NETWORKS` with :data:`ROW_OVERRIDES` applied."""
+    layers = copy.deepcopy(NETWORKS[network][0])
+    for index, change in ROW_OVERRIDES.get((dataset, network), {}).get("layers", {}).items():
+        if not 0 <= int(index) < len(layers):
+            raise ValueError(f"ROW_OVERRIDES[{dataset!r}, {network!r}]: no layer {index} in {network!r}")
+        layers[int(index)].update(change)
+    return layers
+
+
+def row_settings(dataset: str, network: str, mode: str, epochs: int | None = None) -> dict[str, Any]:
+    """Training settings of one row: :data:`TRAIN`, then :data:`DATASET_TRAIN`, then (full mode)
+    :data:`ROW_OVERRIDES`, then an explicit ``epochs``."""
+    extra = ROW_OVERRIDES.get((dataset, network), {}).get("train", {}) if mode == "full" else {}
+    pinned = {"epochs": epochs} if epochs else {}
+    return {**TRAIN[(mode, network)], **DATASET_TRAIN.get(dataset, {}), **extra, **pinned}
+
+
 TARGETS: dict[tuple[str, str], float] = {("mnist", "one_chip"): 0.994, ("fashion-mnist", "one_chip"): 0.90}
 
 #: Esser et al. 2016, Table 1, one chip, measured on TrueNorth
@@ -97,10 +122,10 @@ def run_row(dataset: str, network: str, mode: str, data_dir: Path | None, seed: 
             checkpoint_dir: Path | None = None) -> dict[str, Any]:
     """Train, map and simulate one (dataset, network); returns the JSON row. With ``checkpoint_dir`` the
     training writes (and resumes from) a per-epoch checkpoint there."""
-    layers, budget = NETWORKS[network]
+    layers, budget = row_layers(dataset, network), NETWORKS[network][1]
     ds = load_dataset(dataset, data_dir)
     enc = encoder or Encoder("threshold", 1, 0.5)
-    settings = {**TRAIN[(mode, network)], **DATASET_TRAIN.get(dataset, {}), **({"epochs": epochs} if epochs else {})}
+    settings = row_settings(dataset, network, mode, epochs)
     train = TrainConfig(seed=seed, **settings)
     ckpt = None
     if checkpoint_dir is not None:

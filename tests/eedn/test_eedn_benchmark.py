@@ -54,3 +54,22 @@ def test_network_budgets_and_published_rows() -> None:
     assert bench.NETWORKS["one_chip"][1] == 4096 and bench.NETWORKS["small"][1] == 512
     cifar = bench.PUBLISHED[0]
     assert cifar["cores"] == 4042 and abs(cifar["fps_per_W"] - 6111) < 1
+
+
+def test_row_overrides_touch_only_their_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    bench = _load()
+    monkeypatch.setattr(bench, "ROW_OVERRIDES", {("mnist", "one_chip"): {"layers": {8: {"out": 640}},
+                                                                         "train": {"lr": 0.01}}})
+    base = bench.NETWORKS["one_chip"][0]
+    got = bench.row_layers("mnist", "one_chip")
+    assert got[8]["out"] == 640 and base[8]["out"] == 320  # the shared definition is not mutated
+    assert got[:8] == base[:8]
+    assert bench.row_layers("fashion-mnist", "one_chip") == base
+    assert bench.row_settings("mnist", "one_chip", "full")["lr"] == 0.01
+    assert bench.row_settings("mnist", "one_chip", "full", epochs=2)["epochs"] == 2
+    assert bench.row_settings("mnist", "one_chip", "quick")["lr"] == bench.TRAIN[("quick", "one_chip")]["lr"]
+    assert bench.row_settings("fashion-mnist", "one_chip", "full")["shift_augment"] == 0
+    assert bench.row_settings("mnist", "small", "full") == bench.TRAIN[("full", "small")]
+    monkeypatch.setattr(bench, "ROW_OVERRIDES", {("mnist", "small"): {"layers": {9: {"out": 1}}}})
+    with pytest.raises(ValueError, match="no layer 9"):
+        bench.row_layers("mnist", "small")
