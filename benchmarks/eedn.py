@@ -83,7 +83,13 @@ DATASET_LEVELS: dict[str, int] = {"mnist": 3, "fashion-mnist": 8}
 #: (dataset, network) → changes to that row only: ``"layers"`` maps a layer index to fields replaced in
 #: :data:`NETWORKS`, ``"train"`` holds full-mode training settings that replace :data:`TRAIN`'s. Filled from
 #: measured runs (see docs/methods/eedn.md); other rows keep the shared definitions above.
-ROW_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {}
+#: MNIST one chip: Adam at lr 0.02 instead of 0.05 (at 0.05 the training accuracy sat near 96 % for the first
+#: ten epochs; 30 epochs reached 99.25 % on shifted batches instead of 99.09 % and 99.41 % on the test set
+#: instead of 99.29 %) and 2 560 output filters (256 per class instead of 32: the same 3 350 cores, a finer
+#: population count; alone, at lr 0.05, it gave 99.28 %).
+ROW_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
+    ("mnist", "one_chip"): {"layers": {8: {"out": 2560}}, "train": {"lr": 0.02}},
+}
 
 
 def row_layers(dataset: str, network: str) -> list[dict[str, Any]]:
