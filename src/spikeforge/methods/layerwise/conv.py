@@ -20,7 +20,7 @@ from spikeforge.methods.layerwise.network import AxonSet, Block, SpikingNet, Sta
 from spikeforge.methods.layerwise.restructure import _combine_stage
 from spikeforge.methods.layerwise.scales import _mse_scale, _scale, _use_mse_scale
 from spikeforge.methods.layerwise.solver import LevelSpec
-from spikeforge.methods.layerwise.stages import _pick_info, _run_collect, _spread
+from spikeforge.methods.layerwise.stages import _pick_info, _run_collect, _run_partials, _spread
 
 
 def _choose_tied(
@@ -284,12 +284,7 @@ def _restructured_conv(
     report.stages.append({"stage": st.name, "kind": "partial", "neurons": n_part, "blocks": n_blocks,
                           "fan_in": int(max(len(b) for b in blocks)), "error_l2": err,
                           "solve_s": round(time.perf_counter() - t0, 3), **_pick_info(picks, err_va)})
-    pc = np.zeros((n, n_part))
-    packed = []
-    for s in range(0, n, opts.batch):
-        o = net.run_stage(kp, raster[s : s + opts.batch])
-        pc[s : s + opts.batch] = o.sum(axis=1)
-        packed.append(np.packbits(SpikingNet.shift(o), axis=2))
+    pc, packed = _run_partials(net, kp, raster, opts.batch)
     # ---- combining neurons (c, p): per-channel type weights over (sample, position) rows
     t1 = time.perf_counter()
     ids = np.arange(n_part).reshape(n_blocks, 2, c_out, p)

@@ -19,7 +19,7 @@ from spikeforge.methods.layerwise.constraints import Constraints, ConvertOptions
 from spikeforge.methods.layerwise.hwencode import _hw_dense
 from spikeforge.methods.layerwise.network import AxonSet, Block, SpikingNet, Stage, StageHardware
 from spikeforge.methods.layerwise.solver import LevelSpec
-from spikeforge.methods.layerwise.stages import _pick_info, _spread
+from spikeforge.methods.layerwise.stages import _pick_info, _run_partials, _spread
 
 
 def _restructured(
@@ -91,12 +91,7 @@ def _restructured(
                           "fan_in": int(max(len(b) for b in blocks)), "error_l2": err,
                           "solve_s": round(time.perf_counter() - t0, 3), **_pick_info(picks, err_va)})
     # partial counts (the combiner's inputs); the partial raster is kept bit-packed for the combiner's run
-    pc = np.zeros((len(raster), n_part))
-    packed = []
-    for s in range(0, len(raster), opts.batch):
-        o = net.run_stage(kp, raster[s : s + opts.batch])
-        pc[s : s + opts.batch] = o.sum(axis=1)
-        packed.append(np.packbits(SpikingNet.shift(o), axis=2))
+    pc, packed = _run_partials(net, kp, raster, opts.batch)
     # ---- combining stage: unit j reads its positive partials (type 0) and negative partials (type 1)
     t1 = time.perf_counter()
     pos = pc[:, pair_idx[:, 0, :]].sum(axis=1) / cons.ticks  # (N, J)

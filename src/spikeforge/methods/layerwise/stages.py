@@ -62,3 +62,14 @@ def _run_collect(net: SpikingNet, k: int, raster: np.ndarray, batch: int) -> tup
         outs.append(net.run_stage(k, raster[s : s + batch]))
     o = np.concatenate(outs)
     return SpikingNet.shift(o), o.sum(axis=1).astype(np.float64)
+
+
+def _run_partials(net: SpikingNet, k: int, raster: np.ndarray, batch: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Run partial-sum stage k over the aligned raster; returns its per-neuron spike counts (N, n_part) and the
+    aligned output raster, bit-packed along the neuron axis per batch (the combining stage's input)."""
+    counts, packed = [], []
+    for s in range(0, len(raster), batch):
+        o = net.run_stage(k, raster[s : s + batch])
+        counts.append(o.sum(axis=1).astype(np.float64))
+        packed.append(np.packbits(SpikingNet.shift(o), axis=2))
+    return np.concatenate(counts), packed
