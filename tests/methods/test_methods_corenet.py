@@ -110,3 +110,53 @@ def test_pipeline_entry_point_end_to_end(tmp_path, method: str) -> None:
     # resuming a finished run does not retrain
     res2 = run(cfg, tmp_path, data_dir)
     assert res2["accuracy"] == res["accuracy"]
+
+
+def _translate(x: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """(B, 1, 784) images translated by (dy, dx) with zero fill (content moves down/right)."""
+    img = x.reshape(len(x), 28, 28)
+    out = np.zeros_like(img)
+    h, w = 28, 28
+    out[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+        img[:, max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+    return out.reshape(x.shape)
+
+
+def test_input_sources_translate_the_window() -> None:
+    spec = small_network()
+    src = spec.layers[0].sources
+    sh = spec.input_sources((1, -2))
+    # core 0 reads the window at (0, 0): axon 16*r + c reads pixel (r, c) → now pixel (r - 1, c + 2)
+    assert sh[0, 16 * 3 + 5] == (3 - 1) * 28 + (5 + 2)
+    assert sh[0, 5] == -1  # row 0 looks above the image
+    assert (sh[3, 16 * 5 + 14:16 * 5 + 16] == -1).all()  # core 3 (window at (12, 12)): cols 26, 27 + 2 leave
+    np.testing.assert_array_equal(spec.input_sources((0, 0)), src)
+
+
+@pytest.mark.parametrize("shift", [(1, 0), (-1, 1), (2, -2)])
+def test_shifted_input_map_equals_network_on_translated_image(shift: tuple[int, int]) -> None:
+    spec = small_network(signs="pm1")
+    copies = [_random_copy(spec, 4), _random_copy(spec, 5)]
+    x = (np.random.default_rng(6).random((48, 1, 784)) < 0.3).astype(np.uint8)
+    dep = build_deployment(spec, copies, input_shifts=[(0, 0), shift])
+    check(dep)
+    assert dep.provenance["input_shifts"] == [[0, 0], list(shift)]
+    got = simulate_pipelined(dep, x, lanes=48, device="cpu").class_counts
+    plain = evaluate_binary_network(spec, copies[0], x)
+    moved = evaluate_binary_network(spec, copies[1], _translate(x, *shift))
+    np.testing.assert_array_equal(got, plain + moved)
+    np.testing.assert_array_equal(evaluate_binary_network(spec, copies[1], x, shift=shift), moved)
+    assert not np.array_equal(moved, evaluate_binary_network(spec, copies[1], x))
+    with pytest.raises(ValueError, match="input_shifts has 1 entries for 2 copies"):
+        build_deployment(spec, copies, input_shifts=[shift])
+
+
+def test_jitter_ensemble_plan() -> None:
+    from spikeforge.methods.corenet.evaluate import jitter_ensembles
+
+    plan = jitter_ensembles(4, [2, 4, 16, 36, 64], seeds=2)
+    assert plan[2] == [[(0, 0), (1, 1)], [(2, 0), (3, 1)]]  # disjoint members, copy k → shift k mod 9
+    assert len(plan[4]) == 2 and [k for _, k in plan[4][0]] == [0, 1, 2, 3]
+    assert len(plan[16]) == 1 and plan[16][0][:6] == [(0, 0), (1, 1), (2, 2), (3, 3), (0, 4), (1, 5)]
+    assert len(set(plan[36][0])) == 36  # gcd(4, 9) = 1: every (member, shift) pair once
+    assert 64 not in plan  # more copies than distinct (member, shift) pairs

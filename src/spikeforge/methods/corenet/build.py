@@ -3,7 +3,8 @@
 Both methods end here: the probabilistic method samples ``w ~ Bernoulli(c)`` per copy, the binary method
 binarises its shadow connections; either way each *copy* of the network is a list of per-layer binary
 crossbars ``(cores, n_axons, neurons)`` and integer leaks ``(cores, neurons)``. Copies go on distinct cores
-of one deployment (copy-major, then layer, then core), all reading the same input channels, and their output
+of one deployment (copy-major, then layer, then core), all reading the same input channels (or, with
+``input_shifts``, each copy its own translation of the image: an input-jitter ensemble), and their output
 neurons vote into the same classes, so the simulator's class counts of the deployment are the ensemble's
 summed votes.
 """
@@ -38,10 +39,13 @@ def build_deployment(
     *,
     chip: ChipSpec | str = "truenorth",
     provenance: dict[str, Any] | None = None,
+    input_shifts: Sequence[tuple[int, int]] | None = None,
 ) -> Deployment:
     """One deployment holding every copy on its own cores; memoryless neurons, delay 1, one tick per input.
 
     Leaks are rounded and clipped to the chip's leak range; crossbars must be 0/1 and match the layer shapes.
+    ``input_shifts`` (one ``(dy, dx)`` per copy) gives each copy its own translated input map
+    (:meth:`NetworkSpec.input_sources`); default: every copy reads the image as is.
     """
     chip_spec = get_chip(chip) if isinstance(chip, str) else chip
     core = chip_spec.core
@@ -52,7 +56,11 @@ def build_deployment(
         raise ValueError("need at least one copy")
     per = spec.n_cores
     n_copies = len(copies)
-    prov = {"network": spec.name, "layout": spec.describe(), "copies": n_copies}
+    if input_shifts is not None and len(input_shifts) != n_copies:
+        raise ValueError(f"input_shifts has {len(input_shifts)} entries for {n_copies} copies")
+    prov: dict[str, Any] = {"network": spec.name, "layout": spec.describe(), "copies": n_copies}
+    if input_shifts is not None and any(tuple(sh) != (0, 0) for sh in input_shifts):
+        prov["input_shifts"] = [[int(v) for v in sh] for sh in input_shifts]
     prov.update(provenance or {})
     dep = Deployment.empty(chip_spec, per * n_copies, spec.n_inputs, spec.n_classes, ticks_per_input=1,
                            input_shape=spec.input_shape, provenance=prov)
@@ -85,9 +93,11 @@ def build_deployment(
             kk, aa = np.nonzero(used)
             src = lay.sources[kk, aa]
             if li == 0:
-                in_ch.append(src)
-                in_core.append(g[kk])
-                in_ax.append(aa)
+                shifted = spec.input_sources(input_shifts[ci] if input_shifts is not None else (0, 0))
+                k0, a0 = np.nonzero(shifted >= 0)
+                in_ch.append(shifted[k0, a0])
+                in_core.append(g[k0])
+                in_ax.append(a0)
             else:
                 prev = spec.layers[li - 1]
                 up_core = base + offs[li - 1] + src // prev.neurons
@@ -108,9 +118,11 @@ def build_deployment(
 
 
 def evaluate_binary_network(
-    spec: NetworkSpec, copy: Copy, spikes: np.ndarray, *, return_layers: bool = False
+    spec: NetworkSpec, copy: Copy, spikes: np.ndarray, *, return_layers: bool = False,
+    shift: tuple[int, int] = (0, 0),
 ) -> np.ndarray | tuple[np.ndarray, list[np.ndarray]]:
-    """Direct numpy evaluation of one binary copy on one-tick inputs (B, K) or (B, 1, K) in {0, 1}.
+    """Direct numpy evaluation of one binary copy on one-tick inputs (B, K) or (B, 1, K) in {0, 1}
+    (read through the input map translated by ``shift``).
 
     Returns (B, n_classes) class spike counts (and, with ``return_layers``, each layer's (B, cores*neurons)
     spikes). This is the reference the tests hold the simulator against.
@@ -125,7 +137,8 @@ def evaluate_binary_network(
         s = spec.signs_for(li).astype(np.int64)  # (C, A, n)
         w = np.asarray(xbars[li]).astype(np.int64) * s
         xp = np.concatenate([x, np.zeros((x.shape[0], 1), np.int64)], axis=1)
-        g = xp[:, np.where(lay.sources >= 0, lay.sources, x.shape[1])]  # (B, C, A)
+        src = spec.input_sources(shift) if li == 0 else lay.sources
+        g = xp[:, np.where(src >= 0, src, x.shape[1])]  # (B, C, A)
         u = np.einsum("bca,can->bcn", g, w) + np.round(np.asarray(leaks[li])).astype(np.int64)[None]
         x = (u >= 0).astype(np.int64).reshape(x.shape[0], -1)
         outs.append(x)

@@ -54,12 +54,17 @@ def member_class_counts(
     group: int = 8,
     chunk: int | None = None,
     progress: Callable[[int], Any] | None = None,
+    shifts: Sequence[tuple[int, int]] | None = None,
 ) -> np.ndarray:
-    """(n_members, B, n_classes) class spike counts of every member, from the simulator."""
+    """(n_members, B, n_classes) class spike counts of every member, from the simulator; member i reads the
+    input through the map translated by ``shifts[i]`` when given."""
+    if shifts is not None and len(shifts) != len(members):
+        raise ValueError(f"{len(shifts)} shifts for {len(members)} members")
     out = []
     for s in range(0, len(members), group):
         grp = list(members[s : s + group])
-        dep = build_deployment(spec, grp, chip=chip)
+        sh = list(shifts[s : s + group]) if shifts is not None else None
+        dep = build_deployment(spec, grp, chip=chip, input_shifts=sh)
         check(dep)
         n = len(grp)
         copy_of_output = np.repeat(np.arange(n), len(dep.output_core) // n)
@@ -100,12 +105,70 @@ def ensemble_table(
     return out
 
 
+def jitter_ensembles(pool: int, sizes: Sequence[int], seeds: int) -> dict[int, list[list[tuple[int, int]]]]:
+    """The input-jitter ensembles to measure: size → per seed, the ``(member, shift index)`` of each copy.
+
+    Copy k of an n-copy jitter ensemble reads the input translated by ``JITTER_SHIFTS[k mod 9]``. Its member
+    is chosen as in :func:`ensemble_table` when the pool holds n members (seed s: members s·n + k if
+    ``seeds · n ≤ pool``, else a random n-subset drawn with seed s); when the pool is smaller than n (e.g. a
+    few trained binary networks), copy k is member ``k mod pool`` (one ensemble, seed 0 only) — with
+    ``gcd(pool, 9) = 1`` all of the first ``9 · pool`` (member, shift) pairs are distinct."""
+    from spikeforge.methods.corenet.topology import JITTER_SHIFTS
+
+    j = len(JITTER_SHIFTS)
+    out: dict[int, list[list[tuple[int, int]]]] = {}
+    for n in sizes:
+        if n > pool:
+            if n > j * pool:
+                continue
+            out[n] = [[(k % pool, k % j) for k in range(n)]]
+            continue
+        ens = []
+        for s in range(seeds):
+            if seeds * n <= pool:
+                mem = list(range(s * n, (s + 1) * n))
+            else:
+                mem = np.random.default_rng(1000 + s).choice(pool, n, replace=False).tolist()
+            ens.append([(int(m), k % j) for k, m in enumerate(mem)])
+        out[n] = ens
+    return out
+
+
+def jitter_table(
+    spec: NetworkSpec,
+    members: Sequence[Copy],
+    spikes: np.ndarray,
+    labels: np.ndarray,
+    sizes: Sequence[int],
+    seeds: int,
+    *,
+    known: dict[tuple[int, int], np.ndarray] | None = None,
+    chip: str = "truenorth",
+) -> tuple[dict[int, list[float]], dict[tuple[int, int], np.ndarray]]:
+    """Simulator accuracy of input-jitter ensembles (:func:`jitter_ensembles`): size → per-seed accuracies.
+
+    Each needed (member, shift) pair is simulated once (``known`` may supply pairs already simulated, e.g.
+    the unshifted members); returns the accuracies and every pair's (B, n_classes) class counts."""
+    from spikeforge.methods.corenet.topology import JITTER_SHIFTS
+
+    plan = jitter_ensembles(len(members), sizes, seeds)
+    counts = dict(known or {})
+    need = sorted({p for ens in plan.values() for e in ens for p in e} - set(counts))
+    if need:
+        sim = member_class_counts(spec, [members[m] for m, _ in need], spikes, chip=chip,
+                                  shifts=[JITTER_SHIFTS[k] for _, k in need])
+        counts.update(zip(need, sim, strict=True))
+    accs = {n: [float(np.mean(sum(counts[p] for p in e).argmax(axis=1) == labels)) for e in ens]
+            for n, ens in plan.items()}
+    return accs, counts
+
+
 def ensemble_activity(
     spec: NetworkSpec, members: Sequence[Copy], spikes: np.ndarray, *, chip: str = "truenorth",
-    provenance: dict[str, Any] | None = None,
+    provenance: dict[str, Any] | None = None, input_shifts: Sequence[tuple[int, int]] | None = None,
 ) -> tuple[Deployment, np.ndarray, EventCounts]:
     """Build the real N-copy deployment, design-rule check it, and simulate ``spikes`` on it."""
-    dep = build_deployment(spec, list(members), chip=chip, provenance=provenance)
+    dep = build_deployment(spec, list(members), chip=chip, provenance=provenance, input_shifts=input_shifts)
     check(dep)
     cls, counts = simulate_deployment(dep, spikes)
     return dep, cls, counts

@@ -16,7 +16,13 @@ import numpy as np
 import torch
 
 from spikeforge.methods.corenet.build import Copy
-from spikeforge.methods.corenet.evaluate import ensemble_activity, ensemble_table, member_class_counts
+from spikeforge.methods.corenet.evaluate import (
+    ensemble_activity,
+    ensemble_table,
+    jitter_ensembles,
+    jitter_table,
+    member_class_counts,
+)
 from spikeforge.methods.corenet.pipeline import energy_summary
 from spikeforge.methods.corenet.topology import NetworkSpec
 from spikeforge.methods.corenet.torchnet import CoreNetModel
@@ -54,7 +60,7 @@ def train_cached(
             model.eval()
             log(f"loaded trained model {final}")
             return model, st["info"]
-    for pattern in ("*/counts-*.npy", "*/energy-*.json"):  # simulator results of an earlier model
+    for pattern in ("*/counts-*.npy", "*/energy-*.json", "*/jitter-*.npz"):  # simulator results of an earlier model
         for old in workdir.glob(pattern):
             old.unlink()
     key_file = workdir / "key.json"
@@ -84,11 +90,13 @@ def members_of(method: str, model: CoreNetModel, n: int, seed: int = 0) -> list[
 def accuracy_rows(
     spec: NetworkSpec, members: Sequence[Copy], spikes: dict[str, np.ndarray], labels: np.ndarray,
     sizes: Sequence[int], seeds: int, log: Callable[..., Any] = print, cache: Path | None = None,
+    counts_out: dict[str, np.ndarray] | None = None,
 ) -> dict[str, dict[int, list[float]]]:
     """encoding → size → per-seed accuracies (see :func:`ensemble_table` for the seed scheme).
 
     With ``cache`` (a folder), each encoding's simulated member class counts are stored and reused when the
-    folder already holds them for the same number of members and images (the caller clears it on retraining)."""
+    folder already holds them for the same number of members and images (the caller clears it on retraining).
+    ``counts_out`` (a dict) receives each encoding's (members, B, classes) counts."""
     out = {}
     for enc, sp in spikes.items():
         t0 = time.time()
@@ -97,8 +105,12 @@ def accuracy_rows(
             counts = np.load(f)
             log(f"  loaded simulated member counts {f}")
             out[enc] = ensemble_table(counts, labels, sizes, seeds)
+            if counts_out is not None:
+                counts_out[enc] = counts
             continue
         counts = member_class_counts(spec, members, sp, group=8)
+        if counts_out is not None:
+            counts_out[enc] = counts
         if f is not None:
             f.parent.mkdir(parents=True, exist_ok=True)
             np.save(f, counts)
@@ -107,16 +119,70 @@ def accuracy_rows(
     return out
 
 
-def energy_row(spec: NetworkSpec, members: Sequence[Copy], spikes: np.ndarray) -> dict[str, Any]:
+def energy_row(spec: NetworkSpec, members: Sequence[Copy], spikes: np.ndarray,
+               input_shifts: Sequence[tuple[int, int]] | None = None) -> dict[str, Any]:
     """Cores, events and energy of the real ``len(members)``-copy deployment on ``spikes`` (pipelined)."""
-    dep, _, counts = ensemble_activity(spec, members, spikes)
+    dep, _, counts = ensemble_activity(spec, members, spikes, input_shifts=input_shifts)
     row: dict[str, Any] = {"cores": dep.n_cores}
     row.update(energy_summary(dep, counts))
     return row
 
 
 def seed_scheme(pool: int, n: int, seeds: int) -> str:
+    if n > pool:
+        return f"one ensemble: copy k = member k mod {pool}"
     return "disjoint" if n * seeds <= pool else f"subsets of a pool of {pool}"
+
+
+def jitter_rows(
+    method: str, network: str, spec: NetworkSpec, members: Sequence[Copy], spikes: np.ndarray,
+    labels: np.ndarray, plain_counts: np.ndarray, e_spikes: np.ndarray, *, sizes: Sequence[int], seeds: int,
+    encoding: str, cache: Path, log: Callable[..., Any] = print,
+) -> list[dict[str, Any]]:
+    """Rows for *input-jitter ensembles* (:func:`~spikeforge.methods.corenet.evaluate.jitter_ensembles`):
+    copy k reads the image translated by ``JITTER_SHIFTS[k mod 9]``; sizes 2.. up to 9x the member pool.
+    Accuracy from the simulator (each (member, shift) pair simulated once and cached under ``cache``);
+    energy from the real N-copy deployment with its shifted input maps."""
+    from spikeforge.methods.corenet.topology import JITTER_SHIFTS
+
+    pool = len(members)
+    sizes = [n for n in sizes if n > 1]
+    known = {(m, 0): plain_counts[m] for m in range(pool)}
+    f = cache / f"jitter-{encoding}-{pool}x{len(spikes)}.npz"
+    if f.exists():
+        z = np.load(f)
+        known.update({(int(m), int(k)): c for (m, k), c in zip(z["pairs"], z["counts"], strict=True)})
+    t0 = time.time()
+    accs, allc = jitter_table(spec, members, spikes, labels, sizes, seeds, known=known)
+    new = sorted(p for p in allc if p[1] != 0)
+    if new:
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = f.with_name(f.stem + ".tmp.npz")
+        np.savez(tmp, pairs=np.array(new, np.int64), counts=np.stack([allc[p] for p in new]))
+        tmp.replace(f)
+    log(f"  input-jitter ensembles: {len(allc) - pool} shifted members simulated/loaded ({time.time() - t0:.0f} s)")
+    plan = jitter_ensembles(pool, sizes, seeds)
+    rows = []
+    for n, a in accs.items():
+        ens = plan[n][0]
+        shifts = [JITTER_SHIFTS[k] for _, k in ens]
+        row: dict[str, Any] = {"method": method, "network": network, "ensemble": n, "scheme": "input-jitter",
+                               "encoding": encoding, "accuracy_mean": float(np.mean(a)),
+                               "accuracy_std": float(np.std(a)), "seeds": len(a),
+                               "seed_scheme": seed_scheme(pool, n, seeds), "test_images": len(labels),
+                               "distinct_networks": len({m for m, _ in ens})}
+        ef = cache / f"energy-jitter-{n}x{len(e_spikes)}.json"
+        if ef.exists():
+            erow = json.loads(ef.read_text())
+        else:
+            erow = energy_row(spec, [members[m] for m, _ in ens], e_spikes, input_shifts=shifts)
+            ef.write_text(json.dumps(erow))
+        row.update(erow)
+        row["energy_images"] = len(e_spikes)
+        rows.append(row)
+        log(f"  jitter n={n:3d}  acc {row['accuracy_mean'] * 100:.2f} ± {row['accuracy_std'] * 100:.2f} %  "
+            f"cores {row['cores']}  {row['uJ_per_image']:.3f} µJ")
+    return rows
 
 
 def run_method_network(
@@ -132,10 +198,12 @@ def run_method_network(
     energy_images: int,
     encodings: Sequence[str] = ("threshold", "bernoulli"),
     log: Callable[..., Any] = print,
+    jitter: bool = True,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Train (cached), build the member pool, measure ensemble accuracy on the simulator and energy of the
-    real N-copy deployments. ``settings``: ``signs``, ``model`` (dict), ``train`` (TrainConfig fields),
-    ``pool`` (probabilistic: sampled copies; binary: networks trained jointly), ``sample_seed``.
+    real N-copy deployments; with ``jitter``, also input-jitter ensembles (``info["jitter_rows"]``).
+    ``settings``: ``signs``, ``model`` (dict), ``train`` (TrainConfig fields), ``pool`` (probabilistic:
+    sampled copies; binary: networks trained jointly), ``sample_seed``.
 
     Returns (rows, info)."""
     from spikeforge.methods.corenet import data as cdata
@@ -155,7 +223,8 @@ def run_method_network(
     spikes = {enc: cdata.encode(xte, enc, seed=7) for enc in encodings}
     wd = workdir / f"{method}-{network}"
     cache = wd / f"sample{settings.get('sample_seed', 1)}"
-    accs = accuracy_rows(spec, members, spikes, yte, sizes, seeds, log, cache=cache)
+    plain: dict[str, np.ndarray] = {}
+    accs = accuracy_rows(spec, members, spikes, yte, sizes, seeds, log, cache=cache, counts_out=plain)
     e_spikes = cdata.encode(data.x_test[:energy_images], "threshold")
     rows = []
     for n in sizes:
@@ -183,5 +252,9 @@ def run_method_network(
         rows.append(row)
         log(f"  n={n:3d}  acc {row['accuracy_mean'] * 100:.2f} ± {row['accuracy_std'] * 100:.2f} %  "
             f"cores {row['cores']}  {row['uJ_per_image']:.3f} µJ  ({time.time() - t0:.0f} s energy sim)")
+    if jitter:
+        info["jitter_rows"] = jitter_rows(method, network, spec, members, spikes[encodings[0]], yte,
+                                          plain[encodings[0]], e_spikes, sizes=sizes, seeds=seeds,
+                                          encoding=encodings[0], cache=cache, log=log)
     info.update({"layout": spec.describe(), "pool": len(members), "settings": settings})
     return rows, info

@@ -140,6 +140,27 @@ class NetworkSpec:
         s = np.where(lay.sources[:, :, None] >= 0, s, 0)
         return s.astype(np.float32)
 
+    def input_sources(self, shift: tuple[int, int] = (0, 0)) -> np.ndarray:
+        """(cores, n_axons) pixel indices read by the input layer when the image is translated by
+        ``shift = (dy, dx)`` pixels (content moves down/right for positive values, zero fill).
+
+        An axon that reads pixel (r, c) unshifted reads pixel (r − dy, c − dx) instead; where that lies
+        outside the image the axon gets no input (-1), exactly as a zero pixel of the translated image.
+        Used for *input-jitter ensembles*: copies of one network placed on distinct cores, each reading the
+        image through its own translated input map (a per-copy deployment choice; no retraining).
+        """
+        src = self.layers[0].sources
+        dy, dx = (int(v) for v in shift)
+        if (dy, dx) == (0, 0):
+            return src.copy()
+        if len(self.input_shape) != 2:
+            raise ValueError(f"input shifts need a 2-D input shape, not {self.input_shape}")
+        h, w = self.input_shape
+        r, c = np.divmod(np.where(src >= 0, src, 0), w)
+        r2, c2 = r - dy, c - dx
+        ok = (src >= 0) & (r2 >= 0) & (r2 < h) & (c2 >= 0) & (c2 < w)
+        return np.where(ok, r2 * w + c2, -1).astype(np.int64)
+
     def validate(self) -> None:
         """Check fan-in (≤ n_axons), neurons per core, source ranges and the one-destination rule."""
         if not self.layers:
@@ -264,6 +285,18 @@ def large_network(signs: SignScheme = "perm2", sign_seed: int = 0) -> NetworkSpe
     """Our 28-core design: 16 x 128 (16x16 windows, stride 4) → 8 x 128 → 4 output cores x 250."""
     return build_network("large", window=16, stride=4, input_neurons=128, hidden=((8, 128),), output_cores=4,
                          output_neurons=250, signs=signs, sign_seed=sign_seed)
+
+
+#: Translations used by input-jitter ensembles, in order: copy k reads the image through
+#: ``JITTER_SHIFTS[k mod 9]`` — the identity first, then the four 1-pixel axis shifts, then the diagonals.
+JITTER_SHIFTS: tuple[tuple[int, int], ...] = (
+    (0, 0), (0, 1), (1, 0), (0, -1), (-1, 0), (1, 1), (-1, -1), (1, -1), (-1, 1),
+)
+
+
+def jitter_shifts(n: int) -> list[tuple[int, int]]:
+    """The input shifts of an ``n``-copy input-jitter ensemble (cycling through :data:`JITTER_SHIFTS`)."""
+    return [JITTER_SHIFTS[k % len(JITTER_SHIFTS)] for k in range(n)]
 
 
 NETWORKS = {"small": small_network, "large": large_network}
