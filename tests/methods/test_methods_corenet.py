@@ -160,3 +160,21 @@ def test_jitter_ensemble_plan() -> None:
     assert len(plan[16]) == 1 and plan[16][0][:6] == [(0, 0), (1, 1), (2, 2), (3, 3), (0, 4), (1, 5)]
     assert len(set(plan[36][0])) == 36  # gcd(4, 9) = 1: every (member, shift) pair once
     assert 64 not in plan  # more copies than distinct (member, shift) pairs
+
+
+def test_affine_augmentation_is_a_rotation_about_the_centre() -> None:
+    from spikeforge.methods.corenet.data import affine_batch
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.zeros(4, 28, 28)
+    x[:, 13:15, 4:24] = 1.0  # a horizontal bar through the centre
+    flat = x.reshape(4, -1)
+    assert affine_batch(flat, (28, 28), 0.0, 0.0, gen) is flat  # off: untouched, no random draws
+    y = affine_batch(flat, (28, 28), 30.0, 0.0, gen).reshape(4, 28, 28)
+    assert (y[:, 13:15, 13:15] > 0.8).all()  # the centre stays put (bilinear blur at the corners)
+    assert torch.allclose(y.sum((1, 2)), x.sum((1, 2)), rtol=0.08)  # area kept (bar stays inside)
+    assert not torch.allclose(y, x, atol=0.1)  # it did rotate
+    ys = affine_batch(flat, (28, 28), 0.0, 0.2, gen).reshape(4, 28, 28)
+    assert float(ys.min()) >= 0.0 and float(ys.max()) <= 1.0
+    rows = ys.sum(2)  # a pure scaling keeps the bar horizontal: mass stays in rows 12..15
+    assert torch.allclose(rows[:, 12:16].sum(1), ys.sum((1, 2)), rtol=1e-4)

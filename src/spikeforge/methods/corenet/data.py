@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,25 @@ def shift_batch(x: torch.Tensor, shape: tuple[int, int], max_shift: int, gen: to
     cols = (torch.arange(w)[None, :] + dx[:, None])  # (B, W)
     out = img[torch.arange(b)[:, None, None], rows[:, :, None], cols[:, None, :]]
     return out.reshape(b, h * w)
+
+
+def affine_batch(x: torch.Tensor, shape: tuple[int, int], max_rotate: float, max_scale: float,
+                 gen: torch.Generator) -> torch.Tensor:
+    """Random per-image rotations by up to ``±max_rotate`` degrees and isotropic scalings by a factor in
+    ``[1 − max_scale, 1 + max_scale]`` about the image centre (bilinear, zero fill). x: (B, H*W) in [0, 1]."""
+    if max_rotate <= 0 and max_scale <= 0:
+        return x
+    b = x.shape[0]
+    h, w = shape
+    ang = (torch.rand(b, generator=gen) * 2 - 1) * math.radians(max_rotate)
+    sc = 1 + (torch.rand(b, generator=gen) * 2 - 1) * max_scale
+    cos, sin = torch.cos(ang) / sc, torch.sin(ang) / sc  # output → input sampling grid (inverse map)
+    theta = torch.zeros(b, 2, 3)
+    theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 0], theta[:, 1, 1] = cos, -sin, sin, cos
+    grid = torch.nn.functional.affine_grid(theta, [b, 1, h, w], align_corners=False)
+    out = torch.nn.functional.grid_sample(x.view(b, 1, h, w), grid, mode="bilinear", padding_mode="zeros",
+                                          align_corners=False)
+    return out.reshape(b, h * w).clamp_(0.0, 1.0)
 
 
 def encode(x: np.ndarray, kind: str = "threshold", *, threshold: float = 0.5, seed: int = 0) -> np.ndarray:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from spikeforge.methods.corenet.data import shift_batch, train_inputs
+from spikeforge.methods.corenet.data import affine_batch, shift_batch, train_inputs
 from spikeforge.methods.corenet.torchnet import CoreNetModel
 
 
@@ -41,6 +41,8 @@ class TrainConfig:
     lr_final_ratio: float = 0.05
     temperature: float | None = None  # None → 12.5 / neurons per class
     max_shift: int = 0
+    max_rotate: float = 0.0  # degrees; random rotations in training (0 = off)
+    max_scale: float = 0.0  # random isotropic scaling by 1 ± max_scale in training (0 = off)
     train_input: str = "intensity"  # "intensity" | "threshold" | "bernoulli"
     threshold: float = 0.5
     seed: int = 0
@@ -150,7 +152,10 @@ def train(
             task = bar.add_task("train", total=nb, ep=f"{epoch + 1}/{cfg.epochs}", loss=0.0)
         for bi in range(nb):
             idx = perm[bi * cfg.batch_size : (bi + 1) * cfg.batch_size]
-            xb = shift_batch(xt[idx], shape, cfg.max_shift, gen) if len(shape) == 2 else xt[idx]
+            xb = xt[idx]
+            if len(shape) == 2:
+                xb = affine_batch(xb, shape, cfg.max_rotate, cfg.max_scale, gen)
+                xb = shift_batch(xb, shape, cfg.max_shift, gen)
             xb = train_inputs(xb, cfg.train_input, cfg.threshold, gen)
             yb = yt[idx]
             scores = model(xb)  # (B, K, classes)
