@@ -107,9 +107,15 @@ def test_pipeline_entry_point_end_to_end(tmp_path, method: str) -> None:
     assert res["uJ_per_image"] > 0 and res["fps"] == pytest.approx(1000.0)
     dep = load(tmp_path / "deployment.sfd")
     assert dep.n_cores == 10 and dep.provenance["method"] == method
+    assert "input_shifts" not in dep.provenance and res["input_jitter"] is False
     # resuming a finished run does not retrain
     res2 = run(cfg, tmp_path, data_dir)
     assert res2["accuracy"] == res["accuracy"]
+    # the same copies as an input-jitter ensemble: copy 1 reads the image shifted one pixel right
+    cfg["deploy"]["input_jitter"] = True
+    res3 = run(cfg, tmp_path, data_dir)
+    assert res3["input_jitter"] is True and res3["cores"] == 10
+    assert load(tmp_path / "deployment.sfd").provenance["input_shifts"] == [[0, 0], [0, 1]]
 
 
 def _translate(x: np.ndarray, dy: int, dx: int) -> np.ndarray:

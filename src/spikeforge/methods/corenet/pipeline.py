@@ -8,7 +8,9 @@ Config keys (TOML tables; every key optional except where noted):
 * ``[network]`` ``name`` ("small" | "large"), ``signs`` ("perm2" | "pm1"), ``sign_seed``.
 * ``[model]`` method-specific model settings (see each method's ``model`` module).
 * ``[train]`` :class:`~spikeforge.methods.corenet.train.TrainConfig` fields (epochs, lr, optimizer, ...).
-* ``[deploy]`` ``ensemble`` (copies on distinct cores, votes summed), ``sample_seed`` (probabilistic).
+* ``[deploy]`` ``ensemble`` (copies on distinct cores, votes summed), ``sample_seed`` (probabilistic),
+  ``input_jitter`` (bool, default false: copy k reads the image translated by ``JITTER_SHIFTS[k mod 9]``,
+  an input-jitter ensemble; see :meth:`~spikeforge.methods.corenet.topology.NetworkSpec.input_sources`).
 * ``[encoding]`` test-time input spikes: ``kind`` ("threshold" | "bernoulli"), ``threshold``, ``seed``;
   one tick per image.
 * ``chip`` — preset name ("truenorth").
@@ -31,7 +33,7 @@ from spikeforge.evaluate import evaluate_deployment
 from spikeforge.hardware import check, get_chip
 from spikeforge.methods.corenet import data as cdata
 from spikeforge.methods.corenet.build import Copy, build_deployment
-from spikeforge.methods.corenet.topology import NetworkSpec, get_network
+from spikeforge.methods.corenet.topology import NetworkSpec, get_network, jitter_shifts
 from spikeforge.methods.corenet.torchnet import CoreNetModel
 from spikeforge.methods.corenet.train import TrainConfig, train
 
@@ -88,7 +90,8 @@ def run_corenet(
                out_dir / "model.pt")
 
     copies = make_copies(model, ensemble, seed)
-    dep = build_deployment(spec, copies, chip=chip,
+    jitter = bool(dep_cfg.get("input_jitter", False))
+    dep = build_deployment(spec, copies, chip=chip, input_shifts=jitter_shifts(len(copies)) if jitter else None,
                            provenance={"method": method, "dataset": ds.name, "seed": seed,
                                        "recipe": config.get("name", ""), "ensemble": ensemble})
     check(dep)
@@ -104,7 +107,7 @@ def run_corenet(
     m = ev["events_per_input"]
     res: dict[str, Any] = {
         "method": method, "network": spec.name, "layout": spec.describe(), "ensemble": ensemble,
-        "test_images": len(yte), "encoding": kind, "accuracy_source": "simulator",
+        "input_jitter": jitter, "test_images": len(yte), "encoding": kind, "accuracy_source": "simulator",
         "train_seconds": sum(h["seconds"] for h in hist["history"]),
         "final_train_acc_model": hist["history"][-1]["train_acc"] if hist["history"] else None,
         "temperature": hist["temperature"],
