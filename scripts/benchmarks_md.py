@@ -37,6 +37,10 @@ TITLES = {
 }
 
 
+#: Lists of records rendered as tables after the rows (when a result file has them).
+LIST_TABLES = ("jitter_rows", "targets", "surrogates", "energy_at_equal_accuracy", "energy_at_equal_accuracy_jitter")
+
+
 def fmt(v: Any) -> str:
     if isinstance(v, bool):
         return "yes" if v else "no"
@@ -80,6 +84,10 @@ def section(name: str, data: dict[str, Any]) -> str:
     rows = data.get("rows")
     if isinstance(rows, list) and rows and isinstance(rows[0], dict):
         lines += [table(rows), ""]
+    for k in LIST_TABLES:
+        v = data.get(k)
+        if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+            lines += [f"**{k}**", "", table(v), ""]
     return "\n".join(lines)
 
 
