@@ -44,10 +44,10 @@ BINARY_FULL = {
     "small": {"signs": "perm2", "pool": 16,
               "model": {"surrogate": "sigmoid", "slope_start": 0.5, "slope_end": 8.0},
               "train": {"epochs": 25, "lr": 0.003, "train_input": "threshold", "seed": 0, "threads": 1}},
-    "large": {"signs": "perm2", "pool": 4,
+    "large": {"signs": "perm2", "pool": 8,
               "model": {"surrogate": "sigmoid", "slope_start": 0.5, "slope_end": 8.0},
-              "train": {"epochs": 5, "lr": 0.002, "lr_final_ratio": 0.1, "train_input": "threshold", "seed": 0,
-                        "threads": 1}},
+              "train": {"epochs": 20, "lr": 0.002, "lr_final_ratio": 0.1, "max_shift": 2, "train_input": "threshold",
+                        "seed": 0, "threads": 1}},
 }
 BINARY_QUICK = {
     "small": {"signs": "perm2", "pool": 64,
@@ -226,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         "networks": infos,
         "surrogates": sur,
         "energy_at_equal_accuracy": eq,
+        "energy_at_equal_accuracy_jitter": energy_at_equal_accuracy(jrows),
         "pareto_front": front,
         "targets": checks,
         "rows": rows,

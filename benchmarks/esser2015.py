@@ -39,7 +39,8 @@ FULL = {
     "small": {"signs": "perm2", "pool": 320, "sample_seed": 1,
               "train": {"epochs": 30, "lr": 0.01, "seed": 0, "threads": 1}},
     "large": {"signs": "perm2", "pool": 64, "sample_seed": 1,
-              "train": {"epochs": 12, "lr": 0.01, "max_shift": 2, "seed": 0, "threads": 1}},
+              "train": {"epochs": 80, "lr": 0.01, "max_shift": 2, "max_rotate": 10.0, "max_scale": 0.1, "seed": 0,
+                        "threads": 1}},
 }
 QUICK = {
     "small": {"signs": "perm2", "pool": 64, "sample_seed": 1,
