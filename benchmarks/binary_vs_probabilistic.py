@@ -226,7 +226,6 @@ def main(argv: list[str] | None = None) -> int:
         "networks": infos,
         "surrogates": sur,
         "energy_at_equal_accuracy": eq,
-        "energy_at_equal_accuracy_jitter": energy_at_equal_accuracy(jrows),
         "pareto_front": front,
         "targets": checks,
         "rows": rows,
