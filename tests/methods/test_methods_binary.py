@@ -66,3 +66,23 @@ def test_trained_deployment_equals_binarised_model_spike_for_spike() -> None:
         np.testing.assert_array_equal(
             raster[1, [4, 9], :250, :].sum(0).T @ np.eye(10)[spec.output_classes], scores.sum(1).numpy()
         )
+
+
+def test_warm_start_binarises_to_the_given_networks() -> None:
+    import pytest
+
+    from spikeforge.methods.probabilistic.model import ProbabilisticCoreNet
+
+    spec = small_network()
+    prob = ProbabilisticCoreNet(spec, 1, seed=3)
+    nets = [prob.sample(11), prob.sample(12)]
+    model = BinaryCoreNet(spec, 2, seed=0)
+    model.warm_start_(nets, margin=0.1)
+    for k, (xbars, leaks) in enumerate(nets):
+        got_x, got_l = model.binarised(k)
+        for li in range(len(spec.layers)):
+            np.testing.assert_array_equal(got_x[li], xbars[li])
+            np.testing.assert_array_equal(got_l[li], leaks[li])
+        np.testing.assert_allclose(np.unique(model.conn[0][k].detach().numpy()), [0.4, 0.6], rtol=1e-6)
+    with pytest.raises(ValueError, match="needs 2 networks"):
+        model.warm_start_(nets[:1])

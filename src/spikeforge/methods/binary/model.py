@@ -17,6 +17,10 @@ the integer threshold sits at u + b = −0.5, so every surrogate is centred ther
   (inputs are probabilities); annealing is not used. A probabilistic-input surrogate for comparison.
 
 At deployment neurons use the hard threshold and the crossbar is ``1[h > 0.5]``: no sampling, deterministic.
+
+Warm start (optional, :meth:`BinaryCoreNet.warm_start_`): copy k's shadows start at ``0.5 ± margin`` on the
+bits of a given binary network (e.g. a sample ``w ~ Bernoulli(c)`` of a trained probabilistic model) and its
+leaks at that network's integer leaks, so training starts from — and binarises exactly to — that network.
 """
 
 from __future__ import annotations
@@ -102,6 +106,24 @@ class BinaryCoreNet(CoreNetModel):
         var = torch.einsum("bkca,kcan->bkcn", g * (1 - g), w * w)
         z = (v + 0.5) / torch.sqrt(var + 1.0)
         return 0.5 * (1.0 + torch.erf(z / math.sqrt(2.0)))
+
+    @torch.no_grad()
+    def warm_start_(self, copies: list[Copy], margin: float = 0.1) -> None:
+        """Start copy k from the binary network ``copies[k]``: shadow ``0.5 + margin`` where its crossbar has a
+        1 and ``0.5 − margin`` where it has a 0, leak = its leak. ``binarised(k)`` then returns that network."""
+        if len(copies) != self.copies:
+            raise ValueError(f"warm start needs {self.copies} networks, got {len(copies)}")
+        if not 0.0 < margin <= 0.5:
+            raise ValueError(f"margin must be in (0, 0.5], got {margin}")
+        for k, (xbars, leaks) in enumerate(copies):
+            for li in range(len(self.spec.layers)):
+                xb = torch.as_tensor(np.asarray(xbars[li]), dtype=self.conn[li].dtype)
+                lk = torch.as_tensor(np.asarray(leaks[li]), dtype=self.bias[li].dtype)
+                if xb.shape != self.conn[li][k].shape or lk.shape != self.bias[li][k].shape:
+                    raise ValueError(f"warm start network {k} layer {li}: crossbar {tuple(xb.shape)} / leak "
+                                     f"{tuple(lk.shape)} do not match {tuple(self.conn[li][k].shape)}")
+                self.conn[li][k] = 0.5 + margin * (2.0 * (xb > 0).to(xb.dtype) - 1.0)
+                self.bias[li][k] = lk
 
     @torch.no_grad()
     def binarised(self, copy: int = 0) -> Copy:

@@ -44,13 +44,19 @@ def make_model(method: str, spec: NetworkSpec, copies: int, mcfg: dict[str, Any]
 def train_cached(
     method: str, spec: NetworkSpec, copies: int, mcfg: dict[str, Any], tcfg: TrainConfig, workdir: Path,
     x: np.ndarray, y: np.ndarray, log: Callable[..., Any] = print,
+    init: tuple[dict[str, Any], Callable[[CoreNetModel], None]] | None = None,
 ) -> tuple[CoreNetModel, dict[str, Any]]:
     """Train (resuming ``workdir/checkpoint.pt`` when it was written with the same settings) or load
-    ``workdir/model.pt`` if trained with the same settings.
+    ``workdir/model.pt`` if trained with the same settings. ``init = (description, fn)`` initialises a fresh
+    model before training (e.g. a warm start); the description is part of the cache key.
     Retraining deletes the simulator results cached under ``workdir`` (member counts, energy rows)."""
     workdir.mkdir(parents=True, exist_ok=True)
     key = {"method": method, "network": spec.describe(), "copies": copies, "model": mcfg, "train": asdict(tcfg)}
+    if init is not None:
+        key["init"] = init[0]
     model = make_model(method, spec, copies, mcfg, tcfg.seed)
+    if init is not None:
+        init[1](model)
     final = workdir / "model.pt"
     if final.exists():
         st = torch.load(final, weights_only=False)
@@ -216,8 +222,22 @@ def run_method_network(
     log(f"[{method}/{network}] {spec.describe()}; training {copies} cop{'y' if copies == 1 else 'ies'} "
         f"for {tcfg.epochs} epochs")
     xtr = cdata.to_unit(data.x_train)
+    init = None
+    ws = settings.get("warm_start")
+    if ws is not None:  # binary networks started from samples of a trained probabilistic model
+        if method != "binary":
+            raise ValueError("warm_start applies to the binary method")
+        pset = ws["probabilistic"]
+        ptc = TrainConfig.from_dict(dict(pset.get("train", {})))
+        pmodel, _ = train_cached("probabilistic", spec, 1, dict(pset.get("model", {})), ptc,
+                                 workdir / f"probabilistic-{network}", xtr, data.y_train, log)
+        seed0 = int(ws.get("sample_seed", 7))
+        nets = members_of("probabilistic", pmodel, copies, seed0)
+        init = (json.loads(json.dumps(ws)),
+                lambda m: m.warm_start_(nets, float(ws.get("margin", 0.1))))
+        log(f"  warm start: {copies} samples (seed {seed0}) of the trained probabilistic {network} model")
     model, info = train_cached(method, spec, copies, dict(settings.get("model", {})), tcfg,
-                               workdir / f"{method}-{network}", xtr, data.y_train, log)
+                               workdir / f"{method}-{network}", xtr, data.y_train, log, init=init)
     members = members_of(method, model, pool, int(settings.get("sample_seed", 1)))
     xte, yte = data.x_test[:n_test], data.y_test[:n_test]
     spikes = {enc: cdata.encode(xte, enc, seed=7) for enc in encodings}
