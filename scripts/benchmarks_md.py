@@ -38,7 +38,7 @@ TITLES = {
 
 
 #: Lists of records rendered as tables after the rows (when a result file has them).
-LIST_TABLES = ("jitter_rows", "targets", "surrogates", "energy_at_equal_accuracy")
+LIST_TABLES = ("scheme_rows", "targets", "surrogates", "energy_at_equal_accuracy")
 
 
 def fmt(v: Any) -> str:

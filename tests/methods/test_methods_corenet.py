@@ -116,6 +116,14 @@ def test_pipeline_entry_point_end_to_end(tmp_path, method: str) -> None:
     res3 = run(cfg, tmp_path, data_dir)
     assert res3["input_jitter"] is True and res3["cores"] == 10
     assert load(tmp_path / "deployment.sfd").provenance["input_shifts"] == [[0, 0], [0, 1]]
+    # ... and each copy reading its own Bernoulli draw on its own input channels
+    cfg["encoding"] = {"kind": "bernoulli-draws", "seed": 3}
+    res4 = run(cfg, tmp_path, data_dir)
+    dep4 = load(tmp_path / "deployment.sfd")
+    assert res4["encoding"] == "bernoulli-draws" and dep4.n_inputs == 2 * 784 and dep4.provenance["private_inputs"]
+    cfg["encoding"] = {"kind": "poisson"}
+    with pytest.raises(ValueError, match="bernoulli-draws"):
+        run(cfg, tmp_path, data_dir)
 
 
 def _translate(x: np.ndarray, dy: int, dx: int) -> np.ndarray:
@@ -157,6 +165,65 @@ def test_shifted_input_map_equals_network_on_translated_image(shift: tuple[int, 
         build_deployment(spec, copies, input_shifts=[shift])
 
 
+def test_private_inputs_give_each_copy_its_own_draw() -> None:
+    from spikeforge.methods.corenet.data import private_draws
+
+    spec = small_network(signs="pm1")
+    copies = [_random_copy(spec, 7), _random_copy(spec, 8), _random_copy(spec, 9)]
+    img = np.random.default_rng(1).integers(0, 256, (40, 784)).astype(np.uint8)
+    keys = [(0, 0), (1, 0), (1, 3)]
+    x = private_draws(img, keys, seed=5)
+    assert x.shape == (40, 1, 3 * 784) and x.dtype == np.uint8
+    # a copy's draw depends only on its key, and is a Bernoulli(intensity) draw
+    np.testing.assert_array_equal(private_draws(img, [(1, 3)], seed=5)[..., :784], x[..., 2 * 784:])
+    ref = np.random.default_rng([5, 1, 0]).random((40, 784), dtype=np.float32) < img.astype(np.float32) / 255
+    np.testing.assert_array_equal(x[:, 0, 784:1568], ref)
+    assert not np.array_equal(x[..., :784], x[..., 784:1568])
+    dep = build_deployment(spec, copies, input_shifts=[(0, 0), (0, 0), (1, -1)], private_inputs=True)
+    check(dep)
+    assert dep.n_inputs == 3 * 784 and dep.input_shape == (3, 28, 28) and dep.provenance["private_inputs"]
+    got = simulate_pipelined(dep, x, lanes=40, device="cpu").class_counts
+    want = (evaluate_binary_network(spec, copies[0], x[..., :784])
+            + evaluate_binary_network(spec, copies[1], x[..., 784:1568])
+            + evaluate_binary_network(spec, copies[2], x[..., 1568:], shift=(1, -1)))
+    np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="at least one key"):
+        private_draws(img, [], seed=5)
+
+
+def test_scheme_rows_sum_simulated_members(tmp_path) -> None:
+    """Each scheme's ensemble accuracy equals that of the real N-copy deployment on the same inputs."""
+    from spikeforge.methods.corenet import data as cdata
+    from spikeforge.methods.corenet.evaluate import ensemble_activity
+    from spikeforge.methods.corenet.experiment import scheme_plan, scheme_rows
+    from spikeforge.methods.corenet.topology import JITTER_SHIFTS
+
+    plan = scheme_plan("bernoulli-draws", 3, [1, 2, 3, 5], seeds=2)
+    assert sorted(plan) == [2, 3, 5]
+    for n in (2, 3):  # within the pool: 2 seeds of n distinct members, each read through draw 0
+        assert len(plan[n]) == 2 and all(len({m for m, _ in e}) == n and {v for _, v in e} == {0} for e in plan[n])
+    assert scheme_plan("bernoulli-draws", 4, [2], seeds=2)[2] == [[(0, 0), (1, 0)], [(2, 0), (3, 0)]]  # disjoint
+    assert plan[5] == [[(0, 0), (1, 0), (2, 0), (0, 1), (1, 1)]]  # beyond the pool: new draws of old members
+    spec = small_network(signs="pm1")
+    members = [_random_copy(spec, 20 + i) for i in range(3)]
+    rng = np.random.default_rng(2)
+    img = (rng.random((30, 28, 28)) * 255).astype(np.uint8)
+    labels = rng.integers(0, 10, 30)
+    for scheme in ("bernoulli-draws", "bernoulli-draws+jitter", "input-jitter"):
+        rows = scheme_rows("binary", "small", spec, members, img, labels, None, img[:10], scheme=scheme,
+                           sizes=[1, 2, 5], seeds=1, cache=tmp_path / scheme, log=lambda *_: None)
+        assert [r["ensemble"] for r in rows] == [2, 5] and all(r["scheme"] == scheme for r in rows)
+        ens = scheme_plan(scheme, 3, [5], 1)[5][0]
+        jit, private = scheme != "bernoulli-draws", scheme != "input-jitter"
+        x = cdata.private_draws(img, ens, 7) if private else cdata.encode(img, "threshold")
+        _, cls, _ = ensemble_activity(spec, [members[m] for m, _ in ens], x, private_inputs=private,
+                                      input_shifts=[JITTER_SHIFTS[v] for _, v in ens] if jit else None)
+        assert rows[1]["accuracy_mean"] == float(np.mean(cls.argmax(1) == labels))
+        again = scheme_rows("binary", "small", spec, members, img, labels, None, img[:10], scheme=scheme,
+                            sizes=[1, 2, 5], seeds=1, cache=tmp_path / scheme, log=lambda *_: None)
+        assert again == rows  # reloaded from the cache
+
+
 def test_jitter_ensemble_plan() -> None:
     from spikeforge.methods.corenet.evaluate import jitter_ensembles
 
@@ -166,6 +233,30 @@ def test_jitter_ensemble_plan() -> None:
     assert len(plan[16]) == 1 and plan[16][0][:6] == [(0, 0), (1, 1), (2, 2), (3, 3), (0, 4), (1, 5)]
     assert len(set(plan[36][0])) == 36  # gcd(4, 9) = 1: every (member, shift) pair once
     assert 64 not in plan  # more copies than distinct (member, shift) pairs
+
+
+def test_elastic_augmentation_is_a_smooth_seeded_displacement() -> None:
+    from spikeforge.methods.corenet.data import _gaussian_kernel, elastic_batch
+
+    k = _gaussian_kernel(4.0)
+    assert len(k) == 25 and abs(float(k.sum()) - 1.0) < 1e-6 and int(k.argmax()) == 12
+    x = torch.zeros(3, 28, 28)
+    x[:, 6:22, 12:16] = 1.0  # a vertical bar
+    flat = x.reshape(3, -1)
+    gen = torch.Generator().manual_seed(0)
+    assert elastic_batch(flat, (28, 28), 0.0, 4.0, gen) is flat  # off: untouched
+    tiny = elastic_batch(flat, (28, 28), 1e-6, 4.0, gen)
+    assert torch.allclose(tiny, flat, atol=1e-5)  # a vanishing field samples each pixel at its own centre
+    a = elastic_batch(flat, (28, 28), 34.0, 4.0, torch.Generator().manual_seed(3))
+    b = elastic_batch(flat, (28, 28), 34.0, 4.0, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)  # seeded
+    assert float(a.min()) >= 0.0 and float(a.max()) <= 1.0
+    assert not torch.allclose(a, flat, atol=0.1)  # it did distort
+    assert torch.allclose(a.sum(1), flat.sum(1), rtol=0.4)  # a smooth field stretches the stroke only locally
+    img = a.reshape(3, 28, 28)
+    assert float(img[:, :, :6].sum()) == 0.0 and float(img[:, :, 22:].sum()) == 0.0  # displacements of a few px
+    with pytest.raises(ValueError, match="sigma"):
+        elastic_batch(flat, (28, 28), 34.0, 0.0, gen)
 
 
 def test_affine_augmentation_is_a_rotation_about_the_centre() -> None:

@@ -40,12 +40,17 @@ def build_deployment(
     chip: ChipSpec | str = "truenorth",
     provenance: dict[str, Any] | None = None,
     input_shifts: Sequence[tuple[int, int]] | None = None,
+    private_inputs: bool = False,
 ) -> Deployment:
     """One deployment holding every copy on its own cores; memoryless neurons, delay 1, one tick per input.
 
     Leaks are rounded and clipped to the chip's leak range; crossbars must be 0/1 and match the layer shapes.
     ``input_shifts`` (one ``(dy, dx)`` per copy) gives each copy its own translated input map
     (:meth:`NetworkSpec.input_sources`); default: every copy reads the image as is.
+    ``private_inputs``: copy k reads its own block of input channels ``[k·n, (k+1)·n)`` (``n`` =
+    ``spec.n_inputs``; input shape ``(copies, *spec.input_shape)``) instead of all copies sharing channels
+    ``[0, n)`` — e.g. so that each copy receives its own Bernoulli draw of the image
+    (:func:`spikeforge.methods.corenet.data.private_draws`).
     """
     chip_spec = get_chip(chip) if isinstance(chip, str) else chip
     core = chip_spec.core
@@ -61,9 +66,13 @@ def build_deployment(
     prov: dict[str, Any] = {"network": spec.name, "layout": spec.describe(), "copies": n_copies}
     if input_shifts is not None and any(tuple(sh) != (0, 0) for sh in input_shifts):
         prov["input_shifts"] = [[int(v) for v in sh] for sh in input_shifts]
+    if private_inputs:
+        prov["private_inputs"] = True
     prov.update(provenance or {})
-    dep = Deployment.empty(chip_spec, per * n_copies, spec.n_inputs, spec.n_classes, ticks_per_input=1,
-                           input_shape=spec.input_shape, provenance=prov)
+    n_in = spec.n_inputs * (n_copies if private_inputs else 1)
+    in_shape = (n_copies, *spec.input_shape) if private_inputs else spec.input_shape
+    dep = Deployment.empty(chip_spec, per * n_copies, n_in, spec.n_classes, ticks_per_input=1,
+                           input_shape=in_shape, provenance=prov)
     offs = layer_offsets(spec)
     in_ch, in_core, in_ax = [], [], []
     out_core, out_neu, out_cls = [], [], []
@@ -95,7 +104,7 @@ def build_deployment(
             if li == 0:
                 shifted = spec.input_sources(input_shifts[ci] if input_shifts is not None else (0, 0))
                 k0, a0 = np.nonzero(shifted >= 0)
-                in_ch.append(shifted[k0, a0])
+                in_ch.append(shifted[k0, a0] + (ci * spec.n_inputs if private_inputs else 0))
                 in_core.append(g[k0])
                 in_ax.append(a0)
             else:

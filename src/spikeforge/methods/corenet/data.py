@@ -58,6 +58,42 @@ def affine_batch(x: torch.Tensor, shape: tuple[int, int], max_rotate: float, max
     return out.reshape(b, h * w).clamp_(0.0, 1.0)
 
 
+def _gaussian_kernel(sigma: float) -> torch.Tensor:
+    r = max(1, math.ceil(3 * sigma))
+    t = torch.arange(-r, r + 1, dtype=torch.float32)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    return k / k.sum()
+
+
+def elastic_batch(x: torch.Tensor, shape: tuple[int, int], alpha: float, sigma: float,
+                  gen: torch.Generator) -> torch.Tensor:
+    """Random elastic distortions (Simard, Steinkraus & Platt 2003, "Best practices for convolutional neural
+    networks applied to visual document analysis"): per image, a displacement field with components drawn
+    uniform in [-1, 1] per pixel, smoothed by a normalised Gaussian of std ``sigma`` pixels and scaled by
+    ``alpha`` pixels; the image is resampled at ``(r + Δr, c + Δc)`` (bilinear, zero fill). Simard et al. use
+    ``alpha = 34``, ``sigma = 4`` on MNIST. x: (B, H*W) in [0, 1]; ``alpha <= 0`` returns x unchanged."""
+    if alpha <= 0:
+        return x
+    if sigma <= 0:
+        raise ValueError(f"elastic sigma must be > 0, got {sigma}")
+    b = x.shape[0]
+    h, w = shape
+    field = torch.rand((b * 2, 1, h, w), generator=gen) * 2 - 1
+    k = _gaussian_kernel(sigma)
+    r = (len(k) - 1) // 2
+    field = torch.nn.functional.conv2d(torch.nn.functional.pad(field, (r, r, 0, 0)), k.view(1, 1, 1, -1))
+    field = torch.nn.functional.conv2d(torch.nn.functional.pad(field, (0, 0, r, r)), k.view(1, 1, -1, 1))
+    d = field.view(b, 2, h, w) * alpha  # pixels: (Δc, Δr)
+    ys = (2 * torch.arange(h, dtype=torch.float32) + 1) / h - 1  # pixel centres, align_corners=False
+    xs = (2 * torch.arange(w, dtype=torch.float32) + 1) / w - 1
+    gx = xs.view(1, 1, w) + d[:, 0] * (2.0 / w)
+    gy = ys.view(1, h, 1) + d[:, 1] * (2.0 / h)
+    grid = torch.stack([gx, gy], dim=-1)  # (B, H, W, 2) as (x, y)
+    out = torch.nn.functional.grid_sample(x.view(b, 1, h, w), grid, mode="bilinear", padding_mode="zeros",
+                                          align_corners=False)
+    return out.reshape(b, h * w).clamp_(0.0, 1.0)
+
+
 def encode(x: np.ndarray, kind: str = "threshold", *, threshold: float = 0.5, seed: int = 0) -> np.ndarray:
     """One-tick input spikes (B, 1, K) uint8: thresholded pixels (intensity > threshold) or Bernoulli(intensity)."""
     if kind == "threshold":
@@ -65,6 +101,24 @@ def encode(x: np.ndarray, kind: str = "threshold", *, threshold: float = 0.5, se
     if kind == "bernoulli":
         return bernoulli_encode(x, ticks=1, rng=seed)
     raise ValueError(f"unknown encoding {kind!r}; use 'threshold' or 'bernoulli'")
+
+
+def private_draws(x: np.ndarray, keys: list[tuple[int, ...]], seed: int = 0) -> np.ndarray:
+    """One independent Bernoulli draw of the images per key, side by side: (B, 1, len(keys) · K) uint8.
+
+    Block ``i`` is ``Bernoulli(x)`` drawn with ``numpy.random.default_rng([seed, *keys[i]])``, so a copy's
+    draw depends only on its key (e.g. ``(member, shift)``), never on which other copies are drawn with it.
+    Feeds a deployment built with ``private_inputs=True``. x: (B, K) intensities in [0, 1] or uint8 images."""
+    x = np.asarray(x)
+    xf = x.reshape(len(x), -1).astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.reshape(len(x), -1)
+    if not keys:
+        raise ValueError("private_draws needs at least one key")
+    out = np.empty((len(xf), 1, len(keys) * xf.shape[1]), np.uint8)
+    k = xf.shape[1]
+    for i, key in enumerate(keys):
+        rng = np.random.default_rng([int(seed), *(int(v) for v in key)])
+        out[:, 0, i * k : (i + 1) * k] = rng.random(xf.shape, dtype=np.float32) < xf
+    return out
 
 
 def train_inputs(x: torch.Tensor, kind: str, threshold: float, gen: torch.Generator) -> torch.Tensor:

@@ -55,23 +55,29 @@ def member_class_counts(
     chunk: int | None = None,
     progress: Callable[[int], Any] | None = None,
     shifts: Sequence[tuple[int, int]] | None = None,
+    draw: Callable[[list[int]], np.ndarray] | None = None,
 ) -> np.ndarray:
     """(n_members, B, n_classes) class spike counts of every member, from the simulator; member i reads the
-    input through the map translated by ``shifts[i]`` when given."""
+    input through the map translated by ``shifts[i]`` when given.
+
+    ``draw``: private inputs — ``draw(idx)`` returns the (B, 1, len(idx) · K) spikes of members ``idx`` side
+    by side (e.g. :func:`~spikeforge.methods.corenet.data.private_draws`), each member reading its own block
+    (``build_deployment(..., private_inputs=True)``); ``spikes`` is then unused."""
     if shifts is not None and len(shifts) != len(members):
         raise ValueError(f"{len(shifts)} shifts for {len(members)} members")
     out = []
     for s in range(0, len(members), group):
         grp = list(members[s : s + group])
         sh = list(shifts[s : s + group]) if shifts is not None else None
-        dep = build_deployment(spec, grp, chip=chip, input_shifts=sh)
+        dep = build_deployment(spec, grp, chip=chip, input_shifts=sh, private_inputs=draw is not None)
         check(dep)
         n = len(grp)
         copy_of_output = np.repeat(np.arange(n), len(dep.output_core) // n)
         dep.output_class = (dep.output_class + copy_of_output * spec.n_classes).astype(np.int32)
         dep.n_classes = spec.n_classes * n
-        cls, _ = simulate_deployment(dep, spikes, chunk)
-        out.append(cls.reshape(len(spikes), n, spec.n_classes).transpose(1, 0, 2))
+        x = draw(list(range(s, s + n))) if draw is not None else spikes
+        cls, _ = simulate_deployment(dep, x, chunk)
+        out.append(cls.reshape(len(x), n, spec.n_classes).transpose(1, 0, 2))
         if progress is not None:
             progress(n)
     return np.concatenate(out)
@@ -144,19 +150,26 @@ def jitter_table(
     *,
     known: dict[tuple[int, int], np.ndarray] | None = None,
     chip: str = "truenorth",
+    plan: dict[int, list[list[tuple[int, int]]]] | None = None,
+    draw: Callable[[list[tuple[int, int]]], np.ndarray] | None = None,
 ) -> tuple[dict[int, list[float]], dict[tuple[int, int], np.ndarray]]:
-    """Simulator accuracy of input-jitter ensembles (:func:`jitter_ensembles`): size → per-seed accuracies.
+    """Simulator accuracy of input-jitter ensembles (:func:`jitter_ensembles`, or the given ``plan``):
+    size → per-seed accuracies.
 
     Each needed (member, shift) pair is simulated once (``known`` may supply pairs already simulated, e.g.
-    the unshifted members); returns the accuracies and every pair's (B, n_classes) class counts."""
+    the unshifted members); returns the accuracies and every pair's (B, n_classes) class counts.
+    ``draw``: private inputs per pair — ``draw(pairs)`` returns their (B, 1, len(pairs) · K) spikes side by
+    side (see :func:`member_class_counts`); ``spikes`` is then unused."""
     from spikeforge.methods.corenet.topology import JITTER_SHIFTS
 
-    plan = jitter_ensembles(len(members), sizes, seeds)
+    if plan is None:
+        plan = jitter_ensembles(len(members), sizes, seeds)
     counts = dict(known or {})
     need = sorted({p for ens in plan.values() for e in ens for p in e} - set(counts))
     if need:
+        pdraw = None if draw is None else (lambda idx: draw([need[i] for i in idx]))
         sim = member_class_counts(spec, [members[m] for m, _ in need], spikes, chip=chip,
-                                  shifts=[JITTER_SHIFTS[k] for _, k in need])
+                                  shifts=[JITTER_SHIFTS[k] for _, k in need], draw=pdraw)
         counts.update(zip(need, sim, strict=True))
     accs = {n: [float(np.mean(sum(counts[p] for p in e).argmax(axis=1) == labels)) for e in ens]
             for n, ens in plan.items()}
@@ -166,9 +179,12 @@ def jitter_table(
 def ensemble_activity(
     spec: NetworkSpec, members: Sequence[Copy], spikes: np.ndarray, *, chip: str = "truenorth",
     provenance: dict[str, Any] | None = None, input_shifts: Sequence[tuple[int, int]] | None = None,
+    private_inputs: bool = False,
 ) -> tuple[Deployment, np.ndarray, EventCounts]:
-    """Build the real N-copy deployment, design-rule check it, and simulate ``spikes`` on it."""
-    dep = build_deployment(spec, list(members), chip=chip, provenance=provenance, input_shifts=input_shifts)
+    """Build the real N-copy deployment, design-rule check it, and simulate ``spikes`` on it (with
+    ``private_inputs``, ``spikes`` holds every copy's own block of channels side by side)."""
+    dep = build_deployment(spec, list(members), chip=chip, provenance=provenance, input_shifts=input_shifts,
+                           private_inputs=private_inputs)
     check(dep)
     cls, counts = simulate_deployment(dep, spikes)
     return dep, cls, counts

@@ -19,7 +19,6 @@ from spikeforge.methods.corenet.build import Copy
 from spikeforge.methods.corenet.evaluate import (
     ensemble_activity,
     ensemble_table,
-    jitter_ensembles,
     jitter_table,
     member_class_counts,
 )
@@ -51,7 +50,10 @@ def train_cached(
     model before training (e.g. a warm start); the description is part of the cache key.
     Retraining deletes the simulator results cached under ``workdir`` (member counts, energy rows)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    key = {"method": method, "network": spec.describe(), "copies": copies, "model": mcfg, "train": asdict(tcfg)}
+    tkey = asdict(tcfg)
+    if tcfg.elastic_alpha == 0:  # settings added later are left out at their defaults: older caches stay valid
+        del tkey["elastic_alpha"], tkey["elastic_sigma"]
+    key = {"method": method, "network": spec.describe(), "copies": copies, "model": mcfg, "train": tkey}
     if init is not None:
         key["init"] = init[0]
     model = make_model(method, spec, copies, mcfg, tcfg.seed)
@@ -140,53 +142,115 @@ def seed_scheme(pool: int, n: int, seeds: int) -> str:
     return "disjoint" if n * seeds <= pool else f"subsets of a pool of {pool}"
 
 
-def jitter_rows(
-    method: str, network: str, spec: NetworkSpec, members: Sequence[Copy], spikes: np.ndarray,
-    labels: np.ndarray, plain_counts: np.ndarray, e_spikes: np.ndarray, *, sizes: Sequence[int], seeds: int,
-    encoding: str, cache: Path, log: Callable[..., Any] = print,
+#: Deployment schemes measured beside the plain ensembles (copies sharing the thresholded image):
+#: scheme → (copies read translated input maps, copies read their own Bernoulli draw of the image).
+SCHEMES: dict[str, tuple[bool, bool]] = {
+    "input-jitter": (True, False),
+    "bernoulli-draws": (False, True),
+    "bernoulli-draws+jitter": (True, True),
+}
+
+
+def scheme_plan(scheme: str, pool: int, sizes: Sequence[int], seeds: int) -> dict[int, list[list[tuple[int, int]]]]:
+    """size → per seed, the ``(member, variant)`` of each copy. Jitter schemes: variant = shift index
+    (:func:`~spikeforge.methods.corenet.evaluate.jitter_ensembles`). ``bernoulli-draws``: members as in
+    :func:`~spikeforge.methods.corenet.evaluate.ensemble_table` (variant 0); beyond the pool, copy k is
+    member ``k mod pool`` with draw ``k // pool`` (one ensemble)."""
+    from spikeforge.methods.corenet.evaluate import jitter_ensembles
+
+    jit, _ = SCHEMES[scheme]
+    sizes = [n for n in sizes if n > 1]
+    if jit:
+        return jitter_ensembles(pool, sizes, seeds)
+    out: dict[int, list[list[tuple[int, int]]]] = {}
+    for n in sizes:
+        if n > pool:
+            out[n] = [[(k % pool, k // pool) for k in range(n)]]
+            continue
+        ens = []
+        for s in range(seeds):
+            mem = (range(s * n, (s + 1) * n) if seeds * n <= pool
+                   else np.random.default_rng(1000 + s).choice(pool, n, replace=False).tolist())
+            ens.append([(int(m), 0) for m in mem])
+        out[n] = ens
+    return out
+
+
+def scheme_rows(
+    method: str, network: str, spec: NetworkSpec, members: Sequence[Copy], images: np.ndarray,
+    labels: np.ndarray, plain_counts: np.ndarray | None, e_images: np.ndarray, *, scheme: str, sizes: Sequence[int],
+    seeds: int, cache: Path, draw_seed: int = 7, log: Callable[..., Any] = print,
 ) -> list[dict[str, Any]]:
-    """Rows for *input-jitter ensembles* (:func:`~spikeforge.methods.corenet.evaluate.jitter_ensembles`):
-    copy k reads the image translated by ``JITTER_SHIFTS[k mod 9]``; sizes 2.. up to 9x the member pool.
-    Accuracy from the simulator (each (member, shift) pair simulated once and cached under ``cache``);
-    energy from the real N-copy deployment with its shifted input maps."""
+    """Rows of one deployment ``scheme`` (:data:`SCHEMES`) for ensemble sizes 2.. :
+
+    * ``input-jitter``: copy k reads the thresholded image translated by ``JITTER_SHIFTS[k mod 9]``;
+    * ``bernoulli-draws``: every copy reads its own Bernoulli draw of the image (private input channels:
+      ``build_deployment(..., private_inputs=True)``; the draw of copy (member m, variant v) is seeded by
+      ``(draw_seed, m, v)``);
+    * ``bernoulli-draws+jitter``: both.
+
+    Accuracy from the simulator (each (member, variant) pair simulated once and cached under ``cache``);
+    energy from the real N-copy deployment with its shifted / private input maps on ``e_images``.
+    ``images`` / ``e_images``: uint8 test images for accuracy / energy."""
+    from spikeforge.methods.corenet import data as cdata
     from spikeforge.methods.corenet.topology import JITTER_SHIFTS
 
+    jit, private = SCHEMES[scheme]
     pool = len(members)
-    sizes = [n for n in sizes if n > 1]
-    known = {(m, 0): plain_counts[m] for m in range(pool)}
-    f = cache / f"jitter-{encoding}-{pool}x{len(spikes)}.npz"
+    plan = scheme_plan(scheme, pool, sizes, seeds)
+    shift_of = (lambda v: JITTER_SHIFTS[v]) if jit else (lambda v: (0, 0))
+    known = {} if private or plain_counts is None else {(m, 0): plain_counts[m] for m in range(pool)}
+    tag = "jitter-threshold" if scheme == "input-jitter" else scheme.replace("+", "-")
+    f = cache / f"{tag}-{pool}x{len(images)}.npz"
     if f.exists():
         z = np.load(f)
         known.update({(int(m), int(k)): c for (m, k), c in zip(z["pairs"], z["counts"], strict=True)})
+    spikes = cdata.encode(images, "threshold")
+    draw = (lambda pairs: cdata.private_draws(images, list(pairs), draw_seed)) if private else None
     t0 = time.time()
-    accs, allc = jitter_table(spec, members, spikes, labels, sizes, seeds, known=known)
-    new = sorted(p for p in allc if p[1] != 0)
+    if jit:
+        accs, allc = jitter_table(spec, members, spikes, labels, sizes, seeds, known=known, plan=plan, draw=draw)
+    else:  # variants are draws, not shifts: every pair reads the image unshifted
+        need = sorted({p for ens in plan.values() for e in ens for p in e} - set(known))
+        if need:
+            pdraw = None if draw is None else (lambda idx: draw([need[i] for i in idx]))
+            sim = member_class_counts(spec, [members[m] for m, _ in need], spikes, draw=pdraw)
+            known.update(zip(need, sim, strict=True))
+        allc = known
+        accs = {n: [float(np.mean(np.sum([allc[p] for p in e], axis=0).argmax(axis=1) == labels)) for e in ens]
+                for n, ens in plan.items()}
+    new = sorted(p for p in allc if private or p[1] != 0)
     if new:
         cache.mkdir(parents=True, exist_ok=True)
         tmp = f.with_name(f.stem + ".tmp.npz")
         np.savez(tmp, pairs=np.array(new, np.int64), counts=np.stack([allc[p] for p in new]))
         tmp.replace(f)
-    log(f"  input-jitter ensembles: {len(allc) - pool} shifted members simulated/loaded ({time.time() - t0:.0f} s)")
-    plan = jitter_ensembles(pool, sizes, seeds)
+    log(f"  {scheme} ensembles: {len(allc)} (member, variant) pairs simulated/loaded ({time.time() - t0:.0f} s)")
+    e_thr = cdata.encode(e_images, "threshold")
     rows = []
     for n, a in accs.items():
         ens = plan[n][0]
-        shifts = [JITTER_SHIFTS[k] for _, k in ens]
-        row: dict[str, Any] = {"method": method, "network": network, "ensemble": n, "scheme": "input-jitter",
-                               "encoding": encoding, "accuracy_mean": float(np.mean(a)),
-                               "accuracy_std": float(np.std(a)), "seeds": len(a),
-                               "seed_scheme": seed_scheme(pool, n, seeds), "test_images": len(labels),
-                               "distinct_networks": len({m for m, _ in ens})}
-        ef = cache / f"energy-jitter-{n}x{len(e_spikes)}.json"
+        row: dict[str, Any] = {"method": method, "network": network, "ensemble": n, "scheme": scheme,
+                               "encoding": "bernoulli (one draw per copy)" if private else "threshold",
+                               "accuracy_mean": float(np.mean(a)), "accuracy_std": float(np.std(a)),
+                               "seeds": len(a), "seed_scheme": seed_scheme(pool, n, seeds),
+                               "test_images": len(labels), "distinct_networks": len({m for m, _ in ens})}
+        ef = cache / f"energy-{'jitter' if scheme == 'input-jitter' else tag}-{n}x{len(e_images)}.json"
         if ef.exists():
             erow = json.loads(ef.read_text())
         else:
-            erow = energy_row(spec, [members[m] for m, _ in ens], e_spikes, input_shifts=shifts)
+            shifts = [shift_of(v) for _, v in ens] if jit else None
+            x = cdata.private_draws(e_images, list(ens), draw_seed) if private else e_thr
+            dep, _, counts = ensemble_activity(spec, [members[m] for m, _ in ens], x, input_shifts=shifts,
+                                               private_inputs=private)
+            erow = {"cores": dep.n_cores}
+            erow.update(energy_summary(dep, counts))
+            cache.mkdir(parents=True, exist_ok=True)
             ef.write_text(json.dumps(erow))
         row.update(erow)
-        row["energy_images"] = len(e_spikes)
+        row["energy_images"] = len(e_images)
         rows.append(row)
-        log(f"  jitter n={n:3d}  acc {row['accuracy_mean'] * 100:.2f} ± {row['accuracy_std'] * 100:.2f} %  "
+        log(f"  {scheme} n={n:3d}  acc {row['accuracy_mean'] * 100:.2f} ± {row['accuracy_std'] * 100:.2f} %  "
             f"cores {row['cores']}  {row['uJ_per_image']:.3f} µJ")
     return rows
 
@@ -204,10 +268,11 @@ def run_method_network(
     energy_images: int,
     encodings: Sequence[str] = ("threshold", "bernoulli"),
     log: Callable[..., Any] = print,
-    jitter: bool = True,
+    schemes: Sequence[str] = tuple(SCHEMES),
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Train (cached), build the member pool, measure ensemble accuracy on the simulator and energy of the
-    real N-copy deployments; with ``jitter``, also input-jitter ensembles (``info["jitter_rows"]``).
+    real N-copy deployments; also the ensembles of each deployment scheme in ``schemes`` (:data:`SCHEMES`,
+    ``info["scheme_rows"]``).
     ``settings``: ``signs``, ``model`` (dict), ``train`` (TrainConfig fields), ``pool`` (probabilistic:
     sampled copies; binary: networks trained jointly), ``sample_seed``.
 
@@ -272,9 +337,10 @@ def run_method_network(
         rows.append(row)
         log(f"  n={n:3d}  acc {row['accuracy_mean'] * 100:.2f} ± {row['accuracy_std'] * 100:.2f} %  "
             f"cores {row['cores']}  {row['uJ_per_image']:.3f} µJ  ({time.time() - t0:.0f} s energy sim)")
-    if jitter:
-        info["jitter_rows"] = jitter_rows(method, network, spec, members, spikes[encodings[0]], yte,
-                                          plain[encodings[0]], e_spikes, sizes=sizes, seeds=seeds,
-                                          encoding=encodings[0], cache=cache, log=log)
+    info["scheme_rows"] = []
+    for scheme in schemes:
+        info["scheme_rows"] += scheme_rows(method, network, spec, members, xte, yte, plain.get("threshold"),
+                                           data.x_test[:energy_images], scheme=scheme, sizes=sizes, seeds=seeds,
+                                           cache=cache, log=log)
     info.update({"layout": spec.describe(), "pool": len(members), "settings": settings})
     return rows, info

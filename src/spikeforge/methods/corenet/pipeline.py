@@ -11,8 +11,10 @@ Config keys (TOML tables; every key optional except where noted):
 * ``[deploy]`` ``ensemble`` (copies on distinct cores, votes summed), ``sample_seed`` (probabilistic),
   ``input_jitter`` (bool, default false: copy k reads the image translated by ``JITTER_SHIFTS[k mod 9]``,
   an input-jitter ensemble; see :meth:`~spikeforge.methods.corenet.topology.NetworkSpec.input_sources`).
-* ``[encoding]`` test-time input spikes: ``kind`` ("threshold" | "bernoulli"), ``threshold``, ``seed``;
-  one tick per image.
+* ``[encoding]`` test-time input spikes: ``kind`` ("threshold" | "bernoulli" | "bernoulli-draws"),
+  ``threshold``, ``seed``; one tick per image. ``"bernoulli-draws"`` gives every copy its own Bernoulli draw
+  of the image on its own input channels (``build_deployment(..., private_inputs=True)``; copy k's draw is
+  seeded by ``(seed, k, 0)``), where ``"bernoulli"`` feeds one draw to all copies.
 * ``chip`` — preset name ("truenorth").
 """
 
@@ -91,7 +93,12 @@ def run_corenet(
 
     copies = make_copies(model, ensemble, seed)
     jitter = bool(dep_cfg.get("input_jitter", False))
+    kind = enc.get("kind", "threshold")
+    if kind not in ("threshold", "bernoulli", "bernoulli-draws"):
+        raise ValueError(f"[encoding] kind {kind!r}: use 'threshold', 'bernoulli' or 'bernoulli-draws'")
+    private = kind == "bernoulli-draws"
     dep = build_deployment(spec, copies, chip=chip, input_shifts=jitter_shifts(len(copies)) if jitter else None,
+                           private_inputs=private,
                            provenance={"method": method, "dataset": ds.name, "seed": seed,
                                        "recipe": config.get("name", ""), "ensemble": ensemble})
     check(dep)
@@ -99,10 +106,13 @@ def run_corenet(
 
     max_test = dcfg.get("max_test")
     xte, yte = (ds.x_test, ds.y_test) if not max_test else (ds.x_test[:max_test], ds.y_test[:max_test])
-    kind = enc.get("kind", "threshold")
     if int(enc.get("ticks", 1)) != 1:
         raise ValueError("these networks classify one image per tick: [encoding] ticks must be 1")
-    spikes = cdata.encode(xte, kind, threshold=float(enc.get("threshold", 0.5)), seed=int(enc.get("seed", seed)))
+    eseed = int(enc.get("seed", seed))
+    if private:
+        spikes = cdata.private_draws(xte, [(k, 0) for k in range(len(copies))], eseed)
+    else:
+        spikes = cdata.encode(xte, kind, threshold=float(enc.get("threshold", 0.5)), seed=eseed)
     ev = evaluate_deployment(dep, spikes, yte, name=ds.name)  # pipelined regime: one image per tick
     m = ev["events_per_input"]
     res: dict[str, Any] = {

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from spikeforge.methods.corenet.data import affine_batch, shift_batch, train_inputs
+from spikeforge.methods.corenet.data import affine_batch, elastic_batch, shift_batch, train_inputs
 from spikeforge.methods.corenet.torchnet import CoreNetModel
 
 
@@ -43,6 +43,8 @@ class TrainConfig:
     max_shift: int = 0
     max_rotate: float = 0.0  # degrees; random rotations in training (0 = off)
     max_scale: float = 0.0  # random isotropic scaling by 1 ± max_scale in training (0 = off)
+    elastic_alpha: float = 0.0  # elastic distortion strength in pixels (Simard 2003: 34; 0 = off)
+    elastic_sigma: float = 4.0  # smoothing of the elastic displacement field, pixels (Simard 2003: 4)
     train_input: str = "intensity"  # "intensity" | "threshold" | "bernoulli"
     threshold: float = 0.5
     seed: int = 0
@@ -154,6 +156,7 @@ def train(
             idx = perm[bi * cfg.batch_size : (bi + 1) * cfg.batch_size]
             xb = xt[idx]
             if len(shape) == 2:
+                xb = elastic_batch(xb, shape, cfg.elastic_alpha, cfg.elastic_sigma, gen)
                 xb = affine_batch(xb, shape, cfg.max_rotate, cfg.max_scale, gen)
                 xb = shift_batch(xb, shape, cfg.max_shift, gen)
             xb = train_inputs(xb, cfg.train_input, cfg.threshold, gen)
