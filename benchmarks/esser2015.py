@@ -43,7 +43,9 @@ SCHEME_NOTES = {  # deployment schemes of scheme_rows (spikeforge.methods.corene
 FULL = {
     "small": {"signs": "perm2", "pool": 320, "sample_seed": 1,
               "train": {"epochs": 30, "lr": 0.01, "seed": 0, "threads": 1}},
-    "large": {"signs": "perm2", "pool": 64, "sample_seed": 1,
+    # 3 independently trained models (seeds 0, 1, 2; trained side by side, one process each); the pool of 64
+    # copies samples them round-robin
+    "large": {"signs": "perm2", "pool": 64, "sample_seed": 1, "models": 3,
               "train": {"epochs": 80, "lr": 0.01, "max_shift": 2, "max_rotate": 10.0, "max_scale": 0.1, "seed": 0,
                         "threads": 1}},
 }

@@ -275,3 +275,38 @@ def test_affine_augmentation_is_a_rotation_about_the_centre() -> None:
     assert float(ys.min()) >= 0.0 and float(ys.max()) <= 1.0
     rows = ys.sum(2)  # a pure scaling keeps the bar horizontal: mass stays in rows 12..15
     assert torch.allclose(rows[:, 12:16].sum(1), ys.sum((1, 2)), rtol=1e-4)
+
+
+def test_members_round_robin_over_independent_models() -> None:
+    from spikeforge.methods.corenet.experiment import members_of
+
+    spec = small_network()
+    a, b = ProbabilisticCoreNet(spec, seed=1), ProbabilisticCoreNet(spec, seed=2)
+    got = members_of("probabilistic", [a, b], 5, seed=3)
+    want = [a.sample(300009), b.sample(300009), a.sample(300010), b.sample(300010), a.sample(300011)]
+    for g, w in zip(got, want, strict=True):
+        for gl, wl in zip(g[0], w[0], strict=True):
+            np.testing.assert_array_equal(gl, wl)
+    one = members_of("probabilistic", a, 2, seed=3)  # one model: the single-model seeds
+    np.testing.assert_array_equal(one[1][0][0], a.sample(300010)[0][0])
+    with pytest.raises(ValueError, match="jointly trained"):
+        members_of("binary", [a, b], 2)
+
+
+def test_independent_models_train_in_parallel_as_in_series(tmp_path, monkeypatch) -> None:
+    from spikeforge.methods.corenet.experiment import probabilistic_models
+
+    spec = small_network()
+    rng = np.random.default_rng(0)
+    x, y = rng.random((40, 784)).astype(np.float32), rng.integers(0, 10, 40)
+    settings = {"models": 2, "train": {"epochs": 1, "batch_size": 20, "seed": 4, "threads": 1,
+                                       "log_every_epoch": False}}
+    monkeypatch.setenv("SPIKEFORGE_WORKERS", "2")
+    par, infos = probabilistic_models(spec, "small", settings, tmp_path / "par", x, y, log=lambda *_: None)
+    assert (tmp_path / "par" / "probabilistic-small-seed5" / "model.pt").exists() and len(infos) == 2
+    monkeypatch.setenv("SPIKEFORGE_WORKERS", "1")
+    ser, _ = probabilistic_models(spec, "small", settings, tmp_path / "ser", x, y, log=lambda *_: None)
+    for p, s in zip(par, ser, strict=True):
+        for a, b in zip(p.parameters(), s.parameters(), strict=True):
+            torch.testing.assert_close(a, b)
+    assert not torch.equal(par[0].conn[0], par[1].conn[0])  # seeds 4 and 5: different models

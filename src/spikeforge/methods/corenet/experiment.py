@@ -6,6 +6,7 @@ accuracy tables and energy rows. Accuracy and event counts always come from the 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -40,6 +41,18 @@ def make_model(method: str, spec: NetworkSpec, copies: int, mcfg: dict[str, Any]
     raise ValueError(f"unknown method {method!r}")
 
 
+def _cache_key(method: str, spec: NetworkSpec, copies: int, mcfg: dict[str, Any], tcfg: TrainConfig,
+               init: dict[str, Any] | None = None) -> dict[str, Any]:
+    tkey = asdict(tcfg)
+    if tcfg.elastic_alpha == 0:  # settings added later are left out at their defaults: older caches stay valid
+        del tkey["elastic_alpha"], tkey["elastic_sigma"]
+    key: dict[str, Any] = {"method": method, "network": spec.describe(), "copies": copies, "model": mcfg,
+                           "train": tkey}
+    if init is not None:
+        key["init"] = init
+    return key
+
+
 def train_cached(
     method: str, spec: NetworkSpec, copies: int, mcfg: dict[str, Any], tcfg: TrainConfig, workdir: Path,
     x: np.ndarray, y: np.ndarray, log: Callable[..., Any] = print,
@@ -50,12 +63,7 @@ def train_cached(
     model before training (e.g. a warm start); the description is part of the cache key.
     Retraining deletes the simulator results cached under ``workdir`` (member counts, energy rows)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    tkey = asdict(tcfg)
-    if tcfg.elastic_alpha == 0:  # settings added later are left out at their defaults: older caches stay valid
-        del tkey["elastic_alpha"], tkey["elastic_sigma"]
-    key = {"method": method, "network": spec.describe(), "copies": copies, "model": mcfg, "train": tkey}
-    if init is not None:
-        key["init"] = init[0]
+    key = _cache_key(method, spec, copies, mcfg, tcfg, None if init is None else init[0])
     model = make_model(method, spec, copies, mcfg, tcfg.seed)
     if init is not None:
         init[1](model)
@@ -87,12 +95,68 @@ def train_cached(
     return model, info
 
 
-def members_of(method: str, model: CoreNetModel, n: int, seed: int = 0) -> list[Copy]:
-    """Probabilistic: ``n`` sampled networks of copy 0 (seeds ``seed * 100003 + i``). Binary: the model's
-    first ``n`` trained copies, binarised."""
+def members_of(method: str, model: CoreNetModel | Sequence[CoreNetModel], n: int, seed: int = 0) -> list[Copy]:
+    """Probabilistic: ``n`` sampled networks; with ``K`` trained models (a list), member i is a sample of
+    model ``i mod K`` (seed ``seed * 100003 + i // K``; one model: seeds ``seed * 100003 + i``). Binary: the
+    model's first ``n`` trained copies, binarised."""
+    models = list(model) if isinstance(model, Sequence) else [model]
     if method == "probabilistic":
-        return [model.sample(seed * 100003 + i) for i in range(n)]  # type: ignore[operator]
-    return [model.binarised(k) for k in range(min(n, model.copies))]  # type: ignore[operator]
+        k = len(models)
+        return [models[i % k].sample(seed * 100003 + i // k) for i in range(n)]  # type: ignore[operator]
+    if len(models) != 1:
+        raise ValueError("binary members come from one jointly trained model")
+    return [models[0].binarised(j) for j in range(min(n, models[0].copies))]  # type: ignore[operator]
+
+
+def probabilistic_models(
+    spec: NetworkSpec, network: str, settings: dict[str, Any], workdir: Path, x: np.ndarray, y: np.ndarray,
+    log: Callable[..., Any] = print,
+) -> tuple[list[CoreNetModel], list[dict[str, Any]]]:
+    """The ``settings["models"]`` (default 1) independently trained probabilistic models of a benchmark
+    setting: model k trains with seed ``train.seed + k``, cached in ``probabilistic-{network}`` (k = 0) or
+    ``probabilistic-{network}-seed{train.seed + k}``. Returns the models and their training infos."""
+    from dataclasses import replace
+
+    tc = TrainConfig.from_dict(dict(settings.get("train", {})))
+    mcfg = dict(settings.get("model", {}))
+    jobs = [(workdir / (f"probabilistic-{network}" if k == 0 else f"probabilistic-{network}-seed{tc.seed + k}"),
+             replace(tc, seed=tc.seed + k)) for k in range(int(settings.get("models", 1)))]
+    workers = min(len(jobs), int(os.environ.get("SPIKEFORGE_WORKERS", os.cpu_count() or 1)))
+    if workers > 1:  # train the models not yet cached side by side, one process (and one thread) each
+        todo = [(wd, t) for wd, t in jobs if not _cached(wd, "probabilistic", spec, 1, mcfg, t)]
+        if len(todo) > 1:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            log(f"  training {len(todo)} probabilistic models in {min(workers, len(todo))} processes")
+            with ProcessPoolExecutor(min(workers, len(todo)), mp_context=mp.get_context("spawn")) as ex:
+                for f in [ex.submit(_train_job, spec, mcfg, t, wd, x, y) for wd, t in todo]:
+                    f.result()
+    out, infos = [], []
+    for wd, t in jobs:
+        m, info = train_cached("probabilistic", spec, 1, mcfg, t, wd, x, y, log)
+        out.append(m)
+        infos.append(info)
+    return out, infos
+
+
+def _cached(workdir: Path, method: str, spec: NetworkSpec, copies: int, mcfg: dict[str, Any],
+            tcfg: TrainConfig) -> bool:
+    """Whether ``workdir/model.pt`` holds a model trained with exactly these settings."""
+    f = workdir / "model.pt"
+    if not f.exists():
+        return False
+    st = torch.load(f, weights_only=False)
+    return bool(st.get("key") == json.loads(json.dumps(_cache_key(method, spec, copies, mcfg, tcfg))))
+
+
+def _train_job(spec: NetworkSpec, mcfg: dict[str, Any], tcfg: TrainConfig, workdir: Path, x: np.ndarray,
+               y: np.ndarray) -> None:
+    """Worker-process body of :func:`probabilistic_models` (its log goes to ``workdir/train.log``)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    with open(workdir / "train.log", "a") as fh:
+        train_cached("probabilistic", spec, 1, mcfg, tcfg, workdir, x, y,
+                     lambda *a: print(*a, file=fh, flush=True))
 
 
 def accuracy_rows(
@@ -274,7 +338,8 @@ def run_method_network(
     real N-copy deployments; also the ensembles of each deployment scheme in ``schemes`` (:data:`SCHEMES`,
     ``info["scheme_rows"]``).
     ``settings``: ``signs``, ``model`` (dict), ``train`` (TrainConfig fields), ``pool`` (probabilistic:
-    sampled copies; binary: networks trained jointly), ``sample_seed``.
+    sampled copies; binary: networks trained jointly), ``sample_seed``; probabilistic: ``models`` (K
+    independently trained models, seeds ``train.seed + k``; member i is a sample of model i mod K).
 
     Returns (rows, info)."""
     from spikeforge.methods.corenet import data as cdata
@@ -292,22 +357,30 @@ def run_method_network(
     if ws is not None:  # binary networks started from samples of a trained probabilistic model
         if method != "binary":
             raise ValueError("warm_start applies to the binary method")
-        pset = ws["probabilistic"]
-        ptc = TrainConfig.from_dict(dict(pset.get("train", {})))
-        pmodel, _ = train_cached("probabilistic", spec, 1, dict(pset.get("model", {})), ptc,
-                                 workdir / f"probabilistic-{network}", xtr, data.y_train, log)
+        pmodels, _ = probabilistic_models(spec, network, ws["probabilistic"], workdir, xtr, data.y_train, log)
         seed0 = int(ws.get("sample_seed", 7))
-        nets = members_of("probabilistic", pmodel, copies, seed0)
+        nets = members_of("probabilistic", pmodels, copies, seed0)
         init = (json.loads(json.dumps(ws)),
                 lambda m: m.warm_start_(nets, float(ws.get("margin", 0.1))))
-        log(f"  warm start: {copies} samples (seed {seed0}) of the trained probabilistic {network} model")
-    model, info = train_cached(method, spec, copies, dict(settings.get("model", {})), tcfg,
-                               workdir / f"{method}-{network}", xtr, data.y_train, log, init=init)
+        log(f"  warm start: {copies} samples (seed {seed0}) of {len(pmodels)} trained probabilistic {network} "
+            f"model(s)")
+    n_models = int(settings.get("models", 1))
+    if method == "probabilistic":
+        models, infos = probabilistic_models(spec, network, settings, workdir, xtr, data.y_train, log)
+        model: CoreNetModel | list[CoreNetModel] = models
+        info = dict(infos[0])
+        if n_models > 1:
+            info["models"] = infos
+    else:
+        if n_models != 1:
+            raise ValueError("'models' applies to the probabilistic method (binary pools are trained jointly)")
+        model, info = train_cached(method, spec, copies, dict(settings.get("model", {})), tcfg,
+                                   workdir / f"{method}-{network}", xtr, data.y_train, log, init=init)
     members = members_of(method, model, pool, int(settings.get("sample_seed", 1)))
     xte, yte = data.x_test[:n_test], data.y_test[:n_test]
     spikes = {enc: cdata.encode(xte, enc, seed=7) for enc in encodings}
     wd = workdir / f"{method}-{network}"
-    cache = wd / f"sample{settings.get('sample_seed', 1)}"
+    cache = wd / (f"sample{settings.get('sample_seed', 1)}" + (f"-models{n_models}" if n_models > 1 else ""))
     plain: dict[str, np.ndarray] = {}
     accs = accuracy_rows(spec, members, spikes, yte, sizes, seeds, log, cache=cache, counts_out=plain)
     e_spikes = cdata.encode(data.x_test[:energy_images], "threshold")
