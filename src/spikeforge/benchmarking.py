@@ -47,9 +47,16 @@ def git_commit(root: Path | str) -> str:
     return out.strip() if out and out.strip() else "unknown"
 
 
+#: Paths whose edits do not make a result "dirty": the benchmark outputs and their summary, which other
+#: benchmark runs rewrite while this one runs (the code that produced a result is what ``git_dirty`` is about).
+RESULT_PATHS: tuple[str, ...] = ("benchmarks/results", "BENCHMARKS.md")
+
+
 def git_dirty(root: Path | str) -> bool | None:
-    """Whether tracked files differ from HEAD (``None`` outside a git checkout)."""
-    out = _git(Path(root), "status", "--porcelain", "--untracked-files=no")
+    """Whether tracked files other than :data:`RESULT_PATHS` differ from HEAD (``None`` outside a git
+    checkout)."""
+    excludes = [f":(exclude){p}" for p in RESULT_PATHS]
+    out = _git(Path(root), "status", "--porcelain", "--untracked-files=no", "--", ".", *excludes)
     return None if out is None else bool(out.strip())
 
 

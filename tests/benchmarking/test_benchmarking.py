@@ -48,6 +48,15 @@ def test_git_commit_and_dirty(tmp_path: Path) -> None:
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
     assert git_commit(tmp_path) == head and len(head) == 40
     assert git_dirty(tmp_path) is False
+    # a rewritten result file or summary is not a code change
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    (tmp_path / "benchmarks" / "results" / "x.json").write_text("{}")
+    (tmp_path / "BENCHMARKS.md").write_text("a")
+    run("add", "benchmarks", "BENCHMARKS.md")
+    run("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "r")
+    (tmp_path / "benchmarks" / "results" / "x.json").write_text('{"a": 1}')
+    (tmp_path / "BENCHMARKS.md").write_text("b")
+    assert git_dirty(tmp_path) is False
     (tmp_path / "f.txt").write_text("2")
     assert git_dirty(tmp_path) is True
 
