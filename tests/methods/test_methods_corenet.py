@@ -78,6 +78,35 @@ def test_checkpoint_resume_reproduces_uninterrupted_run(tmp_path) -> None:
         torch.testing.assert_close(pa, pc)
 
 
+def test_annealing_phase_schedule_and_continuation(tmp_path) -> None:
+    """The annealing epochs continue the main schedule: lr·r^(e/(E−1)) for e < E, then lr·r·a^((e−E+1)/A);
+    a run with annealing equals the run without it, resumed from its checkpoint and annealed."""
+    from spikeforge.methods.corenet.experiment import _cache_key
+    from spikeforge.methods.corenet.train import _lr_at, total_epochs
+
+    main = TrainConfig(epochs=3, lr=0.01, lr_final_ratio=0.25, batch_size=20, seed=5, log_every_epoch=False)
+    ann = TrainConfig(**{**main.__dict__, "anneal_epochs": 2, "anneal_ratio": 0.04})
+    assert total_epochs(main) == 3 and total_epochs(ann) == 5
+    lrs = [_lr_at(ann, e) for e in range(5)]
+    np.testing.assert_allclose(lrs, [0.01, 0.005, 0.0025, 0.0025 * 0.2, 0.0025 * 0.04])
+    assert [_lr_at(main, e) for e in range(3)] == lrs[:3]
+    spec = small_network()
+    rng = np.random.default_rng(0)
+    x, y = rng.random((60, 784)).astype(np.float32), rng.integers(0, 10, 60)
+    a = ProbabilisticCoreNet(spec, seed=1)
+    hist = train(a, x, y, ann)
+    np.testing.assert_allclose([h["lr"] for h in hist["history"]], lrs)
+    ck = tmp_path / "ck.pt"
+    train(ProbabilisticCoreNet(spec, seed=1), x, y, main, checkpoint=ck)
+    c = ProbabilisticCoreNet(spec, seed=1)
+    assert len(train(c, x, y, ann, checkpoint=ck, log=lambda *_: None)["history"]) == 5
+    for pa, pc in zip(a.parameters(), c.parameters(), strict=True):
+        torch.testing.assert_close(pa, pc)
+    # caches of settings without annealing keep their keys; annealing changes the key
+    k_main, k_ann = (_cache_key("probabilistic", spec, 1, {}, t)["train"] for t in (main, ann))
+    assert "anneal_epochs" not in k_main and k_ann["anneal_epochs"] == 2
+
+
 @pytest.mark.parametrize("method", ["probabilistic", "binary"])
 def test_pipeline_entry_point_end_to_end(tmp_path, method: str) -> None:
     """The recipe entry point on a sliver of MNIST (skipped where MNIST is not installed)."""
@@ -310,3 +339,26 @@ def test_independent_models_train_in_parallel_as_in_series(tmp_path, monkeypatch
         for a, b in zip(p.parameters(), s.parameters(), strict=True):
             torch.testing.assert_close(a, b)
     assert not torch.equal(par[0].conn[0], par[1].conn[0])  # seeds 4 and 5: different models
+
+
+def test_named_settings_and_pool_caches_are_kept_apart(tmp_path) -> None:
+    """A setting's ``name`` names its model directories; a multi-model pool's simulator cache carries a digest
+    of the training settings, so new models never read the counts of older ones."""
+    from spikeforge.methods.corenet.experiment import cache_name, pool_cache_dir, probabilistic_models
+
+    spec = small_network()
+    rng = np.random.default_rng(0)
+    x, y = rng.random((40, 784)).astype(np.float32), rng.integers(0, 10, 40)
+    tr = {"epochs": 1, "batch_size": 20, "seed": 0, "threads": 1, "log_every_epoch": False}
+    named = {"models": 2, "name": "small-x", "train": tr}
+    probabilistic_models(spec, "small", named, tmp_path, x, y, log=lambda *_: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["probabilistic-small-x", "probabilistic-small-x-seed1"]
+    assert cache_name({}, "large") == "large" and cache_name(named, "small") == "small-x"
+    with pytest.raises(ValueError, match="cache name"):
+        cache_name({"name": "../x"}, "small")
+    one = pool_cache_dir("probabilistic", "small", {"train": tr}, tmp_path)
+    assert one == tmp_path / "probabilistic-small" / "sample1"
+    a = pool_cache_dir("probabilistic", "small", named, tmp_path)
+    b = pool_cache_dir("probabilistic", "small", {**named, "train": {**tr, "anneal_epochs": 2}}, tmp_path)
+    assert a.parent == b.parent == tmp_path / "probabilistic-small-x" and a.name.startswith("sample1-models2-")
+    assert a != b and a == pool_cache_dir("probabilistic", "small", dict(named), tmp_path)

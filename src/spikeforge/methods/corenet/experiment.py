@@ -5,6 +5,7 @@ accuracy tables and energy rows. Accuracy and event counts always come from the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -26,7 +27,7 @@ from spikeforge.methods.corenet.evaluate import (
 from spikeforge.methods.corenet.pipeline import energy_summary
 from spikeforge.methods.corenet.topology import NetworkSpec
 from spikeforge.methods.corenet.torchnet import CoreNetModel
-from spikeforge.methods.corenet.train import TrainConfig, train
+from spikeforge.methods.corenet.train import TrainConfig, total_epochs, train
 
 
 def make_model(method: str, spec: NetworkSpec, copies: int, mcfg: dict[str, Any], seed: int) -> CoreNetModel:
@@ -46,6 +47,8 @@ def _cache_key(method: str, spec: NetworkSpec, copies: int, mcfg: dict[str, Any]
     tkey = asdict(tcfg)
     if tcfg.elastic_alpha == 0:  # settings added later are left out at their defaults: older caches stay valid
         del tkey["elastic_alpha"], tkey["elastic_sigma"]
+    if tcfg.anneal_epochs == 0:
+        del tkey["anneal_epochs"], tkey["anneal_ratio"]
     key: dict[str, Any] = {"method": method, "network": spec.describe(), "copies": copies, "model": mcfg,
                            "train": tkey}
     if init is not None:
@@ -89,7 +92,7 @@ def train_cached(
     info = {"train_seconds_this_run": time.time() - t0,
             "train_seconds": float(sum(h["seconds"] for h in hist["history"])),
             "final_train_acc": hist["history"][-1]["train_acc"], "temperature": hist["temperature"],
-            "epochs": tcfg.epochs}
+            "epochs": total_epochs(tcfg)}
     torch.save({"key": json.loads(json.dumps(key)), "model": model.state_dict(), "method": model.method_state(),
                 "info": info}, final)
     return model, info
@@ -108,18 +111,43 @@ def members_of(method: str, model: CoreNetModel | Sequence[CoreNetModel], n: int
     return [models[0].binarised(j) for j in range(min(n, models[0].copies))]  # type: ignore[operator]
 
 
+def cache_name(settings: dict[str, Any], network: str) -> str:
+    """The name a benchmark setting's caches go by: ``settings["name"]``, else the network's."""
+    name = str(settings.get("name", network))
+    if not name or "/" in name or name.startswith("."):
+        raise ValueError(f"bad cache name {name!r} in the settings of network {network!r}")
+    return name
+
+
+def pool_cache_dir(method: str, network: str, settings: dict[str, Any], workdir: Path) -> Path:
+    """Where a setting's simulator results (member class counts, energy rows) are cached:
+    ``{method}-{name}/sample{sample_seed}``; a pool sampled from ``K > 1`` models adds ``-models{K}-{h}``,
+    ``h`` a digest of the settings the models were trained with, so retraining any of them (not only the
+    first, in whose directory the cache lives) leaves the cache of the old models behind."""
+    n_models = int(settings.get("models", 1))
+    wd = workdir / f"{method}-{cache_name(settings, network)}"
+    leaf = f"sample{settings.get('sample_seed', 1)}"
+    if n_models > 1:
+        what = {k: settings.get(k) for k in ("signs", "model", "train", "models")}
+        leaf += f"-models{n_models}-" + hashlib.sha1(json.dumps(what, sort_keys=True).encode()).hexdigest()[:8]
+    return wd / leaf
+
+
 def probabilistic_models(
     spec: NetworkSpec, network: str, settings: dict[str, Any], workdir: Path, x: np.ndarray, y: np.ndarray,
     log: Callable[..., Any] = print,
 ) -> tuple[list[CoreNetModel], list[dict[str, Any]]]:
     """The ``settings["models"]`` (default 1) independently trained probabilistic models of a benchmark
-    setting: model k trains with seed ``train.seed + k``, cached in ``probabilistic-{network}`` (k = 0) or
-    ``probabilistic-{network}-seed{train.seed + k}``. Returns the models and their training infos."""
+    setting: model k trains with seed ``train.seed + k``, cached in ``probabilistic-{name}`` (k = 0) or
+    ``probabilistic-{name}-seed{train.seed + k}``, ``name = settings.get("name", network)`` (a setting
+    names its cache when two settings of one network share a work directory). Returns the models and their
+    training infos."""
     from dataclasses import replace
 
     tc = TrainConfig.from_dict(dict(settings.get("train", {})))
     mcfg = dict(settings.get("model", {}))
-    jobs = [(workdir / (f"probabilistic-{network}" if k == 0 else f"probabilistic-{network}-seed{tc.seed + k}"),
+    name = cache_name(settings, network)
+    jobs = [(workdir / (f"probabilistic-{name}" if k == 0 else f"probabilistic-{name}-seed{tc.seed + k}"),
              replace(tc, seed=tc.seed + k)) for k in range(int(settings.get("models", 1)))]
     workers = min(len(jobs), int(os.environ.get("SPIKEFORGE_WORKERS", os.cpu_count() or 1)))
     if workers > 1:  # train the models not yet cached side by side, one process (and one thread) each
@@ -350,7 +378,7 @@ def run_method_network(
     pool = int(settings["pool"])
     copies = 1 if method == "probabilistic" else pool
     log(f"[{method}/{network}] {spec.describe()}; training {copies} cop{'y' if copies == 1 else 'ies'} "
-        f"for {tcfg.epochs} epochs")
+        f"for {total_epochs(tcfg)} epochs")
     xtr = cdata.to_unit(data.x_train)
     init = None
     ws = settings.get("warm_start")
@@ -375,12 +403,12 @@ def run_method_network(
         if n_models != 1:
             raise ValueError("'models' applies to the probabilistic method (binary pools are trained jointly)")
         model, info = train_cached(method, spec, copies, dict(settings.get("model", {})), tcfg,
-                                   workdir / f"{method}-{network}", xtr, data.y_train, log, init=init)
+                                   workdir / f"{method}-{cache_name(settings, network)}", xtr, data.y_train, log,
+                                   init=init)
     members = members_of(method, model, pool, int(settings.get("sample_seed", 1)))
     xte, yte = data.x_test[:n_test], data.y_test[:n_test]
     spikes = {enc: cdata.encode(xte, enc, seed=7) for enc in encodings}
-    wd = workdir / f"{method}-{network}"
-    cache = wd / (f"sample{settings.get('sample_seed', 1)}" + (f"-models{n_models}" if n_models > 1 else ""))
+    cache = pool_cache_dir(method, network, settings, workdir)
     plain: dict[str, np.ndarray] = {}
     accs = accuracy_rows(spec, members, spikes, yte, sizes, seeds, log, cache=cache, counts_out=plain)
     e_spikes = cdata.encode(data.x_test[:energy_images], "threshold")

@@ -7,7 +7,9 @@ sampled networks); a fixed one keeps the class-score margins large in spike unit
 at once, the loss is the sum over copies of each copy's mean cross-entropy (independent gradients).
 
 Optimiser: Adam (default; the probe found it more robust) or SGD with momentum 0.9 (the paper's), mini-batch
-100, learning rate decayed geometrically per epoch from ``lr`` to ``lr * lr_final_ratio`` (a fixed schedule).
+100, learning rate decayed geometrically per epoch from ``lr`` to ``lr * lr_final_ratio`` (a fixed schedule),
+optionally followed by ``anneal_epochs`` epochs decaying on to ``lr * lr_final_ratio * anneal_ratio`` (the
+large probabilistic network gains ~0.15 points of expected test accuracy from 20 such epochs to 1e-4).
 After every step the model's parameters are clipped (connections to [0, 1], leaks to the chip's range).
 A checkpoint (model, optimiser, RNG states, epoch, history) is written after every epoch; a run started
 with the same checkpoint path resumes after the last finished epoch.
@@ -39,6 +41,8 @@ class TrainConfig:
     lr: float = 0.01
     momentum: float = 0.9
     lr_final_ratio: float = 0.05
+    anneal_epochs: int = 0  # extra epochs after ``epochs``, lr decaying on from lr·lr_final_ratio (0 = none)
+    anneal_ratio: float = 1.0  # the annealing phase ends at lr · lr_final_ratio · anneal_ratio
     temperature: float | None = None  # None → 12.5 / neurons per class
     max_shift: int = 0
     max_rotate: float = 0.0  # degrees; random rotations in training (0 = off)
@@ -62,9 +66,21 @@ class TrainConfig:
         return cls(**d)
 
 
+def total_epochs(cfg: TrainConfig) -> int:
+    """``epochs`` plus the annealing phase's ``anneal_epochs``."""
+    return cfg.epochs + max(cfg.anneal_epochs, 0)
+
+
 def _lr_at(cfg: TrainConfig, epoch: int) -> float:
-    f = epoch / max(cfg.epochs - 1, 1)
-    return cfg.lr * (cfg.lr_final_ratio ** f)
+    """Learning rate of (0-based) ``epoch``: ``lr · r^(e/(E−1))`` over the ``E = epochs`` main epochs, then
+    ``lr · r · a^((e−E+1)/A)`` over the ``A = anneal_epochs`` annealing epochs (``r = lr_final_ratio``,
+    ``a = anneal_ratio``). The main phase does not depend on the annealing phase, so a model trained with
+    annealing is the same model as one trained without it, continued."""
+    if epoch < cfg.epochs:
+        f = epoch / max(cfg.epochs - 1, 1)
+        return cfg.lr * (cfg.lr_final_ratio ** f)
+    f = (epoch - cfg.epochs + 1) / max(cfg.anneal_epochs, 1)
+    return cfg.lr * cfg.lr_final_ratio * (cfg.anneal_ratio ** f)
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -134,9 +150,10 @@ def train(
     nb = math.ceil(n / cfg.batch_size)
     from spikeforge.progress import enabled as progress_enabled
 
-    for epoch in range(start, cfg.epochs):
+    n_epochs = total_epochs(cfg)
+    for epoch in range(start, n_epochs):
         model.train()
-        model.on_epoch(epoch, cfg.epochs)
+        model.on_epoch(min(epoch, cfg.epochs - 1), cfg.epochs)  # method schedules (e.g. slopes) end with ``epochs``
         lr = _lr_at(cfg, epoch)
         for g in opt.param_groups:
             g["lr"] = lr
@@ -151,7 +168,7 @@ def train(
                            TextColumn("{task.completed}/{task.total}"), TextColumn("loss {task.fields[loss]:.3f}"),
                            TimeRemainingColumn(), transient=True)
             bar.start()
-            task = bar.add_task("train", total=nb, ep=f"{epoch + 1}/{cfg.epochs}", loss=0.0)
+            task = bar.add_task("train", total=nb, ep=f"{epoch + 1}/{n_epochs}", loss=0.0)
         for bi in range(nb):
             idx = perm[bi * cfg.batch_size : (bi + 1) * cfg.batch_size]
             xb = xt[idx]
