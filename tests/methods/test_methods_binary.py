@@ -86,3 +86,24 @@ def test_warm_start_binarises_to_the_given_networks() -> None:
         np.testing.assert_allclose(np.unique(model.conn[0][k].detach().numpy()), [0.4, 0.6], rtol=1e-6)
     with pytest.raises(ValueError, match="needs 2 networks"):
         model.warm_start_(nets[:1])
+
+
+def test_dropout_warm_start_round_trip_and_deployed_leaks() -> None:
+    """With dropout p the deployed leak of layers ≥ 1 is b / (1 − p); a warm start stores b = leak · (1 − p),
+    so the binarised network is the given one again, and eval mode computes the deployed network."""
+    from spikeforge.methods.corenet import evaluate_binary_network
+    from spikeforge.methods.probabilistic.model import ProbabilisticCoreNet
+
+    spec = small_network()
+    nets = [ProbabilisticCoreNet(spec, 1, seed=3).sample(11)]
+    model = BinaryCoreNet(spec, 1, seed=0, dropout=0.25)
+    model.warm_start_(nets, margin=0.1)
+    got_x, got_l = model.binarised(0)
+    for li in range(len(spec.layers)):
+        np.testing.assert_array_equal(got_x[li], nets[0][0][li])
+        np.testing.assert_array_equal(got_l[li], nets[0][1][li])
+    x = (np.random.default_rng(1).random((30, 784)) < 0.3).astype(np.float32)
+    model.eval()
+    with torch.no_grad():
+        scores = model(torch.from_numpy(x))[:, 0].numpy()
+    np.testing.assert_array_equal(scores, evaluate_binary_network(spec, nets[0], x[:, None, :].astype(np.uint8)))

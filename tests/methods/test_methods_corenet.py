@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -362,3 +364,77 @@ def test_named_settings_and_pool_caches_are_kept_apart(tmp_path) -> None:
     b = pool_cache_dir("probabilistic", "small", {**named, "train": {**tr, "anneal_epochs": 2}}, tmp_path)
     assert a.parent == b.parent == tmp_path / "probabilistic-small-x" and a.name.startswith("sample1-models2-")
     assert a != b and a == pool_cache_dir("probabilistic", "small", dict(named), tmp_path)
+
+
+@pytest.mark.skipif(not (shutil.which("g++") or shutil.which("c++")), reason="torch.compile needs a C++ compiler")
+def test_compiled_training_matches_eager_and_shares_the_cache_key() -> None:
+    """``compile=True`` runs the same computation through torch.compile: after a few steps the parameters
+    agree with eager training to float rounding, and the cache key ignores the flag."""
+    from spikeforge.methods.corenet.experiment import _cache_key
+
+    spec = small_network()
+    rng = np.random.default_rng(0)
+    x, y = rng.random((40, 784)).astype(np.float32), rng.integers(0, 10, 40)
+    cfg = TrainConfig(epochs=1, batch_size=20, seed=3, log_every_epoch=False)
+    ccfg = TrainConfig(**{**cfg.__dict__, "compile": True})
+    a, b = ProbabilisticCoreNet(spec, seed=1), ProbabilisticCoreNet(spec, seed=1)
+    logged: list[str] = []
+    train(a, x, y, cfg)
+    train(b, x, y, ccfg, log=logged.append)
+    assert not any("torch.compile failed" in m for m in logged)
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):  # Adam amplifies rounding of ~0 gradients
+        torch.testing.assert_close(pa, pb, rtol=0, atol=1e-3)
+        assert float((pa - pb).detach().abs().mean()) < 1e-6
+    with torch.no_grad():  # the compiled forward computes the same scores
+        torch.testing.assert_close(torch.compile(a)(torch.from_numpy(x)), a(torch.from_numpy(x)), rtol=1e-5, atol=1e-5)
+    assert _cache_key("probabilistic", spec, 1, {}, cfg) == _cache_key("probabilistic", spec, 1, {}, ccfg)
+
+
+def test_compile_failure_falls_back_to_eager_with_a_warning(monkeypatch) -> None:
+    spec = small_network()
+    rng = np.random.default_rng(0)
+    x, y = rng.random((20, 784)).astype(np.float32), rng.integers(0, 10, 20)
+
+    def broken(model):
+        def f(_x):
+            raise RuntimeError("no C++ compiler")
+        return f
+
+    monkeypatch.setattr(torch, "compile", broken)
+    logged: list[str] = []
+    a, b = ProbabilisticCoreNet(spec, seed=1), ProbabilisticCoreNet(spec, seed=1)
+    cfg = TrainConfig(epochs=1, batch_size=10, seed=3, log_every_epoch=False)
+    train(a, x, y, TrainConfig(**{**cfg.__dict__, "compile": True}), log=logged.append)
+    train(b, x, y, cfg)
+    assert sum("torch.compile failed (RuntimeError: no C++ compiler)" in m for m in logged) == 1
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(pa, pb, rtol=0, atol=0)
+
+
+def test_per_model_training_overrides(tmp_path) -> None:
+    """``model_train[k]`` overrides model k's [train] settings; such a model gets its own directory (digest of
+    the overrides), the others keep theirs; the pool cache digest changes with the overrides."""
+    from spikeforge.methods.corenet.experiment import model_train_overrides, pool_cache_dir, probabilistic_models
+
+    spec = small_network()
+    rng = np.random.default_rng(0)
+    x, y = rng.random((40, 784)).astype(np.float32), rng.integers(0, 10, 40)
+    tr = {"epochs": 1, "batch_size": 20, "seed": 0, "threads": 1, "log_every_epoch": False}
+    s = {"models": 2, "name": "o", "train": tr, "model_train": [{}, {"temperature": 0.25, "seed": 0}]}
+    models, infos = probabilistic_models(spec, "small", s, tmp_path, x, y, log=lambda *_: None)
+    dirs = sorted(p.name for p in tmp_path.iterdir())
+    assert dirs[0] == "probabilistic-o" and dirs[1].startswith("probabilistic-o-seed0-") and len(dirs) == 2
+    assert infos[0]["temperature"] == 0.5 and infos[1]["temperature"] == 0.25
+    assert not torch.equal(models[0].conn[0], models[1].conn[0])  # same seed, other loss: another model
+    # model 1 equals a model trained directly with the overridden settings
+    direct = ProbabilisticCoreNet(spec, seed=0)
+    train(direct, x, y, TrainConfig(**{**tr, "temperature": 0.25}))
+    torch.testing.assert_close(direct.conn[0], models[1].conn[0])
+    plain = {k: v for k, v in s.items() if k != "model_train"}
+    assert pool_cache_dir("probabilistic", "small", s, tmp_path) != pool_cache_dir("probabilistic", "small", plain,
+                                                                                    tmp_path)
+    assert model_train_overrides(plain) == [{}, {}]
+    with pytest.raises(ValueError, match="list of 2 dicts"):
+        model_train_overrides({**s, "model_train": [{}]})
+    with pytest.raises(ValueError, match=r"model_train\[1\]: unknown"):
+        model_train_overrides({**s, "model_train": [{}, {"temp": 1}]})

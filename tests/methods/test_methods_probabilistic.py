@@ -64,3 +64,35 @@ def test_sampled_deployment_equals_numpy_network() -> None:
     got = simulate_pipelined(dep, x, lanes=50, device="cpu").class_counts
     np.testing.assert_array_equal(got, evaluate_binary_network(spec, copies[0], x)
                                   + evaluate_binary_network(spec, copies[1], x))
+
+
+def test_dropout_deploys_leaks_scaled_by_one_over_keep() -> None:
+    """Dropout p on layers ≥ 1: training inputs carry (1 − p) of the deployed drive on average, so the deployed
+    leak is b / (1 − p) (layer 0 reads the undropped image: unchanged); the eval-mode model uses the same leaks
+    and the training forward pass drops spikes."""
+    spec = small_network()
+    m = ProbabilisticCoreNet(spec, seed=2, dropout=0.5)
+    with torch.no_grad():
+        m.bias[0].fill_(-3.3)
+        m.bias[1].fill_(-1.2)
+    _, leaks = m.sample(4)
+    assert set(np.unique(leaks[0])) == {-3} and set(np.unique(leaks[1])) == {-2}  # round(-1.2 / 0.5) = -2
+    with torch.no_grad():
+        m.bias[1].fill_(-200.0)
+    assert set(np.unique(m.sample(4)[1][1])) == {-255}  # clipped to the chip's leak range
+    with torch.no_grad():
+        m.bias[0].fill_(0.0)
+        m.bias[1].fill_(-1.2)
+    x = torch.rand((8, 784))
+    m.eval()
+    plain = ProbabilisticCoreNet(spec, seed=2)
+    with torch.no_grad():
+        plain.load_state_dict(m.state_dict())
+        plain.bias[1].copy_(m.deploy_bias(1))
+        torch.testing.assert_close(m(x), plain.eval()(x))
+    m.train()
+    torch.manual_seed(0)
+    _, outs = m(x, return_layers=True)
+    with torch.no_grad():
+        _, ref = plain.train()(x, return_layers=True)
+    assert not torch.allclose(outs[1], ref[1])  # spikes were dropped in training

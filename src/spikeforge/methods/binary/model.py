@@ -96,7 +96,7 @@ class BinaryCoreNet(CoreNetModel):
     def layer(self, li: int, g: torch.Tensor) -> torch.Tensor:
         w = binarise(self.conn[li]) * self.sign(li)  # (K, C, A, n)
         if not self.training:  # the deployed neuron: integer leak, hard threshold
-            v = torch.einsum("bkca,kcan->bkcn", g, w) + torch.round(self.bias[li]).unsqueeze(0)
+            v = torch.einsum("bkca,kcan->bkcn", g, w) + torch.round(self.deploy_bias(li)).unsqueeze(0)
             return (v >= 0).to(v.dtype)
         v = torch.einsum("bkca,kcan->bkcn", g, w) + self.bias[li].unsqueeze(0)
         if self.surrogate == "sigmoid":
@@ -123,7 +123,7 @@ class BinaryCoreNet(CoreNetModel):
                     raise ValueError(f"warm start network {k} layer {li}: crossbar {tuple(xb.shape)} / leak "
                                      f"{tuple(lk.shape)} do not match {tuple(self.conn[li][k].shape)}")
                 self.conn[li][k] = 0.5 + margin * (2.0 * (xb > 0).to(xb.dtype) - 1.0)
-                self.bias[li][k] = lk
+                self.bias[li][k] = lk * (1.0 - self.dropout) if li > 0 else lk  # inverse of deploy_bias
 
     @torch.no_grad()
     def binarised(self, copy: int = 0) -> Copy:
@@ -131,5 +131,5 @@ class BinaryCoreNet(CoreNetModel):
         xbars, leaks = [], []
         for li in range(len(self.spec.layers)):
             xbars.append((self.conn[li][copy].cpu().numpy() > 0.5).astype(np.int16))
-            leaks.append(np.round(self.bias[li][copy].cpu().numpy()).astype(np.int32))
+            leaks.append(np.round(self.deploy_bias(li)[copy].cpu().numpy()).astype(np.int32))
         return xbars, leaks

@@ -45,6 +45,7 @@ def make_model(method: str, spec: NetworkSpec, copies: int, mcfg: dict[str, Any]
 def _cache_key(method: str, spec: NetworkSpec, copies: int, mcfg: dict[str, Any], tcfg: TrainConfig,
                init: dict[str, Any] | None = None) -> dict[str, Any]:
     tkey = asdict(tcfg)
+    del tkey["compile"]  # compiling changes only floating-point rounding: the same model either way
     if tcfg.elastic_alpha == 0:  # settings added later are left out at their defaults: older caches stay valid
         del tkey["elastic_alpha"], tkey["elastic_sigma"]
     if tcfg.anneal_epochs == 0:
@@ -129,8 +130,27 @@ def pool_cache_dir(method: str, network: str, settings: dict[str, Any], workdir:
     leaf = f"sample{settings.get('sample_seed', 1)}"
     if n_models > 1:
         what = {k: settings.get(k) for k in ("signs", "model", "train", "models")}
+        if settings.get("model_train") is not None:
+            what["model_train"] = settings["model_train"]
         leaf += f"-models{n_models}-" + hashlib.sha1(json.dumps(what, sort_keys=True).encode()).hexdigest()[:8]
     return wd / leaf
+
+
+def model_train_overrides(settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per-model ``[train]`` overrides of a K-model setting: ``settings["model_train"]``, a list of K dicts
+    (``{}`` = the setting's ``train``; e.g. ``{"temperature": 0.0625}`` trains that model with another loss
+    temperature, for a more diverse pool). Absent: K empty dicts."""
+    k = int(settings.get("models", 1))
+    over = settings.get("model_train")
+    if over is None:
+        return [{} for _ in range(k)]
+    if not isinstance(over, list) or len(over) != k or not all(isinstance(o, dict) for o in over):
+        raise ValueError(f"'model_train' must be a list of {k} dicts (one [train] override per model), got {over!r}")
+    for i, o in enumerate(over):
+        unknown = sorted(set(o) - set(TrainConfig.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"model_train[{i}]: unknown [train] setting(s) {unknown}")
+    return [dict(o) for o in over]
 
 
 def probabilistic_models(
@@ -147,8 +167,14 @@ def probabilistic_models(
     tc = TrainConfig.from_dict(dict(settings.get("train", {})))
     mcfg = dict(settings.get("model", {}))
     name = cache_name(settings, network)
-    jobs = [(workdir / (f"probabilistic-{name}" if k == 0 else f"probabilistic-{name}-seed{tc.seed + k}"),
-             replace(tc, seed=tc.seed + k)) for k in range(int(settings.get("models", 1)))]
+    jobs = []
+    for k, over in enumerate(model_train_overrides(settings)):
+        t = TrainConfig.from_dict({**asdict(replace(tc, seed=tc.seed + k)), **over})
+        leaf = f"probabilistic-{name}" if k == 0 else f"probabilistic-{name}-seed{t.seed}"
+        if over:  # a model trained differently from the setting's ``train`` gets its own directory
+            digest = hashlib.sha1(json.dumps(over, sort_keys=True).encode()).hexdigest()[:8]
+            leaf = f"probabilistic-{name}-seed{t.seed}-{digest}"
+        jobs.append((workdir / leaf, t))
     workers = min(len(jobs), int(os.environ.get("SPIKEFORGE_WORKERS", os.cpu_count() or 1)))
     if workers > 1:  # train the models not yet cached side by side, one process (and one thread) each
         todo = [(wd, t) for wd, t in jobs if not _cached(wd, "probabilistic", spec, 1, mcfg, t)]
@@ -367,7 +393,8 @@ def run_method_network(
     ``info["scheme_rows"]``).
     ``settings``: ``signs``, ``model`` (dict), ``train`` (TrainConfig fields), ``pool`` (probabilistic:
     sampled copies; binary: networks trained jointly), ``sample_seed``; probabilistic: ``models`` (K
-    independently trained models, seeds ``train.seed + k``; member i is a sample of model i mod K).
+    independently trained models, seeds ``train.seed + k``, optionally each with its own ``model_train[k]``
+    overrides; member i is a sample of model i mod K).
 
     Returns (rows, info)."""
     from spikeforge.methods.corenet import data as cdata

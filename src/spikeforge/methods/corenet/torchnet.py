@@ -78,7 +78,7 @@ class CoreNetModel(nn.Module, ABC):
         h = x.reshape(b, 1, -1).expand(b, self.copies, x.shape[-1])
         outs = []
         for li, _lay in enumerate(self.spec.layers):
-            if self.training and self.dropout > 0 and li > 0:
+            if self.training and self.dropout > 0 and li > 0:  # eval/deployment: see deploy_bias
                 h = h * (torch.rand_like(h) >= self.dropout).to(h.dtype)
             y = self.layer(li, self.gather(li, h))  # (B, K, C, n)
             h = y.reshape(b, self.copies, -1)
@@ -86,6 +86,16 @@ class CoreNetModel(nn.Module, ABC):
         scores = h.new_zeros((b, self.copies, self.spec.n_classes))
         scores.index_add_(2, self.out_cls, h)  # type: ignore[arg-type]
         return (scores, outs) if return_layers else scores
+
+    def deploy_bias(self, li: int) -> torch.Tensor:
+        """Layer ``li``'s leaks as deployed (before rounding). With dropout ``p`` on the spikes entering layer
+        ``li ≥ 1`` a training input carries on average ``(1 − p)`` of its deployed drive, and the neuron's test
+        ``Σ w x + b ≥ 0`` is scale-free, so the deployed leak is ``b / (1 − p)``: the exact counterpart of
+        inverted dropout's rescaling for a binary synapse that cannot be scaled (clipped to the leak range)."""
+        b = self.bias[li]
+        if self.dropout > 0 and li > 0:
+            b = (b / (1.0 - self.dropout)).clamp(self.leak_min, self.leak_max)
+        return b
 
     @torch.no_grad()
     def clip_(self) -> None:

@@ -56,18 +56,20 @@ class ProbabilisticCoreNet(CoreNetModel):
         self.eps = float(eps)
 
     def layer(self, li: int, g: torch.Tensor) -> torch.Tensor:
-        return clt_spike_probability(g, self.conn[li], self.sign(li), self.bias[li],
+        b = self.bias[li] if self.training else self.deploy_bias(li)
+        return clt_spike_probability(g, self.conn[li], self.sign(li), b,
                                      correction=self.correction, eps=self.eps)
 
     @torch.no_grad()
     def sample(self, seed: int, copy: int = 0) -> Copy:
-        """One binary network: ``w_ij ~ Bernoulli(c_ij)`` (numpy generator seeded by ``seed``), leaks rounded."""
+        """One binary network: ``w_ij ~ Bernoulli(c_ij)`` (numpy generator seeded by ``seed``), leaks
+        (:meth:`deploy_bias`) rounded."""
         rng = np.random.default_rng(seed)
         xbars, leaks = [], []
         for li in range(len(self.spec.layers)):
             c = self.conn[li][copy].detach().cpu().numpy()
             xbars.append((rng.random(c.shape, dtype=np.float32) < c).astype(np.int16))
-            leaks.append(np.round(self.bias[li][copy].detach().cpu().numpy()).astype(np.int32))
+            leaks.append(np.round(self.deploy_bias(li)[copy].detach().cpu().numpy()).astype(np.int32))
         return xbars, leaks
 
     @torch.no_grad()
