@@ -44,13 +44,18 @@ SCHEME_NOTES = {  # deployment schemes of scheme_rows (spikeforge.methods.corene
 LARGE_TRAIN = {"epochs": 80, "lr": 0.01, "max_shift": 2, "max_rotate": 10.0, "max_scale": 0.1, "seed": 0,
                "threads": 1}
 
+#: The annealing phase the large models add (and the binary benchmark's warm-start models were trained with)
+LARGE_ANNEAL = {"anneal_epochs": 20, "anneal_ratio": 0.2}
+
 FULL = {
     "small": {"signs": "perm2", "pool": 320, "sample_seed": 1,
               "train": {"epochs": 30, "lr": 0.01, "seed": 0, "threads": 1}},
-    # 4 independently trained models (seeds 0-3; trained side by side, one process each), each 80 epochs
-    # (lr 0.01 → 5e-4) plus 20 annealing epochs (→ 1e-4); the pool of 64 copies samples them round-robin
-    "large": {"signs": "perm2", "pool": 64, "sample_seed": 1, "models": 4, "name": "large-anneal",
-              "train": {**LARGE_TRAIN, "anneal_epochs": 20, "anneal_ratio": 0.2}},
+    # 4 independently trained models (seeds 0-3; trained side by side, one process each, torch.compile'd),
+    # each 80 epochs (lr 0.01 → 5e-4), 20 annealing epochs (→ 1e-4) and a 15-epoch warm restart (lr 2e-3 →
+    # 1e-4, fresh Adam moments); the pool of 64 copies samples them round-robin
+    "large": {"signs": "perm2", "pool": 64, "sample_seed": 1, "models": 4, "name": "large-restart",
+              "train": {**LARGE_TRAIN, **LARGE_ANNEAL, "restart_epochs": 15, "restart_lr": 0.002,
+                        "compile": True}},
 }
 QUICK = {
     "small": {"signs": "perm2", "pool": 64, "sample_seed": 1,

@@ -438,3 +438,41 @@ def test_per_model_training_overrides(tmp_path) -> None:
         model_train_overrides({**s, "model_train": [{}]})
     with pytest.raises(ValueError, match=r"model_train\[1\]: unknown"):
         model_train_overrides({**s, "model_train": [{}, {"temp": 1}]})
+
+
+def test_warm_restart_schedule_and_cached_continuation(tmp_path) -> None:
+    """A warm restart after the annealing phase: lr jumps to restart_lr and decays back to the annealing
+    phase's final rate, Adam's moments reset; a cached run of the earlier phases is continued, not retrained."""
+    from spikeforge.methods.corenet.experiment import _resumable, train_cached
+    from spikeforge.methods.corenet.train import _lr_at, total_epochs
+
+    base = {"epochs": 2, "lr": 0.01, "lr_final_ratio": 0.25, "batch_size": 20, "seed": 5, "log_every_epoch": False}
+    ann = TrainConfig(**{**base, "anneal_epochs": 1, "anneal_ratio": 0.2})
+    full = TrainConfig(**{**base, "anneal_epochs": 1, "anneal_ratio": 0.2, "restart_epochs": 3, "restart_lr": 0.004})
+    assert total_epochs(full) == 6
+    np.testing.assert_allclose([_lr_at(full, e) for e in range(6)],
+                               [0.01, 0.0025, 0.0005, 0.004, 0.004 * (0.0005 / 0.004) ** 0.5, 0.0005])
+    no_anneal = TrainConfig(**{**base, "restart_epochs": 2, "restart_lr": 0.004})
+    assert [_lr_at(no_anneal, e) for e in (2, 3)] == pytest.approx([0.004, 0.0025])
+    spec = small_network()
+    rng = np.random.default_rng(0)
+    x, y = rng.random((60, 784)).astype(np.float32), rng.integers(0, 10, 60)
+    direct = ProbabilisticCoreNet(spec, seed=5)
+    hist = train(direct, x, y, full)
+    np.testing.assert_allclose([h["lr"] for h in hist["history"]], [_lr_at(full, e) for e in range(6)])
+    # continuing a cached annealed run: same parameters as the uninterrupted run
+    logs: list[str] = []
+    train_cached("probabilistic", spec, 1, {}, ann, tmp_path, x, y, log=lambda *_: None)
+    cont, info = train_cached("probabilistic", spec, 1, {}, full, tmp_path, x, y, log=lambda *a: logs.append(str(a[0])))
+    assert any("continuing" in m for m in logs) and info["epochs"] == 6
+    for pa, pc in zip(direct.parameters(), cont.parameters(), strict=True):
+        torch.testing.assert_close(pa, pc)
+    # the restart resets Adam: after it, the moments have seen only the restart's 3 epochs x 3 batches
+    st = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert {int(v["step"]) for v in st["opt"]["state"].values()} == {9}
+    key = {"train": {"epochs": 2, "anneal_epochs": 1, "anneal_ratio": 0.2}}
+    assert _resumable(key, {"train": {**key["train"], "restart_epochs": 3, "restart_lr": 0.004}})
+    assert _resumable({"train": {"epochs": 2}}, {"train": {**key["train"], "restart_epochs": 3, "restart_lr": 0.1}})
+    assert not _resumable({"train": {"epochs": 2, "anneal_epochs": 2, "anneal_ratio": 0.2}},
+                          {"train": {**key["train"], "restart_epochs": 3, "restart_lr": 0.004}})
+    assert not _resumable({"train": {"epochs": 3}}, {"train": {**key["train"]}})

@@ -9,7 +9,9 @@ at once, the loss is the sum over copies of each copy's mean cross-entropy (inde
 Optimiser: Adam (default; the probe found it more robust) or SGD with momentum 0.9 (the paper's), mini-batch
 100, learning rate decayed geometrically per epoch from ``lr`` to ``lr * lr_final_ratio`` (a fixed schedule),
 optionally followed by ``anneal_epochs`` epochs decaying on to ``lr * lr_final_ratio * anneal_ratio`` (the
-large probabilistic network gains ~0.15 points of expected test accuracy from 20 such epochs to 1e-4).
+large probabilistic network gains ~0.15 points of expected test accuracy from 20 such epochs to 1e-4), and
+optionally by a *warm restart* (Loshchilov & Hutter 2017, SGDR): ``restart_epochs`` more epochs whose rate
+jumps to ``restart_lr`` and decays back, with the optimiser's moments reset.
 After every step the model's parameters are clipped (connections to [0, 1], leaks to the chip's range).
 ``compile = True`` runs the forward pass through ``torch.compile`` (fused elementwise kernels: the large
 probabilistic network trains ≈1.5x faster on one CPU thread); it changes only floating-point rounding, and
@@ -46,6 +48,8 @@ class TrainConfig:
     lr_final_ratio: float = 0.05
     anneal_epochs: int = 0  # extra epochs after ``epochs``, lr decaying on from lr·lr_final_ratio (0 = none)
     anneal_ratio: float = 1.0  # the annealing phase ends at lr · lr_final_ratio · anneal_ratio
+    restart_epochs: int = 0  # a warm restart after the annealing phase: lr jumps to restart_lr (0 = none) ...
+    restart_lr: float = 0.002  # ... and decays geometrically back to the annealing phase's final lr
     temperature: float | None = None  # None → 12.5 / neurons per class
     max_shift: int = 0
     max_rotate: float = 0.0  # degrees; random rotations in training (0 = off)
@@ -71,20 +75,27 @@ class TrainConfig:
 
 
 def total_epochs(cfg: TrainConfig) -> int:
-    """``epochs`` plus the annealing phase's ``anneal_epochs``."""
-    return cfg.epochs + max(cfg.anneal_epochs, 0)
+    """``epochs`` plus the annealing phase's ``anneal_epochs`` plus the warm restart's ``restart_epochs``."""
+    return cfg.epochs + max(cfg.anneal_epochs, 0) + max(cfg.restart_epochs, 0)
 
 
 def _lr_at(cfg: TrainConfig, epoch: int) -> float:
     """Learning rate of (0-based) ``epoch``: ``lr · r^(e/(E−1))`` over the ``E = epochs`` main epochs, then
     ``lr · r · a^((e−E+1)/A)`` over the ``A = anneal_epochs`` annealing epochs (``r = lr_final_ratio``,
-    ``a = anneal_ratio``). The main phase does not depend on the annealing phase, so a model trained with
-    annealing is the same model as one trained without it, continued."""
+    ``a = anneal_ratio``), then over the ``R = restart_epochs`` epochs of a warm restart
+    ``ρ · (f/ρ)^((e−E−A)/(R−1))`` from ``ρ = restart_lr`` back down to the annealing phase's final rate
+    ``f = lr · r · a`` (``lr · r`` without annealing). Each phase does not depend on the later ones, so a
+    model trained with them is the same model as one trained without them, continued."""
     if epoch < cfg.epochs:
         f = epoch / max(cfg.epochs - 1, 1)
         return cfg.lr * (cfg.lr_final_ratio ** f)
-    f = (epoch - cfg.epochs + 1) / max(cfg.anneal_epochs, 1)
-    return cfg.lr * cfg.lr_final_ratio * (cfg.anneal_ratio ** f)
+    anneal = max(cfg.anneal_epochs, 0)
+    if epoch < cfg.epochs + anneal:
+        f = (epoch - cfg.epochs + 1) / max(anneal, 1)
+        return cfg.lr * cfg.lr_final_ratio * (cfg.anneal_ratio ** f)
+    end = cfg.lr * cfg.lr_final_ratio * (cfg.anneal_ratio if anneal else 1.0)
+    f = (epoch - cfg.epochs - anneal) / max(cfg.restart_epochs - 1, 1)
+    return cfg.restart_lr * (end / cfg.restart_lr) ** f
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -174,6 +185,8 @@ def train(
         model.train()
         model.on_epoch(min(epoch, cfg.epochs - 1), cfg.epochs)  # method schedules (e.g. slopes) end with ``epochs``
         lr = _lr_at(cfg, epoch)
+        if cfg.restart_epochs > 0 and epoch == cfg.epochs + max(cfg.anneal_epochs, 0):
+            opt.state.clear()  # warm restart: the optimiser's moment estimates start afresh
         for g in opt.param_groups:
             g["lr"] = lr
         perm = torch.from_numpy(rng.permutation(n))
