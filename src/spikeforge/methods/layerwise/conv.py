@@ -20,7 +20,7 @@ from spikeforge.methods.layerwise.network import AxonSet, Block, SpikingNet, Sta
 from spikeforge.methods.layerwise.restructure import _combine_stage
 from spikeforge.methods.layerwise.scales import _mse_scale, _scale, _use_mse_scale
 from spikeforge.methods.layerwise.solver import LevelSpec
-from spikeforge.methods.layerwise.stages import _pick_info, _run_collect, _run_partials, _spread
+from spikeforge.methods.layerwise.stages import _add_partial_stage, _pick_info, _run_collect, _spread
 
 
 def _choose_tied(
@@ -278,13 +278,9 @@ def _restructured_conv(
                        sets=sets)
     st = Stage(name=f"{name}.partial", kind="partial", n_in=n_in, blocks=part_blocks, threshold=thr, v_init=v0,
                unit=-np.ones(n_part, np.int64), hw=hw)
-    _spread(net, st, cons)
-    net.stages.append(st)
-    kp = len(net.stages) - 1
-    report.stages.append({"stage": st.name, "kind": "partial", "neurons": n_part, "blocks": n_blocks,
-                          "fan_in": int(max(len(b) for b in blocks)), "error_l2": err,
-                          "solve_s": round(time.perf_counter() - t0, 3), **_pick_info(picks, err_va)})
-    pc, packed = _run_partials(net, kp, raster, opts.batch)
+    pc, packed = _add_partial_stage(net, st, cons, report, raster, opts.batch, {
+        "neurons": n_part, "blocks": n_blocks, "fan_in": int(max(len(b) for b in blocks)), "error_l2": err,
+        "solve_s": round(time.perf_counter() - t0, 3), **_pick_info(picks, err_va)})
     # ---- combining neurons (c, p): per-channel type weights over (sample, position) rows
     t1 = time.perf_counter()
     ids = np.arange(n_part).reshape(n_blocks, 2, c_out, p)

@@ -19,7 +19,7 @@ from spikeforge.methods.layerwise.constraints import Constraints, ConvertOptions
 from spikeforge.methods.layerwise.hwencode import _hw_dense
 from spikeforge.methods.layerwise.network import AxonSet, Block, SpikingNet, Stage, StageHardware
 from spikeforge.methods.layerwise.solver import LevelSpec
-from spikeforge.methods.layerwise.stages import _pick_info, _run_partials, _spread
+from spikeforge.methods.layerwise.stages import _add_partial_stage, _pick_info, _spread
 
 
 def _restructured(
@@ -84,14 +84,10 @@ def _restructured(
                        type_weights=tws[:, :n_types], sets=sets)
     part = Stage(name=f"{layer.name}.partial", kind="partial", n_in=raster.shape[2], blocks=part_blocks,
                  threshold=thr, v_init=v0, unit=np.tile(np.r_[units, units], n_blocks), hw=hw)
-    _spread(net, part, cons)
-    net.stages.append(part)
-    kp = len(net.stages) - 1
-    report.stages.append({"stage": part.name, "kind": "partial", "neurons": n_part, "blocks": n_blocks,
-                          "fan_in": int(max(len(b) for b in blocks)), "error_l2": err,
-                          "solve_s": round(time.perf_counter() - t0, 3), **_pick_info(picks, err_va)})
     # partial counts (the combiner's inputs); the partial raster is kept bit-packed for the combiner's run
-    pc, packed = _run_partials(net, kp, raster, opts.batch)
+    pc, packed = _add_partial_stage(net, part, cons, report, raster, opts.batch, {
+        "neurons": n_part, "blocks": n_blocks, "fan_in": int(max(len(b) for b in blocks)), "error_l2": err,
+        "solve_s": round(time.perf_counter() - t0, 3), **_pick_info(picks, err_va)})
     # ---- combining stage: unit j reads its positive partials (type 0) and negative partials (type 1)
     t1 = time.perf_counter()
     pos = pc[:, pair_idx[:, 0, :]].sum(axis=1) / cons.ticks  # (N, J)

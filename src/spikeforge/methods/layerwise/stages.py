@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from spikeforge.methods.layerwise.constraints import Constraints
+from spikeforge.methods.layerwise.constraints import Constraints, ConvertReport
 from spikeforge.methods.layerwise.network import AxonSet, Block, SpikingNet, Stage, StageHardware, spread_bias
 
 
@@ -73,3 +73,14 @@ def _run_partials(net: SpikingNet, k: int, raster: np.ndarray, batch: int) -> tu
         counts.append(o.sum(axis=1).astype(np.float64))
         packed.append(np.packbits(SpikingNet.shift(o), axis=2))
     return np.concatenate(counts), packed
+
+
+def _add_partial_stage(net: SpikingNet, st: Stage, cons: Constraints, report: ConvertReport, raster: np.ndarray,
+                       batch: int, info: dict[str, Any]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Spread partial-sum stage ``st`` over cores, append it to ``net``, record it in ``report`` (``info``: its
+    neurons, blocks, fan-in, error and solve time) and run it: returns :func:`_run_partials`'s counts and
+    packed raster (the combining stage's inputs)."""
+    _spread(net, st, cons)
+    net.stages.append(st)
+    report.stages.append({"stage": st.name, "kind": "partial", **info})
+    return _run_partials(net, len(net.stages) - 1, raster, batch)
