@@ -139,3 +139,16 @@ def test_mse_scale_minimises_the_rate_code_error():
         s = _mse_scale(a, levels)
         assert all(err(s, levels) <= err(c, levels) + 1e-15 for c in np.percentile(a[a > 0], MSE_SCALE_PERCENTILES))
     assert _mse_scale(a, 8) < _mse_scale(a, 256)  # coarser codes clip more
+
+
+def test_selection_tally_sums_blocks():
+    # the per-layer report of a restructured layer adds its blocks' errors and picks; a block without a
+    # held-out selection (the normalisation baseline) adds its fit error only
+    from spikeforge.methods.layerwise.choose import Chosen, SelectionTally
+
+    w, b = np.zeros((2, 3)), np.zeros(2)
+    t = SelectionTally()
+    t.add(Chosen(w, b, err=1.5, pick={"lp": 2}, err_va=0.25, err_va_norm=0.5))
+    t.add(Chosen(w, b, err=0.5, pick={"lp": 1, "norm": 3}, err_va=1.0, err_va_norm=2.0))
+    t.add(Chosen(w, b, err=2.0))
+    assert (t.err, t.picks, t.err_va, t.err_va_norm) == (4.0, {"lp": 3, "norm": 3}, 1.25, 2.5)

@@ -40,6 +40,26 @@ class Chosen:
     err_va_norm: float | None = None
 
 
+@dataclass
+class SelectionTally:
+    """Running totals over the blocks of a restructured layer: the fit error, how many neurons took each
+    candidate, and the held-out squared hinge errors of the chosen and of the normalised solutions."""
+
+    err: float = 0.0
+    picks: dict[str, int] = field(default_factory=dict)
+    err_va: float = 0.0
+    err_va_norm: float = 0.0
+
+    def add(self, ch: Chosen) -> None:
+        """Add one block's choice."""
+        self.err += ch.err
+        for key, n in ch.pick.items():
+            self.picks[key] = self.picks.get(key, 0) + n
+        if ch.err_va is not None and ch.err_va_norm is not None:
+            self.err_va += ch.err_va
+            self.err_va_norm += ch.err_va_norm
+
+
 #: level grids with fewer levels per sign are "coarse": their relaxation only seeds the level search, and
 #: selecting its ridge by held-out error changed the held-out error of the final TrueNorth levels by 0.5 %
 #: (an MNIST partial-sum block, 600 neurons), at 3x the solve time — they use the single ``ridge``

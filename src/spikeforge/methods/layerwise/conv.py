@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from spikeforge.methods.layerwise.ann import AnnLayer
-from spikeforge.methods.layerwise.choose import Chosen, _choose, _realise
+from spikeforge.methods.layerwise.choose import Chosen, SelectionTally, _choose, _realise
 from spikeforge.methods.layerwise.combiners import _choose_type_weights
 from spikeforge.methods.layerwise.constraints import Constraints, ConvertOptions, ConvertReport, Method
 from spikeforge.methods.layerwise.hwencode import _TN_TYPES, _tn_bits
@@ -244,20 +244,13 @@ def _restructured_conv(
     sets: list[AxonSet] = []
     vsrc, vtyp = [], []
     voff = 0
-    err = 0.0
-    picks: dict[str, int] = {}
-    err_va = [0.0, 0.0]
+    tally = SelectionTally()
     for kb, blk in enumerate(blocks):
         pk = part[kb].transpose(0, 2, 1).reshape(n * p, c_out)[rows] / sigma[None, :]  # (R, C)
         yk = np.clip(np.hstack([pk, -pk]), 0.0, 1.0)
         w_an = kernel[:, blk] * s_prev / sigma[:, None]
         ch = _choose(x_rows[:, blk], yk, cons, opts, method, (np.vstack([w_an, -w_an]), np.zeros(2 * c_out)))
-        err += ch.err
-        for key_, v_ in ch.pick.items():
-            picks[key_] = picks.get(key_, 0) + v_
-        if ch.err_va is not None and ch.err_va_norm is not None:
-            err_va[0] += ch.err_va
-            err_va[1] += ch.err_va_norm
+        tally.add(ch)
         w_eff, th, v = _realise(ch, cons)
         base = kb * 2 * c_out * p
         neuron_of = base + np.arange(2 * c_out)[:, None] * p + np.arange(p)[None, :]  # (2C, P)
@@ -279,8 +272,8 @@ def _restructured_conv(
     st = Stage(name=f"{name}.partial", kind="partial", n_in=n_in, blocks=part_blocks, threshold=thr, v_init=v0,
                unit=-np.ones(n_part, np.int64), hw=hw)
     pc, packed = _add_partial_stage(net, st, cons, report, raster, opts.batch, {
-        "neurons": n_part, "blocks": n_blocks, "fan_in": int(max(len(b) for b in blocks)), "error_l2": err,
-        "solve_s": round(time.perf_counter() - t0, 3), **_pick_info(picks, err_va)})
+        "neurons": n_part, "blocks": n_blocks, "fan_in": int(max(len(b) for b in blocks)), "error_l2": tally.err,
+        "solve_s": round(time.perf_counter() - t0, 3), **_pick_info(tally.picks, [tally.err_va, tally.err_va_norm])})
     # ---- combining neurons (c, p): per-channel type weights over (sample, position) rows
     t1 = time.perf_counter()
     ids = np.arange(n_part).reshape(n_blocks, 2, c_out, p)

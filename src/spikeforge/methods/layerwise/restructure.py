@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from spikeforge.methods.layerwise.ann import AnnLayer
-from spikeforge.methods.layerwise.choose import _choose, _realise
+from spikeforge.methods.layerwise.choose import SelectionTally, _choose, _realise
 from spikeforge.methods.layerwise.combiners import _choose_combiners
 from spikeforge.methods.layerwise.constraints import Constraints, ConvertOptions, ConvertReport, Method
 from spikeforge.methods.layerwise.hwencode import _hw_dense
@@ -50,9 +50,7 @@ def _restructured(
     sets: list[AxonSet] = []
     vsrc, vtyp, tws = [], [], np.zeros((n_part, 4), np.int64)
     voff = 0
-    err = 0.0
-    picks: dict[str, int] = {}
-    err_va = [0.0, 0.0]
+    tally = SelectionTally()
     pair_idx = np.zeros((n_blocks, 2, n_units), np.int64)  # neuron id of (block, sign, unit)
     for kb, blk in enumerate(blocks):
         xk = x[:, blk]
@@ -61,12 +59,7 @@ def _restructured(
         w_an = w_l[:, blk] * s_prev / sigma[:, None]
         an = (np.vstack([w_an, -w_an]), np.zeros(2 * n_units))
         ch = _choose(xk, yk, cons, opts, method, an)
-        err += ch.err
-        for key_, v_ in ch.pick.items():
-            picks[key_] = picks.get(key_, 0) + v_
-        if ch.err_va is not None and ch.err_va_norm is not None:
-            err_va[0] += ch.err_va
-            err_va[1] += ch.err_va_norm
+        tally.add(ch)
         w_eff, th, v = _realise(ch, cons)
         ids = kb * 2 * n_units + np.arange(2 * n_units)
         pair_idx[kb, 0], pair_idx[kb, 1] = ids[:n_units], ids[n_units:]
@@ -86,8 +79,8 @@ def _restructured(
                  threshold=thr, v_init=v0, unit=np.tile(np.r_[units, units], n_blocks), hw=hw)
     # partial counts (the combiner's inputs); the partial raster is kept bit-packed for the combiner's run
     pc, packed = _add_partial_stage(net, part, cons, report, raster, opts.batch, {
-        "neurons": n_part, "blocks": n_blocks, "fan_in": int(max(len(b) for b in blocks)), "error_l2": err,
-        "solve_s": round(time.perf_counter() - t0, 3), **_pick_info(picks, err_va)})
+        "neurons": n_part, "blocks": n_blocks, "fan_in": int(max(len(b) for b in blocks)), "error_l2": tally.err,
+        "solve_s": round(time.perf_counter() - t0, 3), **_pick_info(tally.picks, [tally.err_va, tally.err_va_norm])})
     # ---- combining stage: unit j reads its positive partials (type 0) and negative partials (type 1)
     t1 = time.perf_counter()
     pos = pc[:, pair_idx[:, 0, :]].sum(axis=1) / cons.ticks  # (N, J)
