@@ -476,3 +476,65 @@ def test_warm_restart_schedule_and_cached_continuation(tmp_path) -> None:
     assert not _resumable({"train": {"epochs": 2, "anneal_epochs": 2, "anneal_ratio": 0.2}},
                           {"train": {**key["train"], "restart_epochs": 3, "restart_lr": 0.004}})
     assert not _resumable({"train": {"epochs": 3}}, {"train": {**key["train"]}})
+
+
+def test_network_from_config_presets_and_custom_layouts() -> None:
+    from spikeforge.methods.corenet.topology import build_network, grid_offsets, network_from_config
+
+    # a preset by name is the preset
+    big = network_from_config({"name": "large", "sign_seed": 3})
+    ref = large_network(sign_seed=3)
+    assert big.describe() == ref.describe()
+    assert all(np.array_equal(a.sources, b.sources) for a, b in zip(big.layers, ref.layers, strict=True))
+    assert all(np.array_equal(a, b) for a, b in zip(big.type_weights, ref.type_weights, strict=True))
+    # a custom layout: 25 windows at stride 3, two hidden layers
+    cfg = {"name": "wide", "stride": 3, "input_neurons": 80, "hidden": [[8, 128], [8, 128]], "output_cores": 4}
+    net = network_from_config(cfg)
+    assert net.describe() == "wide: 25x80 -> 8x128 -> 8x128 -> 4x250 (45 cores, 5048 neurons, perm2)"
+    assert net.layers[0].sources[1, 0] == 3  # the second window starts at column 3
+    # unset keys take the small network's values, for the dataset's image shape and classes
+    tiny = network_from_config({"name": "digits", "window": 8, "input_neurons": 32, "output_neurons": 40},
+                               (8, 8), 4)
+    assert tiny.describe() == "digits: 1x32 -> 1x40 (2 cores, 72 neurons, perm2)"
+    assert np.bincount(tiny.output_classes).tolist() == [10] * 4
+    assert sorted(tiny.layers[0].sources[0, :64].tolist()) == list(range(64))
+    # non-square images: windows along each axis, the last one at the edge
+    assert grid_offsets((20, 28), 16, 12) == [(0, 0), (0, 12), (4, 0), (4, 12)]
+    flat = build_network("r", input_shape=(20, 28), window=16, stride=12, input_neurons=64)
+    assert flat.layers[0].sources[2, 0] == 4 * 28  # third window: row 4, column 0
+
+
+@pytest.mark.parametrize(("cfg", "shape", "match"), [
+    ({"name": "large", "layers": 3}, (28, 28), r"unknown key\(s\) \['layers'\]"),
+    ({"name": "large", "stride": 3}, (28, 28), "is a preset"),
+    ({"name": "x", "window": 20}, (28, 28), "needs 400 axons"),
+    ({"name": "x", "window": 10}, (8, 8), "larger than the 8x8 image"),
+    ({"name": "x", "input_neurons": 128, "stride": 4}, (28, 28), "would need 2048 axons > 256"),
+    ({"name": "x", "hidden": [[8]]}, (28, 28), "list of \\[cores, neurons\\] pairs"),
+    ({"name": "x", "stride": 0}, (28, 28), "stride must be a positive integer"),
+    ({"name": "x", "output_neurons": 5}, (28, 28), "at least one neuron per class"),
+    ({"name": "small"}, (8, 8), "the preset reads 28x28 images"),
+    ({"name": "x", "window": 4}, (32, 32, 3), "2-D images"),
+])
+def test_network_from_config_names_the_problem(cfg, shape, match) -> None:
+    from spikeforge.methods.corenet.topology import network_from_config
+
+    with pytest.raises(ValueError, match=match):
+        network_from_config(cfg, shape, 10)
+
+
+def test_pipeline_with_a_custom_layout_on_digits(tmp_path) -> None:
+    """A recipe's custom ``[network]`` layout for the bundled 8x8 digits: trained, deployed, simulated."""
+    from spikeforge.deploy import load
+    from spikeforge.methods.probabilistic.pipeline import run
+
+    cfg = {"seed": 0, "data": {"dataset": "digits"},
+           "network": {"name": "digits-2core", "window": 8, "input_neurons": 128, "output_neurons": 250},
+           "train": {"epochs": 30, "threads": 1}, "deploy": {"ensemble": 2}}
+    res = run(cfg, tmp_path, None)
+    assert res["layout"] == "digits-2core: 1x128 -> 1x250 (2 cores, 378 neurons, perm2)"
+    assert res["cores"] == 4 and res["accuracy_source"] == "simulator"
+    assert res["accuracy"] > 0.6  # 10 classes: chance is 0.1
+    dep = load(tmp_path / "deployment.sfd")
+    check(dep)
+    assert dep.n_inputs == 64 and dep.n_cores == 4

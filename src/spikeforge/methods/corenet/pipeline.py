@@ -5,7 +5,10 @@ Config keys (TOML tables; every key optional except where noted):
 
 * ``seed`` — master seed (training, initialisation, sampling).
 * ``[data]`` ``dataset`` ("mnist"), ``max_test`` (evaluate on the first N test images).
-* ``[network]`` ``name`` ("small" | "large"), ``signs`` ("perm2" | "pm1"), ``sign_seed``.
+* ``[network]`` ``name`` ("small" | "large"), ``signs`` ("perm2" | "pm1"), ``sign_seed``; or a custom layout
+  (``window``, ``stride``, ``input_neurons``, ``hidden``, ``output_cores``, ``output_neurons``) for the
+  dataset's image shape and classes, see
+  :func:`~spikeforge.methods.corenet.topology.network_from_config`.
 * ``[model]`` method-specific model settings (see each method's ``model`` module).
 * ``[train]`` :class:`~spikeforge.methods.corenet.train.TrainConfig` fields (epochs, lr, optimizer, ...).
 * ``[deploy]`` ``ensemble`` (copies on distinct cores, votes summed), ``sample_seed`` (probabilistic),
@@ -35,7 +38,7 @@ from spikeforge.evaluate import evaluate_deployment
 from spikeforge.hardware import check, get_chip
 from spikeforge.methods.corenet import data as cdata
 from spikeforge.methods.corenet.build import Copy, build_deployment
-from spikeforge.methods.corenet.topology import NetworkSpec, get_network, jitter_shifts
+from spikeforge.methods.corenet.topology import NetworkSpec, jitter_shifts, network_from_config
 from spikeforge.methods.corenet.torchnet import CoreNetModel
 from spikeforge.methods.corenet.train import TrainConfig, train
 
@@ -83,8 +86,8 @@ def run_corenet(
     ensemble = int(dep_cfg.get("ensemble", 1))
 
     ds = cdata.load(dcfg.get("dataset", "mnist"), data_dir)
-    spec = get_network(ncfg.get("name", "small"), signs=ncfg.get("signs", "perm2"),
-                       sign_seed=int(ncfg.get("sign_seed", 0)))
+    img = tuple(int(v) for v in ds.x_train.shape[1:])
+    spec = network_from_config(dict(ncfg), img, int(ds.n_classes))
     model = make_model(spec, train_copies(ensemble), dict(config.get("model", {})), seed, chip)
     xtr = cdata.to_unit(ds.x_train)
     hist = train(model, xtr, ds.y_train, tcfg, checkpoint=out_dir / "checkpoint.pt", log=_log)

@@ -40,7 +40,7 @@ Two published-size networks are provided:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -241,12 +241,21 @@ def interleaved_sources(up_cores: int, up_neurons: int, down_cores: int, n_axons
     return out
 
 
-def grid_offsets(image: int, size: int, stride: int) -> list[tuple[int, int]]:
-    """Window offsets 0, stride, ... up to image − size in each direction (row-major)."""
-    pos = list(range(0, image - size + 1, stride))
-    if pos[-1] != image - size:
-        pos.append(image - size)
-    return [(r, c) for r in pos for c in pos]
+def window_positions(extent: int, size: int, stride: int) -> list[int]:
+    """Window starts 0, stride, ... along one axis of ``extent`` pixels; the last window ends at the edge."""
+    if stride < 1 or size > extent:
+        raise ValueError(f"windows of {size} pixels at stride {stride} do not fit an axis of {extent} pixels")
+    pos = list(range(0, extent - size + 1, stride))
+    if pos[-1] != extent - size:
+        pos.append(extent - size)
+    return pos
+
+
+def grid_offsets(image: int | tuple[int, int], size: int, stride: int) -> list[tuple[int, int]]:
+    """Window offsets 0, stride, ... up to image − size in each direction (row-major); ``image`` is the side
+    of a square image or its ``(height, width)``."""
+    h, w = (image, image) if isinstance(image, int) else image
+    return [(r, c) for r in window_positions(h, size, stride) for c in window_positions(w, size, stride)]
 
 
 def build_network(
@@ -264,7 +273,7 @@ def build_network(
     sign_seed: int = 0,
 ) -> NetworkSpec:
     """A windowed input layer, hidden core layers ``(cores, neurons)`` and an output layer, interleaved routing."""
-    offsets = grid_offsets(input_shape[0], window, stride)
+    offsets = grid_offsets((int(input_shape[0]), int(input_shape[1])), window, stride)
     layers = [CoreLayer("input", window_sources(input_shape, window, offsets), input_neurons)]
     up_c, up_n = len(offsets), input_neurons
     for i, (c, n) in enumerate(hidden):
@@ -308,3 +317,67 @@ def get_network(name: str, signs: SignScheme = "perm2", sign_seed: int = 0) -> N
         return NETWORKS[name](signs=signs, sign_seed=sign_seed)
     except KeyError:
         raise KeyError(f"unknown network {name!r}; known: {sorted(NETWORKS)}") from None
+
+
+#: Keys of a ``[network]`` table that describe a custom layout (see :func:`network_from_config`).
+LAYOUT_KEYS: tuple[str, ...] = ("window", "stride", "input_neurons", "hidden", "output_cores", "output_neurons")
+
+#: Every key a ``[network]`` table may hold.
+NETWORK_KEYS: tuple[str, ...] = ("name", "signs", "sign_seed", *LAYOUT_KEYS)
+
+
+def network_from_config(cfg: dict[str, Any], input_shape: tuple[int, ...] = (28, 28),
+                        n_classes: int = 10) -> NetworkSpec:
+    """The network a recipe's ``[network]`` table describes.
+
+    * Only ``name`` (``"small"`` | ``"large"``), ``signs``, ``sign_seed``: the preset, which needs 28x28 inputs
+      and 10 classes.
+    * Any of :data:`LAYOUT_KEYS`: a custom layout built by :func:`build_network` for the dataset's image shape
+      and class count — ``window`` (side of the square input windows, ``window² ≤ 256``), ``stride`` (window
+      spacing; the last window is moved to the image edge), ``input_neurons`` per input core, ``hidden`` (a
+      list of ``[cores, neurons]`` layers), ``output_cores`` and ``output_neurons`` (class neurons per output
+      core, round-robin over the classes). Unset keys take the small network's values (16, 12, 64, none,
+      1, 250). ``name`` labels it (default ``"custom"``) and must not be a preset's name.
+
+    Raises ``ValueError`` naming the key for unknown keys, a preset name on a custom layout, a layout that
+    does not fit the image or the cores (e.g. a downstream core that would need more than 256 axons), or a
+    preset on an image shape or class count it was not built for.
+    """
+    unknown = sorted(set(cfg) - set(NETWORK_KEYS))
+    if unknown:
+        raise ValueError(f"[network]: unknown key(s) {unknown}; allowed: {list(NETWORK_KEYS)}")
+    signs = cfg.get("signs", "perm2")
+    sign_seed = int(cfg.get("sign_seed", 0))
+    layout = {k: cfg[k] for k in LAYOUT_KEYS if k in cfg}
+    if not layout:
+        name = str(cfg.get("name", "small"))
+        if name in NETWORKS and (tuple(input_shape) != (28, 28) or n_classes != 10):
+            raise ValueError(f"[network] name {name!r}: the preset reads 28x28 images into 10 classes, this "
+                             f"dataset has {tuple(input_shape)} images and {n_classes} classes; describe a layout "
+                             f"for it with the keys {list(LAYOUT_KEYS)}")
+        return get_network(name, signs=signs, sign_seed=sign_seed)
+    name = str(cfg.get("name", "custom"))
+    if name in NETWORKS:
+        raise ValueError(f"[network] name {name!r} is a preset; a custom layout ({sorted(layout)}) needs another name")
+    if len(input_shape) != 2:
+        raise ValueError(f"[network]: windowed input cores need 2-D images, not shape {tuple(input_shape)}")
+    try:
+        hidden = tuple((int(c), int(n)) for c, n in layout.get("hidden", []))
+    except (TypeError, ValueError):
+        raise ValueError("[network] hidden must be a list of [cores, neurons] pairs, "
+                         f"not {layout['hidden']!r}") from None
+    ints = {}
+    for key, default in (("window", 16), ("stride", 12), ("input_neurons", 64), ("output_cores", 1),
+                         ("output_neurons", 250)):
+        v = layout.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"[network] {key} must be a positive integer, not {v!r}")
+        ints[key] = v
+    if ints["window"] > min(input_shape):
+        raise ValueError(f"[network] window {ints['window']} is larger than the "
+                         f"{input_shape[0]}x{input_shape[1]} image")
+    try:
+        return build_network(name, input_shape=(int(input_shape[0]), int(input_shape[1])), n_classes=n_classes,
+                             hidden=hidden, signs=signs, sign_seed=sign_seed, **ints)
+    except ValueError as e:
+        raise ValueError(f"[network] layout {name!r}: {e}") from None
