@@ -443,7 +443,8 @@ def test_per_model_training_overrides(tmp_path) -> None:
 def test_warm_restart_schedule_and_cached_continuation(tmp_path) -> None:
     """A warm restart after the annealing phase: lr jumps to restart_lr and decays back to the annealing
     phase's final rate, Adam's moments reset; a cached run of the earlier phases is continued, not retrained."""
-    from spikeforge.methods.corenet.experiment import _resumable, train_cached
+    from spikeforge.methods.corenet.checkpoints import _resumable
+    from spikeforge.methods.corenet.experiment import train_cached
     from spikeforge.methods.corenet.train import _lr_at, total_epochs
 
     base = {"epochs": 2, "lr": 0.01, "lr_final_ratio": 0.25, "batch_size": 20, "seed": 5, "log_every_epoch": False}
@@ -538,3 +539,24 @@ def test_pipeline_with_a_custom_layout_on_digits(tmp_path) -> None:
     dep = load(tmp_path / "deployment.sfd")
     check(dep)
     assert dep.n_inputs == 64 and dep.n_cores == 4
+
+
+def test_pipeline_does_not_resume_a_checkpoint_of_other_settings(tmp_path, capsys) -> None:
+    """An edited recipe rerun into the same folder trains afresh (and says so) instead of continuing the old
+    checkpoint; the same recipe rerun resumes the finished run without training."""
+    from spikeforge.methods.binary.pipeline import run
+
+    cfg = {"seed": 1, "data": {"dataset": "digits", "max_test": 60},
+           "network": {"name": "d", "window": 8, "input_neurons": 32, "output_neurons": 50},
+           "train": {"epochs": 2, "threads": 1, "train_input": "threshold"}}
+    first = run(cfg, tmp_path / "a", None)
+    again = run(cfg, tmp_path / "a", None)
+    assert again["train_seconds"] == first["train_seconds"] and again["accuracy"] == first["accuracy"]
+    assert "training afresh" not in capsys.readouterr().err
+    edited = {**cfg, "network": {**cfg["network"], "input_neurons": 48}, "train": {**cfg["train"], "epochs": 3}}
+    res = run(edited, tmp_path / "a", None)  # the old checkpoint has other shapes and 2 of 3 epochs
+    assert "training afresh" in capsys.readouterr().err
+    fresh = run(edited, tmp_path / "b", None)
+    assert res["layout"] == fresh["layout"] == "d: 1x48 -> 1x50 (2 cores, 98 neurons, perm2)"
+    for k in ("accuracy", "final_train_acc_model", "synaptic_events_per_image", "spikes_per_image"):
+        assert res[k] == fresh[k], k

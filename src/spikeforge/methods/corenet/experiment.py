@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from spikeforge.methods.corenet.build import Copy
+from spikeforge.methods.corenet.checkpoints import _cache_key, prepare_checkpoint
 from spikeforge.methods.corenet.evaluate import (
     ensemble_activity,
     ensemble_table,
@@ -40,42 +41,6 @@ def make_model(method: str, spec: NetworkSpec, copies: int, mcfg: dict[str, Any]
 
         return BinaryCoreNet(spec, copies, seed=seed, **mcfg)
     raise ValueError(f"unknown method {method!r}")
-
-
-#: Training phases that continue a run (in order); a checkpoint of a run without the later ones resumes
-_LATER_PHASES = (("anneal_epochs", "anneal_ratio"), ("restart_epochs", "restart_lr"))
-
-
-def _resumable(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    """Whether a checkpoint written under cache key ``old`` is a prefix of the run of key ``new``: equal, or
-    ``new`` with its later training phases (annealing, warm restart) left out from some phase on."""
-    if old == new:
-        return True
-    for i in range(len(_LATER_PHASES)):
-        cut = json.loads(json.dumps(new))
-        for fields in _LATER_PHASES[i:]:
-            for f in fields:
-                cut["train"].pop(f, None)
-        if cut == old:
-            return True
-    return False
-
-
-def _cache_key(method: str, spec: NetworkSpec, copies: int, mcfg: dict[str, Any], tcfg: TrainConfig,
-               init: dict[str, Any] | None = None) -> dict[str, Any]:
-    tkey = asdict(tcfg)
-    del tkey["compile"]  # compiling changes only floating-point rounding: the same model either way
-    if tcfg.elastic_alpha == 0:  # settings added later are left out at their defaults: older caches stay valid
-        del tkey["elastic_alpha"], tkey["elastic_sigma"]
-    for fields in _LATER_PHASES:
-        if tkey[fields[0]] == 0:
-            for f in fields:
-                del tkey[f]
-    key: dict[str, Any] = {"method": method, "network": spec.describe(), "copies": copies, "model": mcfg,
-                           "train": tkey}
-    if init is not None:
-        key["init"] = init
-    return key
 
 
 def train_cached(
@@ -104,14 +69,7 @@ def train_cached(
     for pattern in ("*/counts-*.npy", "*/energy-*.json", "*/jitter-*.npz"):  # simulator results of an earlier model
         for old in workdir.glob(pattern):
             old.unlink()
-    key_file = workdir / "key.json"
-    key_json = json.dumps(key, sort_keys=True)
-    if (workdir / "checkpoint.pt").exists() and (
-            not key_file.exists() or not _resumable(json.loads(key_file.read_text()), json.loads(key_json))):
-        (workdir / "checkpoint.pt").unlink()  # a checkpoint of other settings: start afresh
-    elif (workdir / "checkpoint.pt").exists() and key_file.read_text() != key_json:
-        log(f"continuing {workdir / 'checkpoint.pt'} (the same run without its later phases)")
-    key_file.write_text(key_json)
+    prepare_checkpoint(workdir, key, log)
     t0 = time.time()
     hist = train(model, x, y, tcfg, checkpoint=workdir / "checkpoint.pt", log=log)
     info = {"train_seconds_this_run": time.time() - t0,

@@ -38,6 +38,7 @@ from spikeforge.evaluate import evaluate_deployment
 from spikeforge.hardware import check, get_chip
 from spikeforge.methods.corenet import data as cdata
 from spikeforge.methods.corenet.build import Copy, build_deployment
+from spikeforge.methods.corenet.checkpoints import _cache_key, prepare_checkpoint
 from spikeforge.methods.corenet.topology import NetworkSpec, jitter_shifts, network_from_config
 from spikeforge.methods.corenet.torchnet import CoreNetModel
 from spikeforge.methods.corenet.train import TrainConfig, train
@@ -89,6 +90,9 @@ def run_corenet(
     img = tuple(int(v) for v in ds.x_train.shape[1:])
     spec = network_from_config(dict(ncfg), img, int(ds.n_classes))
     model = make_model(spec, train_copies(ensemble), dict(config.get("model", {})), seed, chip)
+    # a checkpoint of other settings in out_dir (an edited recipe) is not resumed: training starts afresh
+    key = _cache_key(method, spec, train_copies(ensemble), dict(config.get("model", {})), tcfg)
+    prepare_checkpoint(out_dir, {**key, "chip": chip.name, "dataset": ds.name}, _log)
     xtr = cdata.to_unit(ds.x_train)
     hist = train(model, xtr, ds.y_train, tcfg, checkpoint=out_dir / "checkpoint.pt", log=_log)
     torch.save({"model": model.state_dict(), "method": model.method_state(), "config": config},
