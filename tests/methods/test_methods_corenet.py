@@ -560,3 +560,20 @@ def test_pipeline_does_not_resume_a_checkpoint_of_other_settings(tmp_path, capsy
     assert res["layout"] == fresh["layout"] == "d: 1x48 -> 1x50 (2 cores, 98 neurons, perm2)"
     for k in ("accuracy", "final_train_acc_model", "synaptic_events_per_image", "spikes_per_image"):
         assert res[k] == fresh[k], k
+
+
+def test_shipped_core_network_recipes_are_valid() -> None:
+    # every shipped probabilistic / binary recipe parses: known [train] keys, a buildable [network]
+    from spikeforge.methods.corenet.topology import network_from_config
+    from spikeforge.recipes import list_recipes, load_recipe
+
+    seen = []
+    for name in list_recipes():
+        cfg = load_recipe(name).config
+        if cfg.get("method") not in ("probabilistic", "binary"):
+            continue
+        TrainConfig.from_dict(dict(cfg.get("train", {})))
+        net = network_from_config(dict(cfg.get("network", {})))
+        assert cfg["deploy"]["ensemble"] * net.n_cores <= 4096  # the copies fit one chip
+        seen.append(name)
+    assert {"esser2015-small", "esser2015-large", "binary-small"} <= set(seen)
