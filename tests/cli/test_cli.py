@@ -142,3 +142,42 @@ def test_convert_command_digital_loihi_writes_checked_deployment(tmp_path: Path,
     assert dep.chip.name == "loihi-like" and res["cores"] == dep.n_cores
     assert res["n_test"] == 40 and 0.0 <= res["snn_accuracy"] <= 1.0
     assert res["agreement"] >= 0.7
+
+
+def test_run_recipe_with_per_copy_draws_writes_its_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # an ensemble whose copies read their own Bernoulli draws (private input channels): the report draws the
+    # inputs as the recipe did, so simulating the deployment on them reproduces the recipe's accuracy
+    from spikeforge.report.report import report_inputs
+    from spikeforge.sim import simulate
+
+    recipe = tmp_path / "draws.toml"
+    recipe.write_text('''name = "draws"
+method = "probabilistic"
+seed = 2
+[data]
+dataset = "digits"
+max_test = 120
+[network]
+name = "d"
+window = 8
+input_neurons = 32
+output_neurons = 50
+[train]
+epochs = 3
+[deploy]
+ensemble = 3
+[encoding]
+kind = "bernoulli-draws"
+seed = 5
+''')
+    code, res = run_json(capsys, "run", str(recipe), "--out", str(tmp_path / "r"))
+    assert code == 0 and res["encoding"] == "bernoulli-draws" and res["test_images"] == 120
+    assert (tmp_path / "r" / "index.md").exists() and (tmp_path / "r" / "raster.png").exists()
+    dep = load(tmp_path / "r" / "deployment.sfd")
+    assert dep.n_inputs == 3 * 64
+    spikes, labels, _ = report_inputs(dep, load_recipe(str(recipe)).config, limit=120)
+    assert spikes.shape == (120, 1, 192)
+    # copy 1's channels are its own draw: not a copy of copy 0's
+    assert not np.array_equal(spikes[:, 0, :64], spikes[:, 0, 64:128])
+    acc = float(np.mean(simulate(dep, spikes).class_counts.argmax(1) == labels))
+    assert acc == pytest.approx(res["accuracy"])

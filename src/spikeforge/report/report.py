@@ -47,7 +47,10 @@ def report_inputs(
 ) -> tuple[np.ndarray, np.ndarray, str]:
     """Encoded inputs for a report: the dataset and encoder of a recipe ``config`` (``[data] dataset``,
     ``[encoding]``), else those recorded in ``dep.provenance`` (``dataset``, ``encoding``); the first
-    ``limit`` images of ``split``. Returns (spikes (B, T, K), labels, dataset name)."""
+    ``limit`` images of ``split``. Encoding ``"bernoulli-draws"`` (or a deployment with private inputs and no
+    encoding named) gives every copy its own Bernoulli draw, seeded as the core-network recipes draw them
+    (:func:`spikeforge.methods.corenet.data.private_draws`, keys ``(copy, 0)``). Returns (spikes (B, T, K),
+    labels, dataset name)."""
     from spikeforge.data import Encoder, load_dataset
 
     cfg = dict(config or {})
@@ -56,7 +59,18 @@ def report_inputs(
         raise ValueError("no dataset named in the recipe config or the deployment's provenance")
     ds = load_dataset(str(name), data_dir)
     x, y = (ds.x_test, ds.y_test) if split == "test" else (ds.x_train, ds.y_train)
-    enc_cfg = cfg.get("encoding") or dep.provenance.get("encoding") or {}
+    enc_cfg = dict(cfg.get("encoding") or dep.provenance.get("encoding") or {})
+    if enc_cfg.get("kind") == "bernoulli-draws" or (not enc_cfg and dep.provenance.get("private_inputs")):
+        # every copy reads its own Bernoulli draw on its own input channels, drawn as the recipe drew them
+        from spikeforge.methods.corenet.data import private_draws
+
+        k = int(np.prod(x.shape[1:]))
+        if dep.n_inputs % k:
+            raise ValueError(f"per-copy draws of {ds.name} give multiples of {k} channels, the deployment has "
+                             f"{dep.n_inputs}")
+        seed = int(enc_cfg.get("seed", cfg.get("seed", dep.provenance.get("seed", 0))))
+        spikes = private_draws(x[:limit], [(c, 0) for c in range(dep.n_inputs // k)], seed)
+        return spikes, np.asarray(y[:limit]), ds.name
     enc = Encoder.from_dict(enc_cfg) if enc_cfg else Encoder()
     spikes = enc.encode(x[:limit])
     if spikes.shape[2] != dep.n_inputs:
