@@ -173,19 +173,24 @@ def cmd_check(a: argparse.Namespace) -> int:
 
 
 def _encoded_dataset(a: argparse.Namespace, dep: Any) -> tuple[np.ndarray, np.ndarray, str]:
-    from spikeforge.data import Encoder, load_dataset
+    from spikeforge.data import load_dataset
+    from spikeforge.data.encode import encode_for_deployment
 
     ds = load_dataset(a.dataset, Path(a.data_dir) if a.data_dir else None)
     x, y = (ds.x_test, ds.y_test) if a.split == "test" else (ds.x_train, ds.y_train)
     if a.limit:
         x, y = x[: a.limit], y[: a.limit]
     enc_cfg = dict(dep.provenance.get("encoding", {}))
+    if not enc_cfg and dep.provenance.get("private_inputs"):  # written before deployments recorded encodings
+        enc_cfg = {"kind": "bernoulli-draws"}
     for key in ("kind", "ticks", "threshold", "seed", "levels"):
         val = getattr(a, f"enc_{key}")
         if val is not None:
             enc_cfg[key] = val
-    enc = Encoder.from_dict(enc_cfg) if enc_cfg else Encoder()
-    spikes = enc.encode(x)
+    try:
+        spikes = encode_for_deployment(x, enc_cfg, dep.n_inputs, default_seed=int(dep.provenance.get("seed", 0)))
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
     if spikes.shape[2] != dep.n_inputs:
         raise SystemExit(
             f"error: dataset {ds.name} encodes to {spikes.shape[2]} channels but the deployment expects "
@@ -414,7 +419,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="auto: pipelined for layer-synchronous networks, else sequential")
         sp.add_argument("--tick-hz", type=float, help="tick rate (default: the chip's)")
         sp.add_argument("--batch-size", type=int, default=1024)
-        sp.add_argument("--encoding", dest="enc_kind", choices=("threshold", "bernoulli", "thermometer"),
+        sp.add_argument("--encoding", dest="enc_kind",
+                        choices=("threshold", "bernoulli", "thermometer", "bernoulli-draws"),
                         help="override the deployment's recorded encoder")
         sp.add_argument("--ticks", dest="enc_ticks", type=int, help="encoder ticks")
         sp.add_argument("--threshold", dest="enc_threshold", type=float, help="threshold encoder level")

@@ -181,3 +181,7 @@ seed = 5
     assert not np.array_equal(spikes[:, 0, :64], spikes[:, 0, 64:128])
     acc = float(np.mean(simulate(dep, spikes).class_counts.argmax(1) == labels))
     assert acc == pytest.approx(res["accuracy"])
+    # the deployment records its encoding: `spikeforge simulate` draws the same inputs by default
+    assert dep.provenance["encoding"] == {"kind": "bernoulli-draws", "seed": 5}
+    code, sim = run_json(capsys, "simulate", str(tmp_path / "r" / "deployment.sfd"), "-d", "digits", "--limit", "120")
+    assert code == 0 and sim["accuracy"] == pytest.approx(res["accuracy"])

@@ -150,3 +150,26 @@ def test_thermometer_invalid_levels(levels: object) -> None:
 def test_encoder_config_errors(config: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Encoder.from_dict(config)
+
+
+def test_copy_draws_and_encode_for_deployment() -> None:
+    from spikeforge.data.encode import copy_draws, encode_for_deployment, private_draws
+
+    x = np.random.default_rng(0).integers(0, 256, (5, 4, 4)).astype(np.uint8)
+    d = copy_draws(x, 48, seed=3)
+    assert d.shape == (5, 1, 48)
+    assert np.array_equal(d, private_draws(x, [(0, 0), (1, 0), (2, 0)], 3))
+    # each block is that key's own draw, whatever the other blocks
+    assert np.array_equal(d[:, :, 16:32], private_draws(x, [(1, 0)], 3))
+    assert np.array_equal(encode_for_deployment(x, {"kind": "bernoulli-draws", "seed": 3}, 48), d)
+    assert np.array_equal(encode_for_deployment(x, {"kind": "bernoulli-draws"}, 48, default_seed=3), d)
+    assert np.array_equal(encode_for_deployment(x, {"kind": "threshold", "threshold": 0.25}, 16),
+                          threshold_encode(x, 1, 0.25))
+    with pytest.raises(ValueError, match="multiples of 16 channels, not 40"):
+        copy_draws(x, 40)
+    with pytest.raises(ValueError, match="one tick per image"):
+        encode_for_deployment(x, {"kind": "bernoulli-draws", "ticks": 2}, 48)
+    with pytest.raises(ValueError, match=r"unknown encoder setting\(s\) \['rate'\]"):
+        encode_for_deployment(x, {"kind": "bernoulli-draws", "rate": 2}, 48)
+    with pytest.raises(ValueError, match="NaN"):
+        private_draws(np.full((2, 4), np.nan), [(0, 0)])

@@ -577,3 +577,19 @@ def test_shipped_core_network_recipes_are_valid() -> None:
         assert cfg["deploy"]["ensemble"] * net.n_cores <= 4096  # the copies fit one chip
         seen.append(name)
     assert {"esser2015-small", "esser2015-large", "binary-small"} <= set(seen)
+
+
+@pytest.mark.parametrize("before", [False, True])
+def test_training_restores_the_denormal_mode(before: bool) -> None:
+    # training flushes denormals (speed), but the mode is process-wide: afterwards it is as it was
+    from spikeforge.methods.corenet.train import flush_denormal_enabled
+
+    torch.set_flush_denormal(before)
+    try:
+        rng = np.random.default_rng(0)
+        model = ProbabilisticCoreNet(small_network(), 1, seed=0)
+        train(model, rng.random((40, 784), dtype=np.float32), rng.integers(0, 10, 40),
+              TrainConfig(epochs=1, batch_size=20, log_every_epoch=False), log=lambda *a: None)
+        assert flush_denormal_enabled() is before
+    finally:
+        torch.set_flush_denormal(False)

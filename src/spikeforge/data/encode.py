@@ -18,7 +18,8 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-__all__ = ["Encoder", "EncoderKind", "bernoulli_encode", "thermometer_encode", "threshold_encode"]
+__all__ = ["Encoder", "EncoderKind", "bernoulli_encode", "copy_draws", "encode_for_deployment", "private_draws",
+           "thermometer_encode", "threshold_encode"]
 
 EncoderKind = Literal["threshold", "bernoulli", "thermometer"]
 
@@ -272,3 +273,53 @@ class Encoder:
         if self.kind == "thermometer":
             return thermometer_encode(x, self.ticks, self.levels)
         return bernoulli_encode(x, self.ticks, self.seed if rng is None else rng)
+
+
+def private_draws(x: np.ndarray, keys: list[tuple[int, ...]], seed: int = 0) -> np.ndarray:
+    """One independent one-tick Bernoulli draw of the images per key, side by side: (B, 1, len(keys) · K) uint8.
+
+    Block ``i`` is ``Bernoulli(x)`` drawn with ``numpy.random.default_rng([seed, *keys[i]])``, so a copy's
+    draw depends only on its key (e.g. ``(member, shift)``), never on which other copies are drawn with it.
+    Feeds an ensemble deployment whose copies read their own input channels (*per-copy draws*).
+    x: (B, ...) intensities (``uint8`` / 255 or floats in [0, 1])."""
+    a = _as_batch(x)
+    xf = a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a
+    if not keys:
+        raise ValueError("private_draws needs at least one key")
+    out = np.empty((len(xf), 1, len(keys) * xf.shape[1]), np.uint8)
+    k = xf.shape[1]
+    for i, key in enumerate(keys):
+        rng = np.random.default_rng([int(seed), *(int(v) for v in key)])
+        out[:, 0, i * k : (i + 1) * k] = rng.random(xf.shape, dtype=np.float32) < xf
+    return out
+
+
+def copy_draws(x: np.ndarray, n_inputs: int, seed: int = 0) -> np.ndarray:
+    """Per-copy draws for a deployment of ``n_inputs`` input channels that holds ``n_inputs / K`` copies each
+    reading its own draw of the K-pixel images: copy ``c`` gets key ``(c, 0)`` of :func:`private_draws` (the
+    convention of the core-network recipes, encoding ``"bernoulli-draws"``)."""
+    k = int(np.prod(np.shape(x)[1:]))
+    if k == 0 or n_inputs % k:
+        raise ValueError(f"per-copy draws of {k}-pixel images give multiples of {k} channels, not {n_inputs}")
+    return private_draws(x, [(c, 0) for c in range(n_inputs // k)], seed)
+
+
+def encode_for_deployment(x: np.ndarray, encoding: Mapping[str, Any], n_inputs: int,
+                          default_seed: int = 0) -> np.ndarray:
+    """Spikes for a deployment with ``n_inputs`` input channels from an encoding table (a recipe's
+    ``[encoding]`` or a deployment's recorded ``provenance["encoding"]``): kind ``"bernoulli-draws"`` gives
+    every copy its own draw (:func:`copy_draws`, seed ``encoding["seed"]`` else ``default_seed``; one tick;
+    ``threshold`` and ``levels`` do not apply and are ignored); any other table is an :class:`Encoder` (an
+    empty one the default encoder)."""
+    enc = dict(encoding)
+    if enc.get("kind") == "bernoulli-draws":
+        allowed = sorted(f.name for f in fields(Encoder))
+        unknown = sorted(set(enc) - set(allowed))
+        if unknown:
+            raise ValueError(f"unknown encoder setting(s) {unknown}; allowed: {allowed}")
+        if int(enc.get("ticks", 1)) != 1:
+            raise ValueError(f"encoding 'bernoulli-draws' is one tick per image, not ticks={enc['ticks']}")
+        seed = enc.get("seed")
+        return copy_draws(x, n_inputs, int(default_seed if seed is None else seed))
+    return (Encoder.from_dict(enc) if enc else Encoder()).encode(x)
+

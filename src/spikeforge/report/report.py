@@ -49,9 +49,9 @@ def report_inputs(
     ``[encoding]``), else those recorded in ``dep.provenance`` (``dataset``, ``encoding``); the first
     ``limit`` images of ``split``. Encoding ``"bernoulli-draws"`` (or a deployment with private inputs and no
     encoding named) gives every copy its own Bernoulli draw, seeded as the core-network recipes draw them
-    (:func:`spikeforge.methods.corenet.data.private_draws`, keys ``(copy, 0)``). Returns (spikes (B, T, K),
-    labels, dataset name)."""
-    from spikeforge.data import Encoder, load_dataset
+    (:func:`spikeforge.data.encode.copy_draws`). Returns (spikes (B, T, K), labels, dataset name)."""
+    from spikeforge.data import load_dataset
+    from spikeforge.data.encode import encode_for_deployment
 
     cfg = dict(config or {})
     name = (cfg.get("data") or {}).get("dataset") or dep.provenance.get("dataset")
@@ -60,19 +60,10 @@ def report_inputs(
     ds = load_dataset(str(name), data_dir)
     x, y = (ds.x_test, ds.y_test) if split == "test" else (ds.x_train, ds.y_train)
     enc_cfg = dict(cfg.get("encoding") or dep.provenance.get("encoding") or {})
-    if enc_cfg.get("kind") == "bernoulli-draws" or (not enc_cfg and dep.provenance.get("private_inputs")):
-        # every copy reads its own Bernoulli draw on its own input channels, drawn as the recipe drew them
-        from spikeforge.methods.corenet.data import private_draws
-
-        k = int(np.prod(x.shape[1:]))
-        if dep.n_inputs % k:
-            raise ValueError(f"per-copy draws of {ds.name} give multiples of {k} channels, the deployment has "
-                             f"{dep.n_inputs}")
-        seed = int(enc_cfg.get("seed", cfg.get("seed", dep.provenance.get("seed", 0))))
-        spikes = private_draws(x[:limit], [(c, 0) for c in range(dep.n_inputs // k)], seed)
-        return spikes, np.asarray(y[:limit]), ds.name
-    enc = Encoder.from_dict(enc_cfg) if enc_cfg else Encoder()
-    spikes = enc.encode(x[:limit])
+    if not enc_cfg and dep.provenance.get("private_inputs"):  # written before deployments recorded encodings
+        enc_cfg = {"kind": "bernoulli-draws"}
+    seed = int(cfg.get("seed", dep.provenance.get("seed", 0)))
+    spikes = encode_for_deployment(x[:limit], enc_cfg, dep.n_inputs, default_seed=seed)
     if spikes.shape[2] != dep.n_inputs:
         raise ValueError(f"{ds.name} encodes to {spikes.shape[2]} channels, the deployment has {dep.n_inputs}")
     return spikes, np.asarray(y[:limit]), ds.name

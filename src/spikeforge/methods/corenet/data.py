@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from spikeforge.data import bernoulli_encode, load_dataset, threshold_encode
+from spikeforge.data.encode import private_draws as private_draws  # re-exported (per-copy draws)
 
 
 def load(name: str = "mnist", data_dir: str | os.PathLike[str] | None = None) -> Any:
@@ -101,24 +102,6 @@ def encode(x: np.ndarray, kind: str = "threshold", *, threshold: float = 0.5, se
     if kind == "bernoulli":
         return bernoulli_encode(x, ticks=1, rng=seed)
     raise ValueError(f"unknown encoding {kind!r}; use 'threshold' or 'bernoulli'")
-
-
-def private_draws(x: np.ndarray, keys: list[tuple[int, ...]], seed: int = 0) -> np.ndarray:
-    """One independent Bernoulli draw of the images per key, side by side: (B, 1, len(keys) · K) uint8.
-
-    Block ``i`` is ``Bernoulli(x)`` drawn with ``numpy.random.default_rng([seed, *keys[i]])``, so a copy's
-    draw depends only on its key (e.g. ``(member, shift)``), never on which other copies are drawn with it.
-    Feeds a deployment built with ``private_inputs=True``. x: (B, K) intensities in [0, 1] or uint8 images."""
-    x = np.asarray(x)
-    xf = x.reshape(len(x), -1).astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.reshape(len(x), -1)
-    if not keys:
-        raise ValueError("private_draws needs at least one key")
-    out = np.empty((len(xf), 1, len(keys) * xf.shape[1]), np.uint8)
-    k = xf.shape[1]
-    for i, key in enumerate(keys):
-        rng = np.random.default_rng([int(seed), *(int(v) for v in key)])
-        out[:, 0, i * k : (i + 1) * k] = rng.random(xf.shape, dtype=np.float32) < xf
-    return out
 
 
 def train_inputs(x: torch.Tensor, kind: str, threshold: float, gen: torch.Generator) -> torch.Tensor:

@@ -32,6 +32,7 @@ from typing import Any
 
 import torch
 
+from spikeforge.data.encode import encode_for_deployment
 from spikeforge.deploy import save
 from spikeforge.energy import estimate_energy
 from spikeforge.evaluate import evaluate_deployment
@@ -104,10 +105,15 @@ def run_corenet(
     if kind not in ("threshold", "bernoulli", "bernoulli-draws"):
         raise ValueError(f"[encoding] kind {kind!r}: use 'threshold', 'bernoulli' or 'bernoulli-draws'")
     private = kind == "bernoulli-draws"
+    eseed = int(enc.get("seed", seed))
+    # the test-time encoding, recorded so that `spikeforge simulate` / reports encode as this run did
+    enc_rec: dict[str, Any] = {"kind": kind, "threshold": float(enc.get("threshold", 0.5))} if kind == "threshold" \
+        else {"kind": kind, "seed": eseed}
     dep = build_deployment(spec, copies, chip=chip, input_shifts=jitter_shifts(len(copies)) if jitter else None,
                            private_inputs=private,
                            provenance={"method": method, "dataset": ds.name, "seed": seed,
-                                       "recipe": config.get("name", ""), "ensemble": ensemble})
+                                       "recipe": config.get("name", ""), "ensemble": ensemble,
+                                       "encoding": enc_rec})
     check(dep)
     save(dep, out_dir / "deployment.sfd")
 
@@ -115,11 +121,7 @@ def run_corenet(
     xte, yte = (ds.x_test, ds.y_test) if not max_test else (ds.x_test[:max_test], ds.y_test[:max_test])
     if int(enc.get("ticks", 1)) != 1:
         raise ValueError("these networks classify one image per tick: [encoding] ticks must be 1")
-    eseed = int(enc.get("seed", seed))
-    if private:
-        spikes = cdata.private_draws(xte, [(k, 0) for k in range(len(copies))], eseed)
-    else:
-        spikes = cdata.encode(xte, kind, threshold=float(enc.get("threshold", 0.5)), seed=eseed)
+    spikes = encode_for_deployment(xte, enc_rec, dep.n_inputs)  # exactly what the deployment records
     ev = evaluate_deployment(dep, spikes, yte, name=ds.name)  # pipelined regime: one image per tick
     m = ev["events_per_input"]
     res: dict[str, Any] = {

@@ -25,6 +25,8 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,6 +134,24 @@ def _forward(forward: Any, model: CoreNetModel, xb: torch.Tensor, log: Any) -> t
         return model(xb), model
 
 
+def flush_denormal_enabled() -> bool:
+    """Whether the process currently flushes denormal floats to zero (float32 1e-39 · 1 evaluates to 0)."""
+    return bool((torch.tensor([1e-39], dtype=torch.float32) * 1.0).item() == 0.0)
+
+
+@contextmanager
+def flushing_denormals() -> Iterator[None]:
+    """Flush denormal floats to zero inside the block (saturated sigmoids / erfs produce denormals that slow
+    CPUs ~5x) and restore the previous mode after it: the mode is process-wide and would otherwise change
+    every later floating-point computation of the process, numpy's included."""
+    before = flush_denormal_enabled()
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(before)
+
+
 def train(
     model: CoreNetModel,
     x_train: np.ndarray,
@@ -146,10 +166,25 @@ def train(
     """Train ``model`` on float inputs ``x_train`` (N, K) in [0, 1]; returns the history.
 
     Resumes from ``checkpoint`` when it exists (same config assumed), and rewrites it after each epoch.
+    Denormals are flushed to zero while it runs (:func:`flushing_denormals`).
     """
+    with flushing_denormals():
+        return _train(model, x_train, y_train, cfg, checkpoint=checkpoint, x_val=x_val, y_val=y_val, log=log)
+
+
+def _train(
+    model: CoreNetModel,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    cfg: TrainConfig,
+    *,
+    checkpoint: Path | None,
+    x_val: np.ndarray | None,
+    y_val: np.ndarray | None,
+    log: Any,
+) -> dict[str, Any]:
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
-    torch.set_flush_denormal(True)  # saturated sigmoids / erfs produce denormals that slow CPUs ~5x
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
