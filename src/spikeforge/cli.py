@@ -418,7 +418,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--regime", choices=("auto", "sequential", "pipelined"), default="auto",
                         help="auto: pipelined for layer-synchronous networks, else sequential")
         sp.add_argument("--tick-hz", type=float, help="tick rate (default: the chip's)")
-        sp.add_argument("--batch-size", type=int, default=1024)
+        sp.add_argument("--batch-size", type=int, default=None,
+                        help="inputs simulated together (default: as many as fit 2 GiB, at most 1024)")
         sp.add_argument("--encoding", dest="enc_kind",
                         choices=("threshold", "bernoulli", "thermometer", "bernoulli-draws"),
                         help="override the deployment's recorded encoder")

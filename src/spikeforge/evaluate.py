@@ -15,6 +15,7 @@ import numpy as np
 from spikeforge.deploy.deployment import Deployment
 from spikeforge.energy import estimate_energy
 from spikeforge.sim import CompiledDeployment, SimResult, simulate, simulate_pipelined
+from spikeforge.sim.engine import auto_batch_size
 
 RegimeChoice = Literal["auto", "sequential", "pipelined"]
 
@@ -32,12 +33,15 @@ def run_simulation(
     spikes: np.ndarray,
     *,
     regime: RegimeChoice = "auto",
-    batch_size: int = 1024,
+    batch_size: int | None = None,
     progress: bool = False,
 ) -> tuple[SimResult, Literal["sequential", "pipelined"]]:
-    """Simulate in the chosen regime; returns the result and the regime used."""
+    """Simulate in the chosen regime; returns the result and the regime used. ``batch_size=None`` picks
+    :func:`auto_batch_size` (a 64-copy ensemble of 28-core networks would otherwise need ~19 GB)."""
     sim = dep if isinstance(dep, CompiledDeployment) else CompiledDeployment(dep)
     used = choose_regime(sim, regime)
+    if batch_size is None:
+        batch_size = auto_batch_size(sim)
     if used == "pipelined":
         return simulate_pipelined(sim, spikes, lanes=batch_size, progress=progress), used
     return simulate(sim, spikes, batch_size=batch_size, progress=progress), used
@@ -51,7 +55,7 @@ def evaluate_deployment(
     name: str = "",
     regime: RegimeChoice = "auto",
     tick_hz: float | None = None,
-    batch_size: int = 1024,
+    batch_size: int | None = None,
     progress: bool = False,
     metrics: bool = False,
     replay: bool = False,

@@ -104,3 +104,18 @@ def test_fully_covered_feedforward_chain(seed: int, t_in: int) -> None:
     x = random_spikes(rng, 2, t_in, 8, p=0.6)
     sim = check_equal(d, x, ticks=t_in + 8)
     assert sim.full_cover
+
+
+def test_auto_batch_size_bounds_the_state_memory() -> None:
+    # ~5 float32 arrays of cores x (axons + neurons) per input within 2 GiB, at most 1024 inputs
+    from types import SimpleNamespace
+
+    import torch
+
+    from spikeforge.sim.engine import auto_batch_size
+
+    big = SimpleNamespace(C=1792, A=256, N=256, sdtype=torch.float32)  # 64 copies of the 28-core network
+    assert auto_batch_size(big) == 2**31 // (5 * 1792 * 512 * 4) == 117  # type: ignore[arg-type]
+    assert auto_batch_size(SimpleNamespace(C=1792, A=256, N=256, sdtype=torch.float64)) == 58  # type: ignore[arg-type]
+    assert auto_batch_size(SimpleNamespace(C=5, A=256, N=256, sdtype=torch.float32)) == 1024  # type: ignore[arg-type]
+    assert auto_batch_size(SimpleNamespace(C=10**6, A=256, N=256, sdtype=torch.float32)) == 1  # type: ignore[arg-type]
