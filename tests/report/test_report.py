@@ -46,6 +46,8 @@ def test_report_from_inputs_writes_everything(tmp_path: Path, template: tuple[De
     assert set(pngs) == {"accuracy_vs_energy.png", "chip_map.png", "raster.png", "layer_activity.png"}
     assert all(png_ok(out / p) for p in pngs)
     assert "72.50 %" in text and "| template |" in text
+    # non-scalar provenance (the test-time encoding) is shown too, as compact JSON
+    assert 'encoding = `{"kind":"threshold","threshold":0.3,"ticks":1}`' in text
     again = load(out / "deployment.sfd")
     assert np.array_equal(again.crossbar, dep.crossbar)
     assert json.loads((out / "results.json").read_text())["accuracy"] == 0.725
@@ -78,3 +80,13 @@ def test_utilisation_counts_driven_axons_and_enabled_neurons(template: tuple[Dep
     dep, _ = template
     axons, neurons = utilisation(dep)
     assert axons[0] == pytest.approx(128 / 256) and neurons[0] == pytest.approx(250 / 256)
+
+
+def test_long_provenance_entries_are_cut_with_an_ellipsis(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    dep = random_deployment(rng, n_cores=1)
+    dep.provenance = {"method": "x", "shifts": list(range(200))}
+    text = write_report(tmp_path / "rep", dep, {"accuracy": 0.5}).read_text()
+    line = next(ln for ln in text.splitlines() if ln.startswith("Provenance:"))
+    shown = line.split("shifts = `")[1].split("`")[0]
+    assert shown.startswith("[0,1,2,") and shown.endswith("…") and len(shown) == 160

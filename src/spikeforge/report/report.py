@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -73,6 +74,15 @@ def _json(path: Path, data: Any) -> None:
     from spikeforge.pipeline import write_json_atomic
 
     write_json_atomic(path, data)
+
+
+def _provenance_value(v: Any, limit: int = 160) -> str:
+    """One provenance entry as report text: scalars as they are, anything else as compact JSON (cut at
+    ``limit`` characters with an ellipsis; the deployment file holds the whole entry)."""
+    if isinstance(v, str | int | float | bool) or v is None:
+        return str(v)
+    text = json.dumps(v, sort_keys=True, separators=(",", ":"), default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _fmt(v: Any, digits: int = 4) -> str:
@@ -215,7 +225,7 @@ def _index_md(
         ("frames / s / W", _fmt(results.get("fps_per_W"))),
     ]
     lines = [f"# Run report: {title}", ""]
-    prov = {k: v for k, v in dep.provenance.items() if isinstance(v, str | int | float)}
+    prov = {k: _provenance_value(v) for k, v in dep.provenance.items()}
     if prov:
         lines += ["Provenance: " + ", ".join(f"{k} = `{v}`" for k, v in prov.items()), ""]
     lines += ["| | |", "|---|---|", *[f"| {k} | {v} |" for k, v in rows], ""]
