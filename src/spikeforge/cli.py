@@ -244,15 +244,61 @@ def cmd_convert(a: argparse.Namespace) -> int:
     return 0
 
 
+def _is_deployment_file(path: str) -> bool:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            return "manifest.json" in z.namelist()
+    except (zipfile.BadZipFile, IsADirectoryError):
+        return False
+
+
+def _memory_report_of_model(a: argparse.Namespace) -> Any:
+    """``spikeforge memory MODEL.pt``: a spikeforge model file, a pickled module or a state dict."""
+    from collections.abc import Mapping
+
+    import torch
+    from torch import nn
+
+    from spikeforge.energy.memory import memory_report_module, memory_report_tensors
+    from spikeforge.methods.layerwise.api import load_model, read_torch_file
+
+    try:
+        shape = tuple(int(s) for s in a.input_shape.split(","))
+    except ValueError:
+        raise ValueError(f"--input-shape must be comma-separated integers such as 1,28,28, got {a.input_shape!r}")
+    obj = read_torch_file(a.deployment, allow_pickle=a.allow_pickle)
+    if isinstance(obj, Mapping) and "arch" in obj:
+        return memory_report_module(load_model(a.deployment, allow_pickle=a.allow_pickle), a.bits, shape)
+    if isinstance(obj, nn.Module):
+        return memory_report_module(obj, a.bits, shape)
+    sd = obj.get("state_dict", obj) if isinstance(obj, Mapping) else None
+    if not isinstance(sd, Mapping) or not any(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise ValueError(f"{a.deployment}: neither a deployment, a model nor a state dict of tensors")
+    hw = (shape[-2], shape[-1]) if len(shape) >= 2 else (1, 1)
+    rep = memory_report_tensors({str(k): v for k, v in sd.items() if isinstance(v, torch.Tensor)}, a.bits, hw)
+    if not rep.layers:
+        raise ValueError(f"{a.deployment}: no 2-D (Linear) or square 4-D (Conv2d) weight tensor in it")
+    return rep
+
+
 def cmd_memory(a: argparse.Namespace) -> int:
     from spikeforge.deploy import load
     from spikeforge.energy.memory import memory_report
 
-    rep = memory_report(load(a.deployment), source=a.source)
+    if not Path(a.deployment).is_file():
+        raise FileNotFoundError(f"{a.deployment}: no such file")
+    if _is_deployment_file(a.deployment):
+        rep = memory_report(load(a.deployment), source=a.source)
+        what = a.source
+    else:
+        rep = _memory_report_of_model(a)
+        what = f"{a.bits}-bit weights"
     if a.json:
         _emit_json(rep.to_dict())
         return 0
-    t = Table(title=f"synaptic memory of {a.deployment} ({a.source}; whole network, per full pass)")
+    t = Table(title=f"synaptic memory of {a.deployment} ({what}; whole network, per full pass)")
     for col in ("encoding", "footprint (KiB)", "forward (µJ)", "backward (µJ)", "update (µJ)", "training (µJ)"):
         t.add_column(col, justify="left" if col == "encoding" else "right")
     best = rep.cheapest("training")
@@ -451,10 +497,19 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp, data=True)
     sp.set_defaults(fn=cmd_convert)
 
-    sp = sub.add_parser("memory", help="synaptic-memory organisation: footprint and energy by encoding")
-    sp.add_argument("deployment")
+    sp = sub.add_parser("memory", help="synaptic-memory organisation: footprint and energy by encoding",
+                        description="Footprint and energy per pass (forward, backward, update) of every synaptic "
+                        "memory encoding for a deployment (one layer per core) or a PyTorch model (its Linear "
+                        "and Conv2d weights, quantised to --bits), and which encoding is cheapest.")
+    sp.add_argument("deployment", metavar="PATH", help="a deployment (.sfd) or a PyTorch file: a model written by "
+                    "spikeforge (convert's format), a state dict, or a pickled module (--allow-pickle)")
     sp.add_argument("--source", choices=("crossbar", "effective"), default="crossbar",
-                    help="store the binary crossbar (what TrueNorth holds) or the signed effective weights")
+                    help="deployments: store the binary crossbar (what TrueNorth holds) or the signed effective "
+                    "weights")
+    sp.add_argument("--bits", type=int, default=8, help="PyTorch models: weight bits (symmetric per-tensor codes)")
+    sp.add_argument("--input-shape", default="1,28,28",
+                    help="PyTorch models: input shape C,H,W (gives each convolution its feature-map size)")
+    sp.add_argument("--allow-pickle", action="store_true", help="allow loading a pickled module (trusted files)")
     common(sp)
     sp.set_defaults(fn=cmd_memory)
 
@@ -500,6 +555,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DeploymentError, DesignRuleError, DatasetError, RecipeError, NIRUnavailableError, ValueError,
             KeyError) as e:
         err_console.print(f"[bold red]error:[/bold red] {e}", highlight=False)
+        return 2
+    except OSError as e:  # a missing or unreadable file named on the command line
+        msg = f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e)
+        err_console.print(f"[bold red]error:[/bold red] {msg}", highlight=False)
         return 2
 
 

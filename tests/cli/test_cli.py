@@ -119,6 +119,63 @@ def test_memory_command_names_cheapest_encoding(tmp_path: Path, capsys: pytest.C
     assert totals["Crossbar"]["footprint_bits"] == 256 * 256
 
 
+def test_memory_command_on_pytorch_models(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    from spikeforge.energy.memory import memory_report_tensors
+    from spikeforge.methods.layerwise.ann import build_model
+    from spikeforge.methods.layerwise.api import save_model
+
+    model = build_model("lenet")  # conv 5x5 (28x28 in) -> pool -> conv 5x5 (12x12 in) -> pool -> 3 Linear
+    save_model(model, "lenet", tmp_path / "lenet.pt")
+    torch.save(model.state_dict(), tmp_path / "sd.pt")
+    torch.save(model, tmp_path / "pickled.pt")
+    w = {k: v for k, v in model.state_dict().items() if k.endswith("weight")}
+
+    # a spikeforge model file: every convolution priced on the feature map it reads (found by a forward pass)
+    code, rep = run_json(capsys, "memory", str(tmp_path / "lenet.pt"), "--bits", "4")
+    assert code == 0 and isinstance(rep, dict)
+    assert [layer["name"] for layer in rep["layers"]] == ["0", "3", "7", "9", "11"]
+    want = memory_report_tensors({k.removesuffix(".weight"): v for k, v in w.items()}, 4,
+                                 {"0": (28, 28), "3": (12, 12)})
+    assert rep["totals"] == json.loads(json.dumps(want.totals()))
+    # a plain state dict: every convolution on the --input-shape map
+    code, rep = run_json(capsys, "memory", str(tmp_path / "sd.pt"), "--input-shape", "1,20,20")
+    assert code == 0 and isinstance(rep, dict)
+    assert rep["totals"] == json.loads(json.dumps(memory_report_tensors(w, 8, (20, 20)).totals()))
+    # a pickled module needs the explicit opt-in
+    assert main(["memory", str(tmp_path / "pickled.pt")]) == 2
+    assert "--allow-pickle" in " ".join(capsys.readouterr().err.split())
+    code, rep = run_json(capsys, "memory", str(tmp_path / "pickled.pt"), "--allow-pickle", "--bits", "4")
+    assert code == 0 and isinstance(rep, dict) and rep["totals"] == json.loads(json.dumps(want.totals()))
+
+
+@pytest.mark.parametrize("case", ["missing", "junk", "nan", "no-layers", "wrong-shape"])
+def test_memory_and_convert_name_bad_model_files(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                 case: str) -> None:
+    import torch
+
+    from spikeforge.methods.layerwise.ann import build_model
+    from spikeforge.methods.layerwise.api import save_model
+
+    path = tmp_path / "m.pt"
+    if case == "junk":
+        path.write_bytes(b"not a model")
+    elif case == "nan":
+        torch.save({"fc.weight": torch.full((3, 4), float("nan"))}, path)
+    elif case == "no-layers":
+        torch.save({"bias": torch.zeros(3)}, path)
+    elif case == "wrong-shape":
+        save_model(build_model("mlp:64-10"), "mlp:64-10", path)
+    expect = {"missing": "no such file", "junk": "not a readable PyTorch file", "nan": "tensor 'fc.weight'",
+              "no-layers": "no 2-D (Linear)", "wrong-shape": "does not accept inputs of shape (1, 28, 28)"}[case]
+    assert main(["memory", str(path)]) == 2
+    assert expect in " ".join(capsys.readouterr().err.split())
+    if case in ("missing", "junk"):  # convert reads model files the same way
+        assert main(["convert", str(path), "-d", "digits"]) == 2
+        assert expect in " ".join(capsys.readouterr().err.split())
+
+
 def test_convert_command_digital_loihi_writes_checked_deployment(tmp_path: Path,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     import torch

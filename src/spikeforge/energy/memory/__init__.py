@@ -59,6 +59,7 @@ from spikeforge.energy.memory.report import (
     conv_layer_report,
     fc_layer_report,
     memory_report,
+    memory_report_module,
     memory_report_tensors,
     quantise_codes,
 )
@@ -109,6 +110,7 @@ __all__ = [
     "load_frontier",
     "load_pf_res",
     "memory_report",
+    "memory_report_module",
     "memory_report_tensors",
     "pass_energy",
     "published_conv_reduction",

@@ -175,6 +175,9 @@ def quantise_codes(w: np.ndarray, bits: int) -> np.ndarray:
     """Symmetric per-tensor quantisation to signed ``bits``-bit codes: ``round(w / max|w| · (2^{b−1}−1))``
     (``bits = 1``: the sign pattern ``w > 0``)."""
     a = np.asarray(w, dtype=np.float64)
+    if not np.isfinite(a).all():
+        bad = int(np.count_nonzero(~np.isfinite(a)))
+        raise ValueError(f"{bad} of {a.size} weights are NaN or infinite; cannot quantise them")
     if bits == 1:
         return (a > 0).astype(np.int64)
     m = float(np.abs(a).max()) if a.size else 0.0
@@ -197,16 +200,58 @@ def memory_report_tensors(
     (one size for all, or per tensor name); other tensors (biases, norms) are skipped. Weights are
     quantised with :func:`quantise_codes`.
     """
+    if not 1 <= int(bits) <= 16:
+        raise ValueError(f"bits must be in 1..16, got {bits}")
     layers = []
     for name, t in tensors.items():
         a = t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t)
+        if a.ndim not in (2, 4) or (a.ndim == 4 and a.shape[2] != a.shape[3]):
+            continue
+        try:
+            codes = quantise_codes(a, bits)
+        except ValueError as e:
+            raise ValueError(f"tensor {name!r}: {e}") from None
         if a.ndim == 2:
-            layers.append(fc_layer_report(name, quantise_codes(a, bits).T, bits, None, constants))
-        elif a.ndim == 4 and a.shape[2] == a.shape[3]:
+            layers.append(fc_layer_report(name, codes.T, bits, None, constants))
+        else:
             hw = conv_input_hw[name] if isinstance(conv_input_hw, Mapping) else conv_input_hw
-            layers.append(conv_layer_report(name, quantise_codes(a, bits), bits, (int(hw[0]), int(hw[1])), None,
-                                            constants))
+            layers.append(conv_layer_report(name, codes, bits, (int(hw[0]), int(hw[1])), None, constants))
     return MemoryReport(tuple(layers), constants)
+
+
+def memory_report_module(
+    model: Any,
+    bits: int,
+    input_shape: Sequence[int] = (1, 28, 28),
+    constants: MemoryEnergyConstants = CALIBRATED_CONSTANTS,
+) -> MemoryReport:
+    """Report for the ``Linear`` and ``Conv2d`` layers of a ``torch.nn.Module``.
+
+    One forward pass of a zero input of ``input_shape`` (without the batch dimension) finds every
+    convolution's input size, so each kernel is priced on the feature map it really reads (the encodings
+    model stride 1 and "same" padding on that map). Weights are quantised as in
+    :func:`memory_report_tensors`; layers are named as in ``model.named_modules()``.
+    """
+    import torch
+    from torch import nn
+
+    layers = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear | nn.Conv2d)]
+    if not layers:
+        raise ValueError(f"{type(model).__name__} has no Linear or Conv2d layer")
+    hw: dict[str, tuple[int, int]] = {}
+    hooks = [m.register_forward_hook(lambda mod, inp, out, n=n: hw.__setitem__(n, tuple(inp[0].shape[-2:])))
+             for n, m in layers if isinstance(m, nn.Conv2d)]
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros((1, *(int(s) for s in input_shape))))
+    except RuntimeError as e:
+        raise ValueError(f"the model does not accept inputs of shape {tuple(input_shape)} (input_shape; "
+                         f"--input-shape on the command line): {e}") from None
+    finally:
+        for h in hooks:
+            h.remove()
+    tensors = {n: m.weight for n, m in layers}
+    return memory_report_tensors(tensors, bits, {n: hw.get(n, (1, 1)) for n, _ in layers}, constants)
 
 
 def memory_report(

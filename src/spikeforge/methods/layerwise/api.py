@@ -42,9 +42,26 @@ def save_model(model: nn.Module, arch: str, path: str | Path) -> Path:
     return p
 
 
+def read_torch_file(path: str | Path, *, allow_pickle: bool = False) -> Any:
+    """``torch.load`` on the CPU, with errors that name the file: :class:`FileNotFoundError` if it is
+    missing, :class:`ValueError` if it is not a PyTorch file or (without ``allow_pickle``) needs pickled
+    code to load."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(2, "no such file", str(p))
+    try:
+        return torch.load(p, map_location="cpu", weights_only=not allow_pickle)
+    except Exception as e:  # torch raises UnpicklingError, RuntimeError, KeyError... for foreign files
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        if not allow_pickle and "Unsupported global" in str(e):
+            raise ValueError(f"{p}: holds pickled code (e.g. a whole module); load it with allow_pickle / "
+                             f"--allow-pickle only if you trust the file") from None
+        raise ValueError(f"{p}: not a readable PyTorch file: {type(e).__name__}: {first}") from None
+
+
 def load_model(path: str | Path, *, allow_pickle: bool = False) -> nn.Sequential:
     """Load a model written by :func:`save_model` (or, with ``allow_pickle``, a pickled ``nn.Sequential``)."""
-    obj = torch.load(path, map_location="cpu", weights_only=not allow_pickle)
+    obj = read_torch_file(path, allow_pickle=allow_pickle)
     if isinstance(obj, dict) and "arch" in obj:
         model = build_model(str(obj["arch"]))
         model.load_state_dict(obj["state_dict"])
