@@ -267,7 +267,7 @@ def _memory_report_of_model(a: argparse.Namespace) -> Any:
     try:
         shape = tuple(int(s) for s in a.input_shape.split(","))
     except ValueError:
-        raise ValueError(f"--input-shape must be comma-separated integers such as 1,28,28, got {a.input_shape!r}") from None
+        raise ValueError(f"--input-shape must be integers such as 1,28,28, got {a.input_shape!r}") from None
     obj = read_torch_file(a.deployment, allow_pickle=a.allow_pickle)
     if isinstance(obj, Mapping) and "arch" in obj:
         return memory_report_module(load_model(a.deployment, allow_pickle=a.allow_pickle), a.bits, shape)
