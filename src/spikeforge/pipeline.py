@@ -43,8 +43,11 @@ def write_json_atomic(path: Path, data: Any) -> None:
         raise
 
 
-def run_recipe(recipe: Recipe, out_dir: Path, data_dir: Path | None = None) -> dict[str, Any]:
+def run_recipe(recipe: Recipe, out_dir: str | os.PathLike[str], data_dir: str | os.PathLike[str] | None = None,
+               ) -> dict[str, Any]:
     """Run ``recipe``, writing ``deployment.sfd`` and ``results.json`` into ``out_dir``."""
+    out_dir = Path(out_dir)
+    data_dir = None if data_dir is None else Path(data_dir)
     if recipe.method not in METHODS:
         raise RecipeError(f"{recipe.source}: unknown method {recipe.method!r}; known: {', '.join(sorted(METHODS))}")
     module = importlib.import_module(METHODS[recipe.method])
