@@ -261,12 +261,10 @@ class Deployment:
     # ------------------------------------------------------------------ helpers used by mappers
     def effective_weights(self) -> np.ndarray:
         """W_eff[c, i, j] = w_ij · s_j[G_i] as int32 (C, A, N): the signed weight axon i applies to neuron j."""
-        s_by_axon = np.take_along_axis(
-            self.weights.transpose(0, 2, 1),  # (C, T, N)
-            self.axon_type.astype(np.int64)[:, :, None].repeat(self.chip.core.n_neurons, axis=2),
-            axis=1,
-        )  # (C, A, N)
-        return self.crossbar.astype(np.int32) * s_by_axon
+        cores = np.arange(self.n_cores)[:, None]  # (C, 1)
+        s_by_axon = np.asarray(self.weights, dtype=np.int32)[cores, :, self.axon_type.astype(np.intp)]  # (C, A, N)
+        s_by_axon *= self.crossbar
+        return s_by_axon
 
     def concat(self, other: Deployment, *, class_offset: int = 0, share_inputs: bool = True) -> Deployment:
         """Place ``other``'s cores after this deployment's (e.g. ensemble copies on distinct cores).

@@ -127,10 +127,12 @@ class CompiledDeployment:
         c, a, n = dep.n_cores, core.n_axons, core.n_neurons
         self.C, self.A, self.N = c, a, n
         en = dep.enabled
-        w_eff = np.where(en[:, None, :], dep.effective_weights(), 0).astype(np.int64)  # (C, A, N)
+        w_eff = dep.effective_weights()  # (C, A, N) int32, a fresh array
+        w_eff *= en[:, None, :]  # disabled neurons receive nothing
+        w_abs = np.abs(w_eff)
         # Exactness bounds (integers are exact in a float format up to 2^(mantissa bits + 1)):
         # |Σ_i A_i W_ij| ≤ drive_bound, and every value the membrane takes or is compared with ≤ state_bound.
-        self.drive_bound = drive_bound = int(np.abs(w_eff).sum(axis=1).max(initial=0))
+        self.drive_bound = drive_bound = int(w_abs.sum(axis=1, dtype=np.int64).max(initial=0))
         self.leak_bound = leak_bound = int(np.abs(dep.leak[en]).max(initial=0))
         amax = lambda x: int(np.abs(x[en]).astype(np.int64).max(initial=0))  # noqa: E731
         v_start = max(2 ** (core.membrane_bits - 1), amax(dep.neg_threshold), amax(dep.reset_value), amax(dep.v_init))
@@ -166,8 +168,9 @@ class CompiledDeployment:
         else:
             extra, coef = [np.ones_like(fanout), fanout], np.eye(2)
         self.n_extra = len(extra)
-        w_ext = np.concatenate([w_eff, np.stack(extra, axis=2)], axis=2)  # (C, A, N + extra)
-        self.w_absmax = int(np.abs(w_ext).max(initial=0))
+        w_extra = np.stack(extra, axis=2).astype(np.int32)  # (C, A, extra): the counting columns
+        self.w_absmax = max(int(w_abs.max(initial=0)), int(w_extra.max(initial=0)))
+        del w_abs
         self.stat_coef = torch.from_numpy(coef).to(dev)  # extra columns → (axon events, synaptic events), float64
 
         def col(x: np.ndarray, fill: float = 0) -> torch.Tensor:
@@ -238,10 +241,12 @@ class CompiledDeployment:
         n_used = np.where(en.any(axis=1), n - np.argmax(en[:, ::-1], axis=1), 1)
         self.segments = _segments(a_used, n_used, self.n_extra)
         self.w_segs = []
-        for c0, c1, ag, ng in self.segments:
-            cols = np.r_[0:ng, n : n + self.n_extra]
-            self.w_segs.append(torch.from_numpy(np.ascontiguousarray(w_ext[c0:c1, :ag][:, :, cols])).to(dev, md))
-        del w_ext
+        for c0, c1, ag, ng in self.segments:  # (cores, axons, used neurons + extra) in the product's dtype
+            seg = torch.empty((c1 - c0, ag, ng + self.n_extra), dtype=md)
+            seg[:, :, :ng].copy_(torch.from_numpy(w_eff[c0:c1, :ag, :ng]))
+            seg[:, :, ng:].copy_(torch.from_numpy(w_extra[c0:c1, :ag]))
+            self.w_segs.append(seg.to(dev))
+        del w_eff, w_extra
         self._w64: list[torch.Tensor] | None = None
         # hops: Manhattan distance on the mesh, chip crossings add a full mesh traversal
         pl = dep.placement.astype(np.int64)
