@@ -53,6 +53,41 @@ def test_runs_of_neurons_to_runs_of_axons(seed: int, merge: bool) -> None:
     assert len(sim.route_blocks) >= 1
 
 
+@settings(max_examples=20, deadline=None)
+@given(seed=seeds, k=st.sampled_from([2, 3]), broken=st.booleans(), merge=st.booleans())
+def test_interleaved_wiring_is_routed_as_strided_blocks(seed: int, k: int, broken: bool, merge: bool) -> None:
+    """Interleaved layer-to-layer wiring (the core networks': neuron j of upstream core u → downstream core
+    j mod k, axon u·m + j // k) is copied as strided (rows, batch, length) blocks, exactly as the reference;
+    with ``broken`` some routes leave the pattern (scattered instead), with ``merge`` an extra source hits a
+    routed axon."""
+    rng = np.random.default_rng(seed)
+    n = 24
+    chip = tiny_chip(n, n, membrane_bits=10, delay_max=4, mesh=(3, 3), max_chips=1)
+    up, m = 2, n // k
+    c = up + k
+    d = random_deployment(rng, chip, n_cores=c, n_inputs=n, n_classes=3)
+    d.enabled[:] = True
+    d.dest_core[:] = -1
+    for u in range(up):
+        j = np.arange(n)
+        d.dest_core[u], d.dest_axon[u] = up + j % k, u * m + j // k
+        d.dest_delay[u] = int(rng.integers(1, 5))
+    if broken:
+        u, j = int(rng.integers(0, up)), int(rng.integers(0, n))
+        d.dest_delay[u, j] = d.dest_delay[u, j] % 4 + 1
+    if merge:
+        d.dest_core[up, 0], d.dest_axon[up, 0] = up, 0
+    outs = np.argwhere(d.dest_core < 0)
+    d.output_core, d.output_neuron = outs[:, 0].astype(np.int32), outs[:, 1].astype(np.int32)
+    d.output_class = rng.integers(0, 3, len(outs)).astype(np.int32)
+    x = random_spikes(rng, 3, 4, d.n_inputs, p=0.6)
+    sim = check_equal(d, x, ticks=8)
+    strided = [b for b in sim.route_blocks if b[6] == k]
+    assert strided, sim.route_blocks
+    if not broken and not merge:  # one block of k rows per upstream core, nothing scattered
+        assert len(strided) == up and all(b[7] == k for b in strided) and not sim.routes
+
+
 def test_duplicate_output_entries_are_separate_votes() -> None:
     d = Deployment.empty(tiny_chip(1, 2), 1, 1, 3)
     d.enabled[0, :] = True  # α = 0, no input: both fire every tick

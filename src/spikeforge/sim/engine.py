@@ -204,9 +204,11 @@ class CompiledDeployment:
         dly = dep.dest_delay.reshape(-1)[src]
         self.max_delay = int(dly.max()) if dly.size else 1
         # Runs of ≥ 8 consecutive neurons of one core sending, with one delay, to consecutive axons (the usual
-        # layer-to-layer wiring) are routed as slice copies; the rest by scatter, grouped by delay.
-        # (delay, source core, first neuron, length, destination core, first axon)
-        self.route_blocks: list[tuple[int, int, int, int, int, int]] = []
+        # layer-to-layer wiring) are routed as slice copies; so are runs whose source neurons advance by a
+        # constant stride (interleaved wiring: neuron j → core j mod k); the rest by scatter, grouped by delay.
+        # (delay, source core, first neuron, length, destination core, first axon, source stride, rows): row r
+        # sends neurons j0 + r + k·stride (k < length) to axons a0 + k of destination core + r
+        blocks: list[tuple[int, int, int, int, int, int, int]] = []
         order = np.lexsort((src, dly))
         s_o, d_o, l_o = src[order], dst[order], dly[order]
         cont = (l_o[1:] == l_o[:-1]) & (s_o[1:] == s_o[:-1] + 1) & (s_o[1:] % n != 0) & (d_o[1:] == d_o[:-1] + 1)
@@ -219,9 +221,15 @@ class CompiledDeployment:
                 pos = int(st)
                 while pos < e:  # one piece per destination core
                     ln = min(int(e) - pos, a - int(d_o[pos]) % a)
-                    self.route_blocks.append((int(l_o[pos]), int(s_o[pos] // n), int(s_o[pos] % n), ln,
-                                              int(d_o[pos]) // a, int(d_o[pos]) % a))
+                    blocks.append((int(l_o[pos]), int(s_o[pos] // n), int(s_o[pos] % n), ln,
+                                   int(d_o[pos]) // a, int(d_o[pos]) % a, 1))
                     pos += ln
+        for run, step in _strided_runs(s_o, d_o, l_o, rest, n, a):
+            rest[run] = False
+            p0 = int(run[0])
+            blocks.append((int(l_o[p0]), int(s_o[p0] // n), int(s_o[p0] % n), len(run),
+                           int(d_o[p0]) // a, int(d_o[p0]) % a, step))
+        self.route_blocks = _stack_blocks(blocks)
         self.routes = []  # (delay, source core, source neuron, destination core, destination axon)
         for d in np.unique(l_o[rest]):
             sel = rest & (l_o == d)
@@ -298,8 +306,9 @@ class CompiledDeployment:
             for _, c0, a0, k_, ln_ in self.in_slices:
                 for cc in range(c0, c0 + k_):
                     covered[cc * a + a0 : cc * a + a0 + ln_] = True
-        for _, _, _, ln_, dc_, a0 in self.route_blocks:
-            covered[dc_ * a + a0 : dc_ * a + a0 + ln_] = True
+        for _, _, _, ln_, dc_, a0, _, rows_ in self.route_blocks:
+            for r_ in range(rows_):
+                covered[(dc_ + r_) * a + a0 : (dc_ + r_) * a + a0 + ln_] = True
         self.full_cover = bool(not self.may_merge and not self.routes and (self.in_slices or n_in == 0)
                                and covered.all())
         # output map → class scatter
@@ -374,6 +383,9 @@ class CompiledDeployment:
         # general input maps go through a batch-major (b, C·A) scratch row (zero where no input lands)
         in_tmp = torch.zeros((b, C * A), dtype=md, device=dev) if in_gather is not None and not self.in_slices else None
         batch_idx = torch.arange(b, device=dev)[None, :]
+        # each route block's source neurons as a (rows, b, length) view of ``fire`` (C, b, N)
+        block_src = [fire.as_strided((rows, b, ln), (1, N, step), fire.storage_offset() + c * b * N + j0)
+                     for _, c, j0, ln, _, _, step, rows in self.route_blocks]
         vmax = self.vmax
         bound = float(self.v0_bound)  # |V| ≤ bound for every enabled neuron
         for t in range(n_ticks):
@@ -448,12 +460,12 @@ class CompiledDeployment:
             # 5. count and route the spikes
             torch.bmm(fire, self.n_stats, out=nss)
             stats[2:5, t].copy_(nss[:, :, :3].permute(2, 0, 1))
-            for d, c, j0, ln, dc, a0 in self.route_blocks:
-                dst_block = buf[(t + d) % L][dc, :, a0 : a0 + ln]
+            for (d, _, _, ln, dc, a0, _, rows), src_block in zip(self.route_blocks, block_src, strict=True):
+                dst_block = buf[(t + d) % L][dc : dc + rows, :, a0 : a0 + ln]
                 if self.may_merge:
-                    dst_block.add_(fire[c, :, j0 : j0 + ln])
+                    dst_block.add_(src_block)
                 else:  # these axons have no other source: nothing to merge with
-                    dst_block.copy_(fire[c, :, j0 : j0 + ln])
+                    dst_block.copy_(src_block)
             for d, sc, sj, dc_, da in self.routes:
                 buf[(t + d) % L].index_put_((dc_, batch_idx, da), fire[sc, :, sj].to(md), accumulate=True)
             if len(self.out_flat):
@@ -473,6 +485,50 @@ class CompiledDeployment:
 #: two copies); a run of cores is split where the split saves more than this.
 _SEGMENT_OVERHEAD = 16384
 _MAX_SEGMENTS = 64
+
+
+def _stack_blocks(blocks: list[tuple[int, int, int, int, int, int, int]]) -> list[tuple[int, ...]]:
+    """Merge route blocks ``(delay, source core, j0, length, destination core, a0, stride)`` that differ only
+    by +r in the first neuron and the destination core (interleaved wiring: neuron j → core j mod k) into
+    one block of ``rows`` such rows: ``(..., stride, rows)``, copied as one (rows, batch, length) view."""
+    key = lambda bl: (bl[0], bl[1], bl[3], bl[5], bl[6], bl[4], bl[2])  # noqa: E731
+    out: list[tuple[int, ...]] = []
+    for bl in sorted(blocks, key=key):
+        if out:
+            d, c, j0, ln, dc, a0, st, rows = out[-1]
+            if (bl[0], bl[1], bl[3], bl[5], bl[6]) == (d, c, ln, a0, st) and bl[4] == dc + rows and bl[2] == j0 + rows:
+                out[-1] = (d, c, j0, ln, dc, a0, st, rows + 1)
+                continue
+        out.append((*bl, 1))
+    return out
+
+
+def _strided_runs(src: np.ndarray, dst: np.ndarray, delay: np.ndarray, free: np.ndarray, n: int, a: int,
+                  min_len: int = 8) -> list[tuple[np.ndarray, int]]:
+    """Strided route runs among the routes ``k`` with ``free[k]`` (flat source neuron ``src[k]``, flat
+    destination axon ``dst[k]``, delay ``delay[k]``): maximal runs, of at least ``min_len`` routes, of one
+    delay whose destinations are consecutive axons of one core and whose sources are neurons ``j0, j0 + s,
+    j0 + 2s, ...`` of one core (stride ``s > 1``). Returns ``(route indices in destination order, s)``."""
+    idx = np.flatnonzero(free)
+    if idx.size < min_len:
+        return []
+    o = idx[np.lexsort((dst[idx], delay[idx]))]  # by delay, then destination
+    s, d, dl = src[o], dst[o], delay[o]
+    step = np.diff(s)
+    link = (dl[1:] == dl[:-1]) & (d[1:] == d[:-1] + 1) & (d[1:] % a != 0) & (s[1:] // n == s[:-1] // n) & (step > 1)
+    runs: list[tuple[np.ndarray, int]] = []
+    i, m = 0, len(o)
+    while i < m - 1:
+        if not link[i]:
+            i += 1
+            continue
+        j = i + 1  # routes i..j form a run while the links continue with the same stride
+        while j < m - 1 and link[j] and step[j] == step[i]:
+            j += 1
+        if j - i + 1 >= min_len:
+            runs.append((o[i : j + 1], int(step[i])))
+        i = j + 1
+    return runs
 
 
 def _segments(a_used: np.ndarray, n_used: np.ndarray, n_extra: int) -> list[tuple[int, int, int, int]]:
