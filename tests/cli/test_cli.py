@@ -176,6 +176,26 @@ def test_memory_and_convert_name_bad_model_files(tmp_path: Path, capsys: pytest.
         assert expect in " ".join(capsys.readouterr().err.split())
 
 
+@pytest.mark.parametrize(("args", "expect"), [
+    (["-d", "mnist"], "does not accept mnist images"),  # a digits (64-input) model on 784-pixel images
+    (["--keep", "1.5"], "keep must be a fraction in (0, 1], got 1.5"),
+    (["--keep", "0"], "keep must be a fraction in (0, 1], got 0.0"),
+    (["--ticks", "0"], "ticks must be >= 1, got 0"),
+    (["--calib", "0"], "n_calib (--calib) must be >= 1, got 0"),
+    (["--test", "-3"], "n_test (--test) must be >= 1, got -3"),
+])
+def test_convert_names_bad_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+                                    expect: str) -> None:
+    from spikeforge.methods.layerwise.ann import build_model
+    from spikeforge.methods.layerwise.api import save_model
+
+    path = save_model(build_model("mlp:64-16-10"), "mlp:64-16-10", tmp_path / "m.pt")
+    argv = ["convert", str(path), "-d", "digits", "--calib", "50", "--test", "50", "--out", str(tmp_path / "o"), *args]
+    assert main(argv) == 2
+    assert expect in " ".join(capsys.readouterr().err.split())
+    assert not (tmp_path / "o").exists()  # nothing written
+
+
 def test_convert_command_digital_loihi_writes_checked_deployment(tmp_path: Path,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     import torch

@@ -105,12 +105,27 @@ def convert(
     --ticks T --dataset mnist --calib N --test N --keep F --method layerwise|normalisation --workers W
     --out DIR``: convert, write, evaluate (see module docstring). Returns the results dict."""
     torch.set_num_threads(1)
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, value, ok, want in (("ticks", ticks, ticks >= 1, ">= 1"),
+                                  ("n_calib (--calib)", n_calib, n_calib >= 1, ">= 1"),
+                                  ("n_test (--test)", n_test, n_test >= 1, ">= 1"),
+                                  ("keep", keep, 0.0 < keep <= 1.0, "a fraction in (0, 1]"),
+                                  ("workers", workers, workers >= 1, ">= 1")):
+        if not ok:
+            raise ValueError(f"{name} must be {want}, got {value}")
+    if method not in ("layerwise", "normalisation"):
+        raise ValueError(f"method must be 'layerwise' or 'normalisation', got {method!r}")
     mdl = model if model is not None else load_model(model_path, allow_pickle=allow_pickle)
     ds = load_dataset(dataset, data_dir)
     shape = (1, *ds.image_shape)
+    try:
+        with torch.no_grad():
+            mdl(torch.zeros((1, *shape)))
+    except RuntimeError as e:
+        raise ValueError(f"{model_path}: the model does not accept {dataset} images (shape {shape}): "
+                         f"{(str(e).splitlines() or [''])[0]}") from None
     layers = extract_layers(mdl, shape)
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
     x_tr = ds.x_train.reshape(len(ds.x_train), -1) / 255.0
     rng = np.random.default_rng(0)
     calib = x_tr[rng.choice(len(x_tr), min(n_calib, len(x_tr)), replace=False)]
