@@ -178,7 +178,7 @@ def _encoded_dataset(a: argparse.Namespace, dep: Any) -> tuple[np.ndarray, np.nd
 
     ds = load_dataset(a.dataset, Path(a.data_dir) if a.data_dir else None)
     x, y = (ds.x_test, ds.y_test) if a.split == "test" else (ds.x_train, ds.y_train)
-    if a.limit:
+    if a.limit is not None:
         x, y = x[: a.limit], y[: a.limit]
     enc_cfg = dict(dep.provenance.get("encoding", {}))
     if not enc_cfg and dep.provenance.get("private_inputs"):  # written before deployments recorded encodings
@@ -422,6 +422,17 @@ def cmd_data(a: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------- parser
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="spikeforge", description=__doc__.split("\n\n")[0] if __doc__ else "",
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -460,11 +471,11 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("deployment")
         sp.add_argument("-d", "--dataset", required=True, help="mnist, fashion-mnist or digits")
         sp.add_argument("--split", choices=("test", "train"), default="test")
-        sp.add_argument("--limit", type=int, help="use only the first N inputs")
+        sp.add_argument("--limit", type=_positive_int, help="use only the first N inputs")
         sp.add_argument("--regime", choices=("auto", "sequential", "pipelined"), default="auto",
                         help="auto: pipelined for layer-synchronous networks, else sequential")
         sp.add_argument("--tick-hz", type=float, help="tick rate (default: the chip's)")
-        sp.add_argument("--batch-size", type=int, default=None,
+        sp.add_argument("--batch-size", type=_positive_int, default=None,
                         help="inputs simulated together (default: as many as fit 2 GiB, at most 1024)")
         sp.add_argument("--encoding", dest="enc_kind",
                         choices=("threshold", "bernoulli", "thermometer", "bernoulli-draws"),

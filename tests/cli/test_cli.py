@@ -262,3 +262,14 @@ seed = 5
     assert dep.provenance["encoding"] == {"kind": "bernoulli-draws", "seed": 5}
     code, sim = run_json(capsys, "simulate", str(tmp_path / "r" / "deployment.sfd"), "-d", "digits", "--limit", "120")
     assert code == 0 and sim["accuracy"] == pytest.approx(res["accuracy"])
+
+
+@pytest.mark.parametrize("args", [["--limit", "0"], ["--limit", "-5"], ["--batch-size", "0"], ["--limit", "x"]])
+def test_simulate_rejects_non_positive_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              args: list[str]) -> None:
+    main(["run", "template-digits", "--out", str(tmp_path / "r"), "--json", "--no-report"])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:  # argparse: usage error, exit status 2
+        main(["simulate", str(tmp_path / "r" / "deployment.sfd"), "-d", "digits", *args])
+    assert e.value.code == 2
+    assert "expected an integer >= 1" in capsys.readouterr().err
