@@ -60,6 +60,21 @@ def test_pipelined_matches_sequential(seed: int, ticks_per_input: int, n: int, l
     assert pipe.ticks == per_lane * ticks_per_input + 3
 
 
+@settings(max_examples=10, deadline=None)
+@given(seed=seeds, ticks_per_input=st.integers(1, 3))
+def test_sequential_also_counts_spikes_fired_on_silence(seed: int, ticks_per_input: int) -> None:
+    """An output neuron whose leak alone reaches threshold (leak 0, α = 0) fires on every silent tick: in a
+    sequential run it spikes in the 3 ticks before the input's wave reaches its core (depth 3), which
+    sequential mode counts and pipelined mode does not (docs/chip-model.md); every other class agrees."""
+    rng = np.random.default_rng(seed)
+    d = feedforward(rng, ticks_per_input)
+    d.leak[3, 0] = 0  # core 3 neuron 0 votes for class 0
+    x = random_spikes(rng, 5, ticks_per_input, d.n_inputs, p=0.5)
+    seq, pipe = simulate(d, x, device="cpu").class_counts, simulate_pipelined(d, x, device="cpu").class_counts
+    np.testing.assert_array_equal(seq[:, 0] - pipe[:, 0], 3)
+    np.testing.assert_array_equal(seq[:, 1:], pipe[:, 1:])
+
+
 def test_pipelined_refuses_a_non_synchronous_deployment() -> None:
     # core 0 (input) → core 2 directly (delay 1) and via core 1 (delay 1 + 1): core 2 sits at depths 1 and 2
     d = blank(tiny_chip(2, 2), n_cores=3)
