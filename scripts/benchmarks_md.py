@@ -24,7 +24,7 @@ these files. Machine for the full runs unless a section says otherwise: the proj
 """
 
 ORDER = ["sim_throughput", "sim_ensembles", "energy_calibration", "esser2015", "binary_vs_probabilistic", "eedn",
-         "layerwise", "memory_organisation"]
+         "layerwise", "layerwise_ticks", "memory_organisation"]
 
 TITLES = {
     "sim_throughput": "Simulator throughput (issue: foundation §5)",
@@ -34,6 +34,7 @@ TITLES = {
     "binary_vs_probabilistic": "Binary crossbars (Jimeno Yepes & Tang 2016) vs probabilistic",
     "eedn": "Convolutional networks on cores (Esser et al. 2016, Eedn)",
     "layerwise": "Layer-wise synapse optimisation (Mern et al. 2018)",
+    "layerwise_ticks": "Conversion vs rate-code length T (layer-wise vs normalisation)",
     "memory_organisation": "Synaptic-memory organisation (Schaefer et al. 2020)",
 }
 

@@ -473,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--split", choices=("test", "train"), default="test")
         sp.add_argument("--limit", type=_positive_int, help="use only the first N inputs")
         sp.add_argument("--regime", choices=("auto", "sequential", "pipelined"), default="auto",
-                        help="auto: pipelined for layer-synchronous networks, else sequential")
+                        help="auto: pipelined for layer-synchronous networks of memoryless neurons, else sequential")
         sp.add_argument("--tick-hz", type=float, help="tick rate (default: the chip's)")
         sp.add_argument("--batch-size", type=_positive_int, default=None,
                         help="inputs simulated together (default: as many as fit 2 GiB, at most 1024)")

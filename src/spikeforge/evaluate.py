@@ -1,8 +1,11 @@
 """Evaluate a deployment on encoded inputs: accuracy from the simulator's spikes, events, energy.
 
-The regime follows how the chip would run the network: a layer-synchronous, acyclic deployment is streamed
-(*pipelined*: a new input every ``ticks_per_input`` ticks, as Esser et al. 2015/2016 ran TrueNorth), any
-other one runs each input on a drained network (*sequential*). Accuracy is always computed from the
+The regime follows how the chip would run the network: a layer-synchronous, acyclic deployment of memoryless
+neurons is streamed (*pipelined*: a new input every ``ticks_per_input`` ticks, as Esser et al. 2015/2016 ran
+TrueNorth); any other one runs each input on a drained network (*sequential*): a cycle or a core reached at
+several depths mixes inputs, and neurons that hold a potential between ticks (rate-coded integrate-and-fire,
+as the layer-wise conversion makes) would carry one input's residue into the next and apply their initial
+potentials V0 to the first input only. Accuracy is always computed from the
 simulator's output spikes, never from a training framework's model.
 """
 
@@ -21,11 +24,14 @@ RegimeChoice = Literal["auto", "sequential", "pipelined"]
 
 
 def choose_regime(sim: CompiledDeployment, regime: RegimeChoice = "auto") -> Literal["sequential", "pipelined"]:
-    """``auto`` → pipelined when the routing is acyclic and layer-synchronous, else sequential."""
+    """``auto`` → pipelined when the routing is acyclic and layer-synchronous and every neuron is memoryless
+    (:attr:`Deployment.memoryless`), else sequential."""
+    if regime not in ("auto", "sequential", "pipelined"):
+        raise ValueError(f"regime must be 'auto', 'sequential' or 'pipelined', got {regime!r}")
     if regime != "auto":
         return regime
     topo = sim.topology
-    return "pipelined" if topo.acyclic and topo.synchronous else "sequential"
+    return "pipelined" if topo.acyclic and topo.synchronous and sim.dep.memoryless else "sequential"
 
 
 def run_simulation(

@@ -178,6 +178,18 @@ class Deployment:
         """Number of chips the placement spans."""
         return int(self.placement[:, 0].max()) + 1 if self.n_cores else 0
 
+    @property
+    def memoryless(self) -> bool:
+        """Whether every enabled neuron is memoryless: α = β = 0, γ = 0, R = 0, V0 = 0 (either κ).
+
+        Such a neuron's potential is 0 after every tick (it fires iff V ≥ 0 and resets to R = 0, otherwise
+        V < −β = 0 is floored to 0), so no state carries from one tick, or one input, to the next; only then
+        may inputs be streamed back to back (pipelined) with the same result as on a fresh network."""
+        en = self.enabled.astype(bool)
+        keep = ((self.threshold == 0) & (self.neg_threshold == 0) & (self.reset_mode == 0)
+                & (self.reset_value == 0) & (self.v_init == 0))
+        return bool(np.all(keep[en]))
+
     def arrays(self) -> dict[str, np.ndarray]:
         """All array fields by name, in :data:`ARRAY_FIELDS` order."""
         return {name: getattr(self, name) for name, _, _ in ARRAY_FIELDS}
