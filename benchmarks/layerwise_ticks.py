@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     out_path = a.out or result_path(ROOT / "benchmarks" / "results", "layerwise_ticks.json", q)
     command = " ".join(["python", "benchmarks/layerwise_ticks.py", *(argv if argv is not None else sys.argv[1:])])
     t_start = time.perf_counter()
+    commit, dirty = git_commit(ROOT), git_dirty(ROOT)  # the code that runs, not what HEAD is when it ends
 
     ds = load_dataset("mnist")
     x_tr = ds.x_train[:n_train].reshape(min(n_train, len(ds.x_train)), -1) / 255.0
@@ -163,8 +164,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(row)
                 print(f"  T={t:3d} {chip:10s} {method:13s} acc={row['snn_accuracy']:.4f} "
                       f"agree={row['agreement']:.4f} {row['uJ_per_image']:.3g} uJ solve={solve_s:.0f}s", flush=True)
-    doc = {"mode": "quick" if q else "full", "command": command, "git_commit": git_commit(ROOT),
-           "git_dirty": git_dirty(ROOT), "machine": machine(), "wall_s": round(time.perf_counter() - t_start, 1),
+    doc = {"mode": "quick" if q else "full", "command": command, "git_commit": commit,
+           "git_dirty": dirty, "machine": machine(), "wall_s": round(time.perf_counter() - t_start, 1),
            "config": {"arch": arch, "n_train": n_train, "epochs": epochs, "lr_schedule": "cosine",
                       "n_calib": n_calib, "n_test": len(y_te), "n_sim": n_sim, "encoding": "regular",
                       "constraints": "digital", "regime": "sequential"},

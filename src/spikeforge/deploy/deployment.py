@@ -178,17 +178,19 @@ class Deployment:
         """Number of chips the placement spans."""
         return int(self.placement[:, 0].max()) + 1 if self.n_cores else 0
 
+    def memoryless_neurons(self) -> np.ndarray:
+        """(C, N) bool: the neuron is memoryless, α = β = 0, γ = 0, R = 0, V0 = 0 (either κ), enabled or not.
+
+        Such a neuron's potential is 0 after every tick: it fires iff V ≥ 0 and resets to R = 0, otherwise
+        V < −β = 0 is floored to 0 (κ = 1: −β; κ = 0: −R). No state carries from one tick to the next."""
+        return ((self.threshold == 0) & (self.neg_threshold == 0) & (self.reset_mode == 0)
+                & (self.reset_value == 0) & (self.v_init == 0))
+
     @property
     def memoryless(self) -> bool:
-        """Whether every enabled neuron is memoryless: α = β = 0, γ = 0, R = 0, V0 = 0 (either κ).
-
-        Such a neuron's potential is 0 after every tick (it fires iff V ≥ 0 and resets to R = 0, otherwise
-        V < −β = 0 is floored to 0), so no state carries from one tick, or one input, to the next; only then
-        may inputs be streamed back to back (pipelined) with the same result as on a fresh network."""
-        en = self.enabled.astype(bool)
-        keep = ((self.threshold == 0) & (self.neg_threshold == 0) & (self.reset_mode == 0)
-                & (self.reset_value == 0) & (self.v_init == 0))
-        return bool(np.all(keep[en]))
+        """Whether every enabled neuron is memoryless (:meth:`memoryless_neurons`): only then may inputs be
+        streamed back to back (pipelined) with the same result as on a fresh network."""
+        return bool(np.all(self.memoryless_neurons()[self.enabled.astype(bool)]))
 
     def arrays(self) -> dict[str, np.ndarray]:
         """All array fields by name, in :data:`ARRAY_FIELDS` order."""

@@ -312,7 +312,7 @@ def plan_nir(dep: Deployment, ticks: int | None = None) -> NIRPlan:
         kind[en] = IF_NODE
         flag("saturation", en & ~once_ok)
     else:
-        memoryless = en & (alpha == 0) & (beta == 0) & (gamma == 0) & (reset == 0) & (v0 == 0)
+        memoryless = en & dep.memoryless_neurons()
         stateful = en & ~memoryless
         kind[memoryless] = THRESHOLD_NODE
         kind[stateful] = IF_NODE
