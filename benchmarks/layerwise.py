@@ -27,12 +27,11 @@ import numpy as np
 import torch
 
 from spikeforge.benchmarking import git_commit, git_dirty, machine, result_path, write_result
-from spikeforge.data import load_dataset
+from spikeforge.data import load_dataset, regular_encode
 from spikeforge.hardware import check
 from spikeforge.methods.layerwise.ann import build_model, extract_layers, forward, train_model
 from spikeforge.methods.layerwise.convert import ConvertOptions, convert, make_constraints
 from spikeforge.methods.layerwise.deploy import build_deployment
-from spikeforge.methods.layerwise.network import regular_encode
 from spikeforge.sim import simulate
 
 ROOT = Path(__file__).resolve().parent

@@ -37,14 +37,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from spikeforge.benchmarking import git_commit, git_dirty, machine, result_path, write_result  # noqa: E402
-from spikeforge.data import load_dataset  # noqa: E402
+from spikeforge.data import load_dataset, regular_encode  # noqa: E402
 from spikeforge.energy import estimate_energy  # noqa: E402
 from spikeforge.evaluate import run_simulation  # noqa: E402
 from spikeforge.hardware import check  # noqa: E402
 from spikeforge.methods.layerwise.ann import build_model, extract_layers, forward, train_model  # noqa: E402
 from spikeforge.methods.layerwise.convert import ConvertOptions, convert, make_constraints  # noqa: E402
 from spikeforge.methods.layerwise.deploy import build_deployment  # noqa: E402
-from spikeforge.methods.layerwise.network import regular_encode  # noqa: E402
 
 METHODS = ("layerwise", "normalisation")
 

@@ -183,14 +183,24 @@ def _encoded_dataset(a: argparse.Namespace, dep: Any) -> tuple[np.ndarray, np.nd
     enc_cfg = dict(dep.provenance.get("encoding", {}))
     if not enc_cfg and dep.provenance.get("private_inputs"):  # written before deployments recorded encodings
         enc_cfg = {"kind": "bernoulli-draws"}
+    recorded = bool(enc_cfg)
+    given = False
     for key in ("kind", "ticks", "threshold", "seed", "levels"):
         val = getattr(a, f"enc_{key}")
         if val is not None:
             enc_cfg[key] = val
+            given = True
     try:
         spikes = encode_for_deployment(x, enc_cfg, dep.n_inputs, default_seed=int(dep.provenance.get("seed", 0)))
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
+    if not recorded and not given and spikes.shape[1] != dep.ticks_per_input:
+        # the default encoder (threshold 0.5, one tick) would silently give a wrong answer here
+        raise SystemExit(
+            f"error: the deployment records no input encoding and takes {dep.ticks_per_input} ticks per input; "
+            f"the default encoding gives {spikes.shape[1]}: name one, e.g. --encoding regular --ticks "
+            f"{dep.ticks_per_input}"
+        )
     if spikes.shape[2] != dep.n_inputs:
         raise SystemExit(
             f"error: dataset {ds.name} encodes to {spikes.shape[2]} channels but the deployment expects "
@@ -478,7 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--batch-size", type=_positive_int, default=None,
                         help="inputs simulated together (default: as many as fit 2 GiB, at most 1024)")
         sp.add_argument("--encoding", dest="enc_kind",
-                        choices=("threshold", "bernoulli", "thermometer", "bernoulli-draws"),
+                        choices=("threshold", "bernoulli", "thermometer", "regular", "bernoulli-draws"),
                         help="override the deployment's recorded encoder")
         sp.add_argument("--ticks", dest="enc_ticks", type=int, help="encoder ticks")
         sp.add_argument("--threshold", dest="enc_threshold", type=float, help="threshold encoder level")

@@ -219,6 +219,22 @@ def test_convert_command_digital_loihi_writes_checked_deployment(tmp_path: Path,
     assert dep.chip.name == "loihi-like" and res["cores"] == dep.n_cores
     assert res["n_test"] == 40 and 0.0 <= res["snn_accuracy"] <= 1.0
     assert res["agreement"] >= 0.7
+    # the deployment records its input code, so `simulate` reproduces the conversion's own measurement
+    assert dep.provenance["encoding"] == {"kind": "regular", "ticks": 16}
+    code, sim = run_json(capsys, "simulate", str(tmp_path / "out" / "deployment.sfd"), "-d", "digits",
+                         "--limit", "40")
+    assert code == 0 and isinstance(sim, dict)
+    assert sim["accuracy"] == res["snn_accuracy"] and sim["regime"] == "sequential"
+    # without a recorded encoding the one-tick default would be wrong: refused, unless one is named
+    del dep.provenance["encoding"]
+    save(dep, tmp_path / "bare.sfd")
+    with pytest.raises(SystemExit) as e:
+        main(["simulate", str(tmp_path / "bare.sfd"), "-d", "digits", "--limit", "40"])
+    assert "records no input encoding and takes 16 ticks per input" in str(e.value)
+    assert "--encoding regular --ticks 16" in str(e.value)
+    code, sim2 = run_json(capsys, "simulate", str(tmp_path / "bare.sfd"), "-d", "digits", "--limit", "40",
+                          "--encoding", "regular", "--ticks", "16")
+    assert code == 0 and isinstance(sim2, dict) and sim2["accuracy"] == res["snn_accuracy"]
 
 
 def test_run_recipe_with_per_copy_draws_writes_its_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

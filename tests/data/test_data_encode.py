@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from spikeforge.data import Encoder, bernoulli_encode, thermometer_encode, threshold_encode
+from spikeforge.data import Encoder, bernoulli_encode, regular_encode, thermometer_encode, threshold_encode
 from spikeforge.data import encode as encode_module
 
 
@@ -78,7 +80,8 @@ def test_bernoulli_across_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
         (np.array([["a", "b"]]), "dtype"),
     ],
 )
-@pytest.mark.parametrize("encoder", [threshold_encode, lambda x: bernoulli_encode(x, 2, 0)])
+@pytest.mark.parametrize("encoder", [threshold_encode, lambda x: bernoulli_encode(x, 2, 0),
+                                     lambda x: regular_encode(x, 4)])
 def test_invalid_input(x: np.ndarray, message: str, encoder: object) -> None:
     with pytest.raises(ValueError, match=message):
         encoder(x)  # type: ignore[operator]
@@ -90,6 +93,8 @@ def test_invalid_ticks(ticks: object) -> None:
         threshold_encode(np.zeros((1, 2)), ticks=ticks)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="ticks must be an integer >= 1"):
         bernoulli_encode(np.zeros((1, 2)), ticks, 0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="ticks must be an integer >= 1"):
+        regular_encode(np.zeros((1, 2)), ticks)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("threshold", [-0.1, 1.5, float("nan"), "0.5"])
@@ -173,3 +178,25 @@ def test_copy_draws_and_encode_for_deployment() -> None:
         encode_for_deployment(x, {"kind": "bernoulli-draws", "rate": 2}, 48)
     with pytest.raises(ValueError, match="NaN"):
         private_draws(np.full((2, 4), np.nan), [(0, 0)])
+
+
+def test_regular_hand_computed() -> None:
+    # T = 4, cumulative counts ⌊t·p + ½⌋ for t = 0..4: p = 0.25 → 0,0,1,1,1 (a spike at tick 1);
+    # p = 0.5 → 0,1,1,2,2 (ticks 0, 2); p = 1 → every tick; p = 0 → none
+    x = np.array([[0.0, 0.25, 0.5, 1.0]])
+    s = regular_encode(x, 4)
+    assert s.dtype == np.uint8 and s.shape == (1, 4, 4) and s.flags.c_contiguous
+    np.testing.assert_array_equal(s[0].T, [[0, 0, 0, 0], [0, 1, 0, 0], [1, 0, 1, 0], [1, 1, 1, 1]])
+    assert np.array_equal(Encoder(kind="regular", ticks=4).encode(x), s)
+    assert np.array_equal(regular_encode(np.array([[0, 64, 128, 255]], np.uint8), 4).sum(1),
+                          [[0, 1, 2, 4]])  # ⌊4·64/255 + ½⌋ = 1, ⌊4·128/255 + ½⌋ = 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(ticks=st.integers(1, 64), v=st.integers(0, 255))
+def test_regular_counts_round_and_spread_evenly(ticks: int, v: int) -> None:
+    s = regular_encode(np.array([[v]], np.uint8), ticks)[0, :, 0]
+    p = v / 255.0
+    assert s.sum() == np.floor(ticks * p + 0.5)
+    # evenly spaced: after any prefix of t ticks the count is ⌊t·p + ½⌋
+    np.testing.assert_array_equal(np.cumsum(s), np.floor(np.arange(1, ticks + 1) * p + 0.5))

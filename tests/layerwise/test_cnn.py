@@ -7,12 +7,11 @@ import pytest
 import torch
 from torch import nn
 
-from spikeforge.data import load_dataset
+from spikeforge.data import load_dataset, regular_encode
 from spikeforge.hardware import ChipSpec, CoreSpec, check
 from spikeforge.methods.layerwise.ann import extract_layers, forward, train_model
 from spikeforge.methods.layerwise.convert import ConvertOptions, _position_tiles, convert, make_constraints
 from spikeforge.methods.layerwise.deploy import build_deployment
-from spikeforge.methods.layerwise.network import regular_encode
 from spikeforge.sim import simulate
 
 #: 64 axons → 16 inputs per neuron at 4 axon copies: conv2 (4 channels × 3×3 = 36 entries on the pooled map,

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from spikeforge.data import regular_encode
 from spikeforge.hardware import ChipSpec, CoreSpec, check
 from spikeforge.methods.layerwise.ann import forward
 from spikeforge.methods.layerwise.convert import ConvertOptions, convert, make_constraints
 from spikeforge.methods.layerwise.deploy import build_deployment
-from spikeforge.methods.layerwise.network import Block, SpikingNet, Stage, regular_encode
+from spikeforge.methods.layerwise.network import Block, SpikingNet, Stage
 from spikeforge.sim import simulate
 
 #: TrueNorth-style core with 64 axons: fan-in 16 inputs (4 axon copies each), so a 64-input layer is restructured

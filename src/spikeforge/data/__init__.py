@@ -6,7 +6,7 @@ See ``docs/datasets.md`` for where data is looked for and how to download and ve
 from .cifar import CifarDataset, load_cifar10
 from .datasets import DIGITS_N_TRAIN, Dataset, FileCheck, list_datasets, load_dataset, verify_dataset
 from .download import DownloadError, download_dataset, fetch_verified, uncompressed_sha256
-from .encode import Encoder, EncoderKind, bernoulli_encode, thermometer_encode, threshold_encode
+from .encode import Encoder, EncoderKind, bernoulli_encode, regular_encode, thermometer_encode, threshold_encode
 from .idx import DatasetError, read_idx, write_idx
 from .locate import (
     ENV_VAR,
@@ -39,6 +39,7 @@ __all__ = [
     "load_dataset",
     "locate_dataset",
     "read_idx",
+    "regular_encode",
     "search_places",
     "thermometer_encode",
     "threshold_encode",

@@ -19,9 +19,9 @@ from typing import Any, Literal, get_args
 import numpy as np
 
 __all__ = ["Encoder", "EncoderKind", "bernoulli_encode", "copy_draws", "encode_for_deployment", "private_draws",
-           "thermometer_encode", "threshold_encode"]
+           "regular_encode", "thermometer_encode", "threshold_encode"]
 
-EncoderKind = Literal["threshold", "bernoulli", "thermometer"]
+EncoderKind = Literal["threshold", "bernoulli", "thermometer", "regular"]
 
 #: Elements (batch rows x ticks x channels) drawn per chunk by :func:`bernoulli_encode`.
 _CHUNK_ELEMENTS = 2**22
@@ -115,6 +115,41 @@ def threshold_encode(x: np.ndarray, ticks: int = 1, threshold: float = 0.5) -> n
     return np.ascontiguousarray(np.broadcast_to(spikes[:, None, :], (flat.shape[0], ticks, flat.shape[1])))
 
 
+def regular_encode(x: np.ndarray, ticks: int) -> np.ndarray:
+    """Deterministic rate code: intensity p ∈ [0, 1] spikes ⌊T·p + ½⌋ times over T = ``ticks`` ticks, evenly
+    spaced — tick t spikes iff ⌊(t+1)·p + ½⌋ > ⌊t·p + ½⌋.
+
+    The input code of the layer-wise conversion (docs/methods/layerwise.md): the count over T ticks is the
+    intensity rounded to the nearest multiple of 1/T, with none of a Bernoulli code's sampling noise.
+
+    Parameters
+    ----------
+    x
+        Batch of intensities, shape ``(batch, ...)``: ``uint8`` (intensity = value / 255) or floats in
+        ``[0, 1]``.
+    ticks
+        Number of time steps T.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint8`` 0/1 array of shape ``(batch, ticks, channels)``.
+
+    Raises
+    ------
+    ValueError
+        On invalid input (see module docstring) or ``ticks < 1``.
+    """
+    ticks = _check_ticks(ticks)
+    flat = _as_batch(x)
+    p = flat.astype(np.float64)
+    if flat.dtype == np.uint8:
+        p = p / 255.0
+    t = np.arange(ticks + 1, dtype=np.float64)[None, :, None]
+    cum = np.floor(t * p[:, None, :] + 0.5)
+    return np.ascontiguousarray(np.diff(cum, axis=1) > 0).astype(np.uint8)
+
+
 def thermometer_levels(levels: int) -> np.ndarray:
     """The ``levels`` thresholds of :func:`thermometer_encode`: θ_k = k / (levels + 1), k = 1 … levels."""
     if isinstance(levels, bool) or not isinstance(levels, numbers.Integral) or not 1 <= int(levels) <= 255:
@@ -198,8 +233,8 @@ class Encoder:
     Attributes
     ----------
     kind
-        ``"threshold"`` (:func:`threshold_encode`), ``"bernoulli"`` (:func:`bernoulli_encode`) or
-        ``"thermometer"`` (:func:`thermometer_encode`).
+        ``"threshold"`` (:func:`threshold_encode`), ``"bernoulli"`` (:func:`bernoulli_encode`),
+        ``"thermometer"`` (:func:`thermometer_encode`) or ``"regular"`` (:func:`regular_encode`).
     ticks
         Number of time steps, >= 1.
     threshold
@@ -272,6 +307,8 @@ class Encoder:
             return threshold_encode(x, self.ticks, self.threshold)
         if self.kind == "thermometer":
             return thermometer_encode(x, self.ticks, self.levels)
+        if self.kind == "regular":
+            return regular_encode(x, self.ticks)
         return bernoulli_encode(x, self.ticks, self.seed if rng is None else rng)
 
 

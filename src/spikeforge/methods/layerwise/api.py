@@ -24,13 +24,14 @@ import torch
 from torch import nn
 
 from spikeforge.data import load_dataset
+from spikeforge.data.encode import regular_encode
 from spikeforge.deploy import save
 from spikeforge.hardware import check
 from spikeforge.methods.layerwise.ann import build_model, extract_layers, forward
 from spikeforge.methods.layerwise.convert import ConvertOptions, make_constraints
 from spikeforge.methods.layerwise.convert import convert as convert_layers
 from spikeforge.methods.layerwise.deploy import build_deployment
-from spikeforge.methods.layerwise.network import SpikingNet, regular_encode
+from spikeforge.methods.layerwise.network import SpikingNet
 from spikeforge.pipeline import write_json_atomic
 
 

@@ -40,6 +40,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from spikeforge.data.encode import regular_encode
 from spikeforge.methods.layerwise.ann import AnnLayer, forward
 from spikeforge.methods.layerwise.choose import COARSE_LEVELS, Chosen, _choose, _realise
 from spikeforge.methods.layerwise.constraints import (
@@ -52,7 +53,7 @@ from spikeforge.methods.layerwise.constraints import (
 )
 from spikeforge.methods.layerwise.conv import _choose_tied, _pool_stage, _position_tiles, _restructured_conv
 from spikeforge.methods.layerwise.hwencode import _hw_dense
-from spikeforge.methods.layerwise.network import Block, SpikingNet, Stage, StageHardware, regular_encode
+from spikeforge.methods.layerwise.network import Block, SpikingNet, Stage, StageHardware
 from spikeforge.methods.layerwise.prune import select_units
 from spikeforge.methods.layerwise.restructure import _restructured
 from spikeforge.methods.layerwise.scales import MSE_SCALE_PERCENTILES, _mse_scale, _scale, _use_mse_scale

@@ -95,7 +95,11 @@ def _pack_stage(net: SpikingNet, k: int, dup: np.ndarray, chip: ChipSpec) -> lis
 
 def build_deployment(net: SpikingNet, chip: ChipSpec | str, *, input_shape: tuple[int, ...] = (),
                      provenance: dict[str, object] | None = None) -> Deployment:
-    """The :class:`Deployment` computing ``net`` spike for spike (see module docstring)."""
+    """The :class:`Deployment` computing ``net`` spike for spike (see module docstring).
+
+    ``provenance["encoding"]`` records the input code the network was converted for, ``{"kind": "regular",
+    "ticks": net.ticks}`` (:func:`spikeforge.data.regular_encode`), unless ``provenance`` names one: what
+    ``spikeforge simulate`` / ``energy`` encode a dataset with."""
     spec = get_chip(chip) if isinstance(chip, str) else chip
     if not net.integer:
         raise LayerwiseMappingError("only integer (digital) networks map onto a chip")
@@ -117,7 +121,8 @@ def build_deployment(net: SpikingNet, chip: ChipSpec | str, *, input_shape: tupl
     offsets = np.cumsum([0] + [len(p) for p in packed])
     n_cores = int(offsets[-1])
     dep = Deployment.empty(spec, n_cores, net.n_inputs, net.n_classes, ticks_per_input=net.ticks,
-                           input_shape=input_shape, provenance=dict(provenance or {}))
+                           input_shape=input_shape,
+                           provenance={"encoding": {"kind": "regular", "ticks": int(net.ticks)}, **(provenance or {})})
     order = mesh_order(spec.mesh_rows, spec.mesh_cols)
     idx = np.arange(n_cores)
     dep.placement = np.stack([idx // spec.cores_per_chip, order[idx % spec.cores_per_chip, 0],

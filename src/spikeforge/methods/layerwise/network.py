@@ -31,21 +31,6 @@ import numpy as np
 import scipy.sparse as sp
 
 
-def regular_encode(x: np.ndarray, ticks: int) -> np.ndarray:
-    """Deterministic rate code: intensity p ∈ [0, 1] spikes ⌊T·p + ½⌋ times over ``ticks`` ticks, evenly spaced
-    (tick t spikes iff ⌊(t+1)p + ½⌋ > ⌊t·p + ½⌋). ``x``: (B, ...) floats in [0, 1] or uint8; returns (B, T, K) uint8.
-
-    (A candidate for :mod:`spikeforge.data.encode`; kept here so this method's folder stays self-contained.)
-    """
-    a = np.asarray(x)
-    p = a.reshape(len(a), -1).astype(np.float64)
-    if a.dtype == np.uint8:
-        p = p / 255.0
-    t = np.arange(ticks + 1, dtype=np.float64)[None, :, None]
-    cum = np.floor(t * p[:, None, :] + 0.5)
-    return np.ascontiguousarray(np.diff(cum, axis=1) > 0).astype(np.uint8)
-
-
 @dataclass
 class AxonSet:
     """Neurons of a stage that share one set of virtual axons (they can sit on one core, or on several cores
