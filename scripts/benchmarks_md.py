@@ -83,6 +83,13 @@ def section(name: str, data: dict[str, Any]) -> str:
         if isinstance(v, dict) and v and all(not isinstance(x, dict | list) for x in v.values()):
             lines += [f"**{k}**", "", "| key | value |", "|---|---|"]
             lines += [f"| {kk} | {fmt(vv)} |" for kk, vv in v.items()] + [""]
+        elif (isinstance(v, dict) and v and all(isinstance(x, dict) for x in v.values())
+              and all(not isinstance(y, dict | list) for x in v.values() for y in x.values())):
+            # a table of tables (e.g. per chip, per T): one row per outer key
+            cols = list(dict.fromkeys(c for x in v.values() for c in x))
+            lines += [f"**{k}**", "", "| | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+            lines += ["| " + kk + " | " + " | ".join(fmt(vv.get(c, "")) for c in cols) + " |"
+                      for kk, vv in v.items()] + [""]
     rows = data.get("rows")
     if isinstance(rows, list) and rows and isinstance(rows[0], dict):
         lines += [table(rows), ""]
