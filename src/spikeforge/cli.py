@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -565,6 +566,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``spikeforge`` console script."""
     parser = build_parser()
     a = parser.parse_args(argv)
+    with warnings.catch_warnings():
+        # spikeforge's own warnings as one "warning:" line each, not Python's file:line form
+        fallback = warnings.showwarning
+
+        def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                 file: Any = None, line: str | None = None) -> None:
+            if category.__module__.startswith("spikeforge"):
+                err_console.print(f"[bold yellow]warning:[/bold yellow] {message}", highlight=False)
+            else:
+                fallback(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        return _run(a)
+
+
+def _run(a: argparse.Namespace) -> int:
     from spikeforge.data import DatasetError
     from spikeforge.deploy import DeploymentError
     from spikeforge.hardware import DesignRuleError

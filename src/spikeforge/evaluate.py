@@ -11,6 +11,7 @@ simulator's output spikes, never from a training framework's model.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal
 
 import numpy as np
@@ -21,6 +22,10 @@ from spikeforge.sim import CompiledDeployment, SimResult, simulate, simulate_pip
 from spikeforge.sim.engine import auto_batch_size
 
 RegimeChoice = Literal["auto", "sequential", "pipelined"]
+
+
+class StatefulPipelineWarning(UserWarning):
+    """Inputs streamed (pipelined) through neurons that carry state from one input to the next."""
 
 
 def choose_regime(sim: CompiledDeployment, regime: RegimeChoice = "auto") -> Literal["sequential", "pipelined"]:
@@ -46,6 +51,11 @@ def run_simulation(
     :func:`auto_batch_size` (a 64-copy ensemble of 28-core networks would otherwise need ~19 GB)."""
     sim = dep if isinstance(dep, CompiledDeployment) else CompiledDeployment(dep)
     used = choose_regime(sim, regime)
+    if used == "pipelined" and not sim.dep.memoryless:
+        warnings.warn("pipelined regime on a deployment whose neurons hold state between ticks: each input "
+                      "starts from the potentials the previous one left and the initial potentials V0 apply to "
+                      "the first input of each lane only (regime='sequential' runs every input on a fresh "
+                      "network)", StatefulPipelineWarning, stacklevel=2)
     if batch_size is None:
         batch_size = auto_batch_size(sim)
     if used == "pipelined":

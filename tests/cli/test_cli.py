@@ -225,6 +225,11 @@ def test_convert_command_digital_loihi_writes_checked_deployment(tmp_path: Path,
                          "--limit", "40")
     assert code == 0 and isinstance(sim, dict)
     assert sim["accuracy"] == res["snn_accuracy"] and sim["regime"] == "sequential"
+    # streaming these stateful neurons is allowed when asked for, with a one-line warning
+    assert main(["simulate", str(tmp_path / "out" / "deployment.sfd"), "-d", "digits", "--limit", "40",
+                 "--regime", "pipelined", "--json"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.startswith("warning: pipelined regime on a deployment whose neurons hold state between ticks")
     # without a recorded encoding the one-tick default would be wrong: refused, unless one is named
     del dep.provenance["encoding"]
     save(dep, tmp_path / "bare.sfd")

@@ -7,7 +7,7 @@ import pytest
 
 from helpers import MEMORYLESS, blank, inputs, neuron, outputs, tiny_chip
 from spikeforge.deploy import Deployment
-from spikeforge.evaluate import choose_regime, run_simulation
+from spikeforge.evaluate import StatefulPipelineWarning, choose_regime, run_simulation
 from spikeforge.hardware import check
 from spikeforge.sim import CompiledDeployment
 
@@ -50,9 +50,18 @@ def test_auto_keeps_an_integrators_inputs_apart() -> None:
     d = integrator(threshold=2, reset_mode=1)
     spikes = np.ones((6, 1, 1), np.uint8)
     seq, _ = run_simulation(d, spikes, regime="sequential")
-    pipe, _ = run_simulation(d, spikes, regime="pipelined", batch_size=1)  # one lane: inputs back to back
+    with pytest.warns(StatefulPipelineWarning, match="hold state between ticks"):
+        pipe, _ = run_simulation(d, spikes, regime="pipelined", batch_size=1)  # one lane: inputs back to back
     np.testing.assert_array_equal(seq.class_counts[:, 0], [0, 0, 0, 0, 0, 0])
     assert pipe.class_counts[:, 0].sum() == 3  # what streaming would wrongly report
     auto, used = run_simulation(d, spikes, batch_size=1)
     assert used == "sequential"
     np.testing.assert_array_equal(auto.class_counts, seq.class_counts)
+
+
+def test_memoryless_pipeline_does_not_warn() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run_simulation(integrator(), np.ones((3, 1, 1), np.uint8), regime="pipelined")
