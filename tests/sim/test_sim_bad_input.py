@@ -51,3 +51,11 @@ def test_good_spikes_in_any_dtype_are_accepted() -> None:
 def test_ticks_must_be_positive() -> None:
     with pytest.raises(ValueError, match="ticks must be >= 1"):
         simulate(net(), np.zeros((1, 1, 3), np.uint8), ticks=0, device="cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+@pytest.mark.parametrize(("device", "message"), [("cuda", "is not available"), ("cuda:1", "is not available"),
+                                                 ("gpu", "unknown device 'gpu'")])
+def test_unusable_device_is_named(device: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        simulate(net(), np.zeros((1, 1, 3), np.uint8), device=device)

@@ -104,11 +104,20 @@ def _bf16_is_fast(device: torch.device) -> bool:
 
 
 def _device(device: str | torch.device) -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; anything else must name a device this torch can use."""
     if isinstance(device, torch.device):
-        return device
-    if device == "auto":
+        dev = device
+    elif device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    else:
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError) as e:
+            raise ValueError(f"unknown device {device!r}: use 'auto', 'cpu' or 'cuda[:N]'") from e
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(dev)!r} is not available: this torch ({torch.__version__}) sees no CUDA "
+                         "GPU; use device='cpu' or 'auto'")
+    return dev
 
 
 class CompiledDeployment:
