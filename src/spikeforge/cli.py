@@ -178,6 +178,10 @@ def _encoded_dataset(a: argparse.Namespace, dep: Any) -> tuple[np.ndarray, np.nd
     from spikeforge.data.encode import encode_for_deployment
 
     ds = load_dataset(a.dataset, Path(a.data_dir) if a.data_dir else None)
+    built_for = dep.provenance.get("dataset")
+    if isinstance(built_for, str) and built_for != ds.name:
+        err_console.print(f"[bold yellow]warning:[/bold yellow] the deployment was built for {built_for}; "
+                          f"running it on {ds.name}", highlight=False)
     x, y = (ds.x_test, ds.y_test) if a.split == "test" else (ds.x_train, ds.y_train)
     if a.limit is not None:
         x, y = x[: a.limit], y[: a.limit]

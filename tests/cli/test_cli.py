@@ -230,6 +230,13 @@ def test_convert_command_digital_loihi_writes_checked_deployment(tmp_path: Path,
                  "--regime", "pipelined", "--json"]) == 0
     err = " ".join(capsys.readouterr().err.split())
     assert err.startswith("warning: pipelined regime on a deployment whose neurons hold state between ticks")
+    assert "built for" not in err
+    dep.provenance["dataset"] = "fashion-mnist"
+    save(dep, tmp_path / "other.sfd")
+    assert main(["simulate", str(tmp_path / "other.sfd"), "-d", "digits", "--limit", "5", "--encoding", "regular",
+                 "--ticks", "16", "--json"]) == 0
+    assert "warning: the deployment was built for fashion-mnist; running it on digits" in " ".join(
+        capsys.readouterr().err.split())
     # without a recorded encoding the one-tick default would be wrong: refused, unless one is named
     del dep.provenance["encoding"]
     save(dep, tmp_path / "bare.sfd")
