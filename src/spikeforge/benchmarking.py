@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from spikeforge.pipeline import write_json_atomic
+from spikeforge.fileio import write_json_atomic
 
 __all__ = ["REQUIRED_KEYS", "git_commit", "git_dirty", "load_average", "machine", "result_path", "write_result"]
 

@@ -90,7 +90,7 @@ def cmd_run(a: argparse.Namespace) -> int:
     results = run_recipe(recipe, out, data_dir)
     if not a.no_report:
         from spikeforge.deploy import load
-        from spikeforge.pipeline import write_json_atomic
+        from spikeforge.fileio import write_json_atomic
         from spikeforge.report import report_inputs, write_report
 
         dep = load(out / "deployment.sfd")

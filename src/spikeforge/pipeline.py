@@ -8,14 +8,13 @@ deployment on the simulator (:func:`spikeforge.evaluate.evaluate_deployment`).
 from __future__ import annotations
 
 import importlib
-import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from spikeforge import __version__
+from spikeforge.fileio import write_json_atomic
 from spikeforge.recipes import Recipe, RecipeError
 
 #: method name → module holding its ``run`` entry point
@@ -26,21 +25,6 @@ METHODS: dict[str, str] = {
     "eedn": "spikeforge.methods.eedn.pipeline",
     "layerwise": "spikeforge.methods.layerwise.pipeline",
 }
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write ``data`` as indented JSON to ``path`` via a temporary file and rename (never half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o))
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def run_recipe(recipe: Recipe, out_dir: str | os.PathLike[str], data_dir: str | os.PathLike[str] | None = None,

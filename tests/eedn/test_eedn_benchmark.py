@@ -46,7 +46,7 @@ def test_writes_the_right_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
         (d, n) for d in ("mnist", "fashion-mnist") for n in ("one_chip", "small")}
     out = capsys.readouterr().out
     assert "FAIL mnist one_chip" in out and "CIFAR-10" in out
-    assert list(tmp_path.rglob("*.tmp")) == []
+    assert list(tmp_path.rglob("*.tmp*")) == []
 
 
 def test_network_budgets_and_published_rows() -> None:

@@ -35,7 +35,7 @@ def test_quick_writes_only_the_quick_file(tmp_path: Path) -> None:
     for row in data["rows"]:
         assert set(row) == {"anchor", "unit", "published", "model", "rel_error", "activity"}
         assert isinstance(row["published"], float) and isinstance(row["model"], float)
-    assert list(tmp_path.rglob("*.tmp")) == []
+    assert list(tmp_path.rglob("*.tmp*")) == []
 
 
 def test_full_mode(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from spikeforge.deploy.deployment import Deployment
+from spikeforge.fileio import atomic_output
 from spikeforge.metrics.layers import layer_groups
 
 #: published accuracy / energy points drawn beside a run on the same dataset (DESIGN.md, "Energy")
@@ -32,7 +33,8 @@ _DPI = 110
 
 def _save(fig: Figure, path: Path) -> Path:
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=_DPI, bbox_inches="tight")
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=_DPI, bbox_inches="tight")
     return path
 
 

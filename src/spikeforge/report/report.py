@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from spikeforge.deploy.deployment import Deployment
+from spikeforge.fileio import write_text_atomic
 from spikeforge.metrics import compute_metrics
 from spikeforge.metrics.layers import layer_groups
 from spikeforge.report.plots import (
@@ -71,7 +72,7 @@ def report_inputs(
 
 
 def _json(path: Path, data: Any) -> None:
-    from spikeforge.pipeline import write_json_atomic
+    from spikeforge.fileio import write_json_atomic
 
     write_json_atomic(path, data)
 
@@ -199,7 +200,7 @@ def write_report(
                         f"{counts.ticks if counts else 0} tick(s) per input."))
 
     index = out / "index.md"
-    index.write_text(_index_md(title, dep, results, metrics, per_layer, figures, notes), encoding="utf-8")
+    write_text_atomic(index, _index_md(title, dep, results, metrics, per_layer, figures, notes))
     return index
 
 

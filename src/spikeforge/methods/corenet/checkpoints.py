@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from spikeforge.fileio import write_text_atomic
 from spikeforge.methods.corenet.topology import NetworkSpec
 from spikeforge.methods.corenet.train import TrainConfig
 
@@ -69,4 +70,4 @@ def prepare_checkpoint(workdir: Path, key: dict[str, Any], log: Callable[..., An
     elif ck.exists() and key_file.read_text() != key_json:
         log(f"continuing {ck} (the same run without its later phases)")
     workdir.mkdir(parents=True, exist_ok=True)
-    key_file.write_text(key_json)
+    write_text_atomic(key_file, key_json)

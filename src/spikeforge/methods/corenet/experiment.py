@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from spikeforge.fileio import torch_save_atomic, write_text_atomic
 from spikeforge.methods.corenet.build import Copy
 from spikeforge.methods.corenet.checkpoints import _cache_key, prepare_checkpoint
 from spikeforge.methods.corenet.evaluate import (
@@ -76,8 +77,8 @@ def train_cached(
             "train_seconds": float(sum(h["seconds"] for h in hist["history"])),
             "final_train_acc": hist["history"][-1]["train_acc"], "temperature": hist["temperature"],
             "epochs": total_epochs(tcfg)}
-    torch.save({"key": json.loads(json.dumps(key)), "model": model.state_dict(), "method": model.method_state(),
-                "info": info}, final)
+    torch_save_atomic({"key": json.loads(json.dumps(key)), "model": model.state_dict(),
+                       "method": model.method_state(), "info": info}, final)
     return model, info
 
 
@@ -346,7 +347,7 @@ def scheme_rows(
             erow = {"cores": dep.n_cores}
             erow.update(energy_summary(dep, counts))
             cache.mkdir(parents=True, exist_ok=True)
-            ef.write_text(json.dumps(erow))
+            write_text_atomic(ef, json.dumps(erow))
         row.update(erow)
         row["energy_images"] = len(e_images)
         rows.append(row)
@@ -441,7 +442,7 @@ def run_method_network(
         else:
             erow = energy_row(spec, members[:n], e_spikes)
             cache.mkdir(parents=True, exist_ok=True)
-            ef.write_text(json.dumps(erow))
+            write_text_atomic(ef, json.dumps(erow))
         row.update(erow)
         row["energy_images"] = energy_images
         rows.append(row)

@@ -23,19 +23,17 @@ Config keys (TOML tables; every key optional except where noted):
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from spikeforge.data.encode import encode_for_deployment
 from spikeforge.deploy import save
 from spikeforge.energy import estimate_energy
 from spikeforge.evaluate import evaluate_deployment
+from spikeforge.fileio import torch_save_atomic, write_json_atomic
 from spikeforge.hardware import check, get_chip
 from spikeforge.methods.corenet import data as cdata
 from spikeforge.methods.corenet.build import Copy, build_deployment
@@ -96,8 +94,8 @@ def run_corenet(
     prepare_checkpoint(out_dir, {**key, "chip": chip.name, "dataset": ds.name}, _log)
     xtr = cdata.to_unit(ds.x_train)
     hist = train(model, xtr, ds.y_train, tcfg, checkpoint=out_dir / "checkpoint.pt", log=_log)
-    torch.save({"model": model.state_dict(), "method": model.method_state(), "config": config},
-               out_dir / "model.pt")
+    torch_save_atomic({"model": model.state_dict(), "method": model.method_state(), "config": config},
+                      out_dir / "model.pt")
 
     copies = make_copies(model, ensemble, seed)
     jitter = bool(dep_cfg.get("input_jitter", False))
@@ -134,5 +132,5 @@ def run_corenet(
         **ev,
     }
     res["seconds"] = time.time() - t0
-    (out_dir / "results.json").write_text(json.dumps(res, indent=2, default=float))
+    write_json_atomic(out_dir / "results.json", res)
     return res

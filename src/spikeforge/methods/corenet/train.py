@@ -23,7 +23,6 @@ with the same checkpoint path resumes after the last finished epoch.
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from spikeforge.fileio import torch_save_atomic
 from spikeforge.methods.corenet.data import affine_batch, elastic_batch, shift_batch, train_inputs
 from spikeforge.methods.corenet.torchnet import CoreNetModel
 
@@ -269,11 +269,9 @@ def _train(
         if cfg.log_every_epoch:
             log("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items()))
         if checkpoint is not None:
-            Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(str(checkpoint) + ".tmp")
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "method": model.method_state(),
-                        "gen": gen.get_state(), "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-                        "epoch": epoch, "history": history, "config": asdict(cfg)}, tmp)
-            os.replace(tmp, checkpoint)
+            torch_save_atomic({"model": model.state_dict(), "opt": opt.state_dict(),
+                               "method": model.method_state(), "gen": gen.get_state(),
+                               "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                               "epoch": epoch, "history": history, "config": asdict(cfg)}, checkpoint)
     model.eval()
     return {"history": history, "temperature": temp, "config": asdict(cfg)}

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -26,6 +25,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from spikeforge.fileio import torch_save_atomic
 from spikeforge.methods.eedn.model import EednNet
 
 
@@ -167,10 +167,7 @@ def train_eedn(model: EednNet, x: np.ndarray, y: np.ndarray, cfg: TrainConfig,
 
 def _save_checkpoint(path: Path, state: dict[str, object]) -> None:
     """torch.save to a temporary file in the same folder, then ``os.replace`` (never a half-written file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    torch_save_atomic(state, path)
 
 
 @torch.no_grad()

@@ -26,20 +26,19 @@ from torch import nn
 from spikeforge.data import load_dataset
 from spikeforge.data.encode import regular_encode
 from spikeforge.deploy import save
+from spikeforge.fileio import torch_save_atomic, write_json_atomic
 from spikeforge.hardware import check
 from spikeforge.methods.layerwise.ann import build_model, extract_layers, forward
 from spikeforge.methods.layerwise.convert import ConvertOptions, make_constraints
 from spikeforge.methods.layerwise.convert import convert as convert_layers
 from spikeforge.methods.layerwise.deploy import build_deployment
 from spikeforge.methods.layerwise.network import SpikingNet
-from spikeforge.pipeline import write_json_atomic
 
 
 def save_model(model: nn.Module, arch: str, path: str | Path) -> Path:
     """Write ``{"arch", "state_dict"}`` (loadable without pickle)."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"arch": arch, "state_dict": model.state_dict()}, p)
+    torch_save_atomic({"arch": arch, "state_dict": model.state_dict()}, p)
     return p
 
 

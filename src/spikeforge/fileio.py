@@ -1,0 +1,55 @@
+"""Atomic output files: readers see the old file or the complete new one, never a half-written one.
+
+Every file spikeforge writes (deployments, models, checkpoints, results, reports, plots) goes through a
+temporary file in the destination's folder, renamed over the destination with :func:`os.replace` only once
+it is complete; on any error (or Ctrl-C) the temporary file is removed and the destination is untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+__all__ = ["atomic_output", "torch_save_atomic", "write_json_atomic", "write_text_atomic"]
+
+
+@contextmanager
+def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path (same folder, same suffix, so writers that infer a format from the name still
+    work) to write; on success it replaces ``path``, on error it is deleted. Creates the parent folder."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=f".tmp{p.suffix}", dir=p.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
+    """Write ``data`` as indented JSON to ``path`` atomically (numpy scalars as numbers, other objects as
+    strings)."""
+    text = json.dumps(data, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o))
+    write_text_atomic(path, text + "\n")
+
+
+def torch_save_atomic(obj: Any, path: str | os.PathLike[str]) -> None:
+    """``torch.save(obj, path)`` atomically."""
+    import torch
+
+    with atomic_output(path) as tmp:
+        torch.save(obj, tmp)

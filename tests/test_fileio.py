@@ -1,0 +1,31 @@
+"""spikeforge.fileio: complete files or none."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from spikeforge.fileio import atomic_output, torch_save_atomic, write_json_atomic, write_text_atomic
+
+
+def test_replaces_only_when_complete(tmp_path: Path) -> None:
+    p = tmp_path / "sub" / "results.json"
+    write_json_atomic(p, {"a": 1, "b": torch.tensor(2.5)})  # scalars via .item()
+    assert json.loads(p.read_text()) == {"a": 1, "b": 2.5}
+    with pytest.raises(RuntimeError, match="interrupted"), atomic_output(p) as tmp:
+        assert tmp.parent == p.parent and tmp.name.endswith(".json") and tmp != p
+        tmp.write_text('{"a": ')  # half written
+        raise RuntimeError("interrupted")
+    assert json.loads(p.read_text()) == {"a": 1, "b": 2.5}  # the old file, untouched
+    assert sorted(x.name for x in p.parent.iterdir()) == ["results.json"]  # no temporary left
+
+
+def test_text_and_torch(tmp_path: Path) -> None:
+    write_text_atomic(tmp_path / "index.md", "# é\n")
+    assert (tmp_path / "index.md").read_text(encoding="utf-8") == "# é\n"
+    torch_save_atomic({"w": torch.arange(3)}, tmp_path / "m.pt")
+    assert torch.equal(torch.load(tmp_path / "m.pt")["w"], torch.arange(3))
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["index.md", "m.pt"]
