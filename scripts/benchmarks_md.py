@@ -100,8 +100,27 @@ def section(name: str, data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def side_by_side_section() -> str:
+    """Every method on MNIST from the result files (``scripts/side_by_side.py``), and its plot."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    sys.path.insert(0, str(ROOT / "src"))
+    import side_by_side
+
+    table = side_by_side.rows(RESULTS)
+    if not table:
+        return ""
+    side_by_side.plot(table, RESULTS / "mnist_side_by_side.png")
+    return "\n".join([
+        "## MNIST: every method side by side", "",
+        f"{len(table)} measured configurations of the full results below (accuracy from the simulator's spikes on "
+        "the 10 000 test images, µJ from the energy model on simulated activity; probabilistic rows: mean over "
+        "seeds). For each energy budget, the most accurate configuration within it "
+        "(`scripts/side_by_side.py`); all of them are plotted in `benchmarks/results/mnist_side_by_side.png`.",
+        "", side_by_side.markdown(table), ""])
+
+
 def main() -> int:
-    parts = [INTRO]
+    parts = [INTRO, side_by_side_section()]
     names = [n for n in ORDER if (RESULTS / f"{n}.json").exists()]
     names += sorted(p.stem for p in RESULTS.glob("*.json") if p.stem not in ORDER)
     missing = [n for n in ORDER if n not in names]
