@@ -111,12 +111,12 @@ def side_by_side_section() -> str:
         return ""
     side_by_side.plot(table, RESULTS / "mnist_side_by_side.png")
     return "\n".join([
-        "## MNIST: every method side by side", "",
+        "## MNIST: every method side by side", "", "<!-- --8<-- [start:side-by-side] -->",
         f"{len(table)} measured configurations of the full results below (accuracy from the simulator's spikes on "
         "the 10 000 test images, µJ from the energy model on simulated activity; probabilistic rows: mean over "
         "seeds). For each energy budget, the most accurate configuration within it "
         "(`scripts/side_by_side.py`); all of them are plotted in `benchmarks/results/mnist_side_by_side.png`.",
-        "", side_by_side.markdown(table), ""])
+        "", side_by_side.markdown(table), "", "<!-- --8<-- [end:side-by-side] -->", ""])
 
 
 def main() -> int:
