@@ -5,7 +5,8 @@ For every dataset × network × constraint set: ANN accuracy, SNN accuracy (digi
 on the deployment; analog / hybrid: the floating-point tick model), agreement with the ANN (% same class),
 solve time; layer-wise conversion also after pruning the hidden layers to 75 / 50 / 25 %.
 
-    python benchmarks/layerwise.py            # full run → benchmarks/results/layerwise.json
+    python benchmarks/layerwise.py            # full run → benchmarks/results/layerwise.json (+ .png)
+    python benchmarks/layerwise.py --plot-only   # redraw layerwise.png from the committed JSON
     python benchmarks/layerwise.py --quick    # CI: tiny training, MLP only → benchmarks/results/quick/layerwise.json
 
 Targets (printed PASS / FAIL, never weakened): analog agreement ≥ 99 %; digital (TrueNorth) SNN accuracy
@@ -79,6 +80,63 @@ def _evaluate(net: Any, setting: str, spikes: np.ndarray, labels: np.ndarray, an
     return out
 
 
+def _all_test(r: dict[str, Any]) -> tuple[float, float]:
+    """(SNN, ANN) accuracy of a row on its largest test set: the tick model's on all test images where it
+    reproduced the simulator, else the row's own."""
+    if r.get("sim_equals_tick_model") and "tick_accuracy" in r:
+        return r["tick_accuracy"], r["ann_accuracy_all"]
+    return r["snn_accuracy"], r["ann_accuracy"]
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    """Left: SNN minus ANN accuracy (points) of layer-wise and normalisation conversion, unpruned, for every
+    network, dataset and constraint set. Right: the pruning curves (accuracy against kept fraction of the
+    hidden units) of the layer-wise conversion."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from spikeforge.fileio import atomic_output
+
+    ok = [r for r in rows if r.get("snn_accuracy") is not None]
+    label = lambda r: f"{r['dataset'].replace('fashion-mnist', 'fmnist')} {r['network']}\n{r['constraints']}" + (  # noqa: E731
+        f" {r['chip']}" if r.get("chip") else "")
+    groups = list(dict.fromkeys(label(r) for r in ok if r["kept_fraction"] == 1.0))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(14, 5), gridspec_kw={"width_ratios": [2.2, 1]})
+    for i, method in enumerate(("layerwise", "normalisation")):
+        vals = []
+        for g in groups:
+            rs = [r for r in ok if label(r) == g and r["method"] == method and r["kept_fraction"] == 1.0]
+            snn, ann = _all_test(rs[0]) if rs else (float("nan"), float("nan"))
+            vals.append(100 * (snn - ann))
+        ax.bar([k + (i - 0.5) * 0.4 for k in range(len(groups))], vals, width=0.4, label=method)
+    ax.axhline(0, color="k", lw=0.8)
+    ax.axhline(-1, color="grey", lw=0.8, ls=":", label="1 point below the ANN")
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels(groups, rotation=60, ha="right", rotation_mode="anchor", fontsize=7)
+    ax.set_ylabel("SNN − ANN accuracy (points)")
+    ax.set_title("Conversion error, unpruned (all test images)")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    for key in dict.fromkeys((r["dataset"], r["constraints"], r.get("chip")) for r in ok
+                             if r["method"] == "layerwise" and r["kept_fraction"] < 1.0):
+        rs = sorted((r for r in ok if (r["dataset"], r["constraints"], r.get("chip")) == key
+                     and r["method"] == "layerwise" and r["network"] == "mlp"), key=lambda r: r["kept_fraction"])
+        if len(rs) > 1:
+            bx.plot([r["kept_fraction"] for r in rs], [100 * _all_test(r)[0] for r in rs], "o-",
+                    label=f"{key[0]} {key[1]}" + (f" {key[2]}" if key[2] else ""))
+    bx.set_xlabel("kept fraction of hidden units")
+    bx.set_ylabel("SNN accuracy (%)")
+    bx.set_title("Node pruning, MLP (layer-wise, all test images)")
+    bx.grid(alpha=0.3)
+    bx.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="CI mode: tiny training, few test images, MLP only")
@@ -106,7 +164,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--merge", action="store_true",
                    help="add to the rows already in the output file (same mode), replacing same-configuration rows")
+    p.add_argument("--plot-only", action="store_true", help="redraw the PNG from the existing result file")
     a = p.parse_args(argv)
+    if a.plot_only:
+        path = a.out or result_path(ROOT / "results", "layerwise.json", a.quick)
+        plot(json.loads(path.read_text())["rows"], path.with_suffix(".png"))
+        print(f"wrote {path.with_suffix('.png')}")
+        return 0
     torch.set_num_threads(1)
     q = a.quick
     datasets = a.datasets or (["mnist"] if q else ["mnist", "fashion-mnist"])
@@ -212,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     all_rows = [r for r in old_rows if key(r) not in new_keys] + rows
     doc["targets"] = targets(all_rows)
     save_doc()
-    print(f"wrote {out_path}")
+    plot(all_rows, out_path.with_suffix(".png"))
+    print(f"wrote {out_path} and {out_path.with_suffix('.png').name}")
     ok = True
     for t in doc["targets"]:
         print(f"{t['status']:4s}  {t['target']}: {t['detail']}")
