@@ -235,10 +235,15 @@ def cmd_simulate(a: argparse.Namespace) -> int:
 
 def cmd_convert(a: argparse.Namespace) -> int:
     from spikeforge.methods.layerwise.api import convert
+    from spikeforge.progress import enabled as progress_enabled
+
+    def log(msg: str) -> None:  # progress lines on stderr (stdout stays the table or the JSON)
+        err_console.print(f"[dim]{msg}[/dim]", highlight=False)
 
     res = convert(a.model, a.constraints, a.out, a.chip, a.ticks, dataset=a.dataset,
                   data_dir=Path(a.data_dir) if a.data_dir else None, n_calib=a.calib, n_test=a.test, keep=a.keep,
-                  method=a.method, workers=a.workers, allow_pickle=a.allow_pickle)
+                  method=a.method, workers=a.workers, allow_pickle=a.allow_pickle,
+                  log=log if progress_enabled() else None)
     if a.json:
         _emit_json(res)
         return 0

@@ -85,6 +85,20 @@ def evaluate_deployment(
     if len(labels) != len(spikes):
         raise ValueError(f"{len(spikes)} inputs but {len(labels)} labels")
     result, used = run_simulation(dep, spikes, regime=regime, batch_size=batch_size, progress=progress)
+    out = summarise_run(dep, result, used, labels, name=name, tick_hz=tick_hz)
+    if metrics:
+        from spikeforge.metrics import compute_metrics
+
+        out["metrics"] = compute_metrics(dep, result, inputs=spikes if replay else None)
+    return out
+
+
+def summarise_run(dep: Deployment, result: SimResult, regime: Literal["sequential", "pipelined"],
+                  labels: np.ndarray, *, name: str = "", tick_hz: float | None = None) -> dict[str, Any]:
+    """The dict :func:`evaluate_deployment` returns (accuracy, events per input, energy report) for a
+    simulation already run in ``regime`` — for callers that also need the :class:`SimResult` itself."""
+    labels = np.asarray(labels)
+    used = regime
     energy = estimate_energy(result.counts, dep.chip, dep, regime=used, tick_hz=tick_hz)
     out: dict[str, Any] = {
         "dataset": name,
@@ -102,8 +116,4 @@ def evaluate_deployment(
         "fps_per_W": energy.fps_per_w,
         "energy": energy.to_dict(),
     }
-    if metrics:
-        from spikeforge.metrics import compute_metrics
-
-        out["metrics"] = compute_metrics(dep, result, inputs=spikes if replay else None)
     return out

@@ -45,3 +45,15 @@ def test_convert_api_analog_writes_network(tmp_path):
     res = convert(path, "analog", tmp_path / "out", ticks=16, dataset="digits", n_calib=150, n_test=40)
     assert (tmp_path / "out" / "network.npz").exists()
     assert res["evaluator"] == "tick-model" and res["agreement"] >= 0.8
+    # digital: the deployment is simulated once; its predictions, accuracy and energy come from that run
+    lines: list[str] = []
+    dig = convert(path, "digital", tmp_path / "dig", chip="loihi-like", ticks=16, dataset="digits", n_calib=150,
+                  n_test=40, model=model, log=lines.append)
+    assert lines[0].startswith("converting 2 layers (layerwise, digital loihi-like, T = 16) on 150 calibration")
+    assert lines[-1].startswith("simulating the deployment") and lines[-1].endswith("on 40 test images")
+    from spikeforge.data import regular_encode
+    from spikeforge.sim import simulate
+
+    sim = simulate(load(tmp_path / "dig" / "deployment.sfd"), regular_encode(ds.x_test[:40], 16))
+    assert dig["snn_accuracy"] == sim.accuracy(ds.y_test[:40]) and dig["regime"] == "sequential"
+    assert dig["uJ_per_image"] > 0 and dig["n_inputs"] == 40

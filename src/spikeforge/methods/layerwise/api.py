@@ -33,6 +33,7 @@ from spikeforge.methods.layerwise.convert import ConvertOptions, make_constraint
 from spikeforge.methods.layerwise.convert import convert as convert_layers
 from spikeforge.methods.layerwise.deploy import build_deployment
 from spikeforge.methods.layerwise.network import SpikingNet
+from spikeforge.progress import enabled as progress_enabled
 
 
 def save_model(model: nn.Module, arch: str, path: str | Path) -> Path:
@@ -132,9 +133,12 @@ def convert(
     x_te = ds.x_test[:n_test].reshape(-1, x_tr.shape[1]) / 255.0
     y_te = np.asarray(ds.y_test[:n_test])
     cons = make_constraints(constraints, chip, ticks=ticks)
+    say = log or (lambda s: None)
+    say(f"converting {len(layers)} layers ({method}, {constraints}{' ' + chip if cons.integer else ''}, "
+        f"T = {ticks}) on {len(calib)} calibration images")
     t0 = time.perf_counter()
     net, rep = convert_layers(layers, calib, cons, method=method,  # type: ignore[arg-type]
-                              options=ConvertOptions(keep=keep, workers=workers), log=log)
+                              options=ConvertOptions(keep=keep, workers=workers), log=say)
     solve_s = time.perf_counter() - t0
     ann_pred = forward(layers, x_te)[-1].argmax(1)
     spikes = regular_encode(x_te, ticks)
@@ -144,18 +148,18 @@ def convert(
                            "ann_accuracy": float(np.mean(ann_pred == y_te)), "solve_s": round(solve_s, 2),
                            "stages": rep.stages}
     if cons.integer:
-        from spikeforge.evaluate import evaluate_deployment
+        from spikeforge.evaluate import run_simulation, summarise_run
 
         dep = build_deployment(net, cons.chip, input_shape=tuple(ds.image_shape),  # type: ignore[arg-type]
                                provenance={"method": "layerwise", "constraints": constraints, "dataset": ds.name,
                                            "model": str(model_path)})
         check(dep)
         save(dep, out_dir / "deployment.sfd")
+        say(f"simulating the deployment ({dep.n_cores} cores) on {len(y_te)} test images")
         # sequential regime: biases live in V0, which the chip restores per input (see docs)
-        ev = evaluate_deployment(dep, spikes, y_te, name=ds.name, regime="sequential")
-        from spikeforge.sim import simulate
-
-        pred = simulate(dep, spikes, device="cpu").predictions()
+        result, used = run_simulation(dep, spikes, regime="sequential", progress=progress_enabled())
+        ev = summarise_run(dep, result, used, y_te, name=ds.name)
+        pred = result.predictions()
         res.update(ev)
         res["snn_accuracy"] = ev["accuracy"]
         res["agreement"] = float(np.mean(pred == ann_pred))
