@@ -10,6 +10,7 @@ Trains the ANN, converts it, writes ``out_dir/deployment.sfd`` (digital) and eva
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,11 @@ import torch
 from spikeforge.data import load_dataset
 from spikeforge.methods.layerwise.ann import build_model, train_model
 from spikeforge.methods.layerwise.api import convert, save_model
+
+
+def _log(msg: str) -> None:
+    """Progress lines go to stderr: stdout stays clean for ``spikeforge run --json``."""
+    print(msg, file=sys.stderr, flush=True)
 
 
 def run(config: dict[str, Any], out_dir: Path, data_dir: Path | str | None = None) -> dict[str, Any]:
@@ -38,6 +44,7 @@ def run(config: dict[str, Any], out_dir: Path, data_dir: Path | str | None = Non
     res = convert(model_path, str(lw.get("constraints", "digital")), out_dir, str(config.get("chip", "truenorth")),
                   int(lw.get("ticks", 32)), dataset=ds.name, data_dir=data_dir, n_calib=int(lw.get("n_calib", 2000)),
                   n_test=int(lw.get("n_test", 2000)), keep=float(lw.get("keep", 1.0)),
-                  method=str(lw.get("method", "layerwise")), workers=int(lw.get("workers", 1)), model=model)
+                  method=str(lw.get("method", "layerwise")), workers=int(lw.get("workers", 1)), model=model,
+                  log=_log)
     res["arch"] = arch
     return res
