@@ -44,6 +44,8 @@ LIST_TABLES = ("scheme_rows", "targets", "surrogates", "energy_at_equal_accuracy
 
 
 def fmt(v: Any) -> str:
+    if v is None:
+        return "—"
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, float):
