@@ -6,6 +6,10 @@ can be saved, loaded and simulated; tests that need a broken one break it explic
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -169,3 +173,17 @@ def assert_counts_equal(a: Any, b: Any) -> None:
     for name in ("synaptic_events", "spikes", "axon_events", "hops", "chip_crossings", "active_cores",
                  "core_ticks", "neuron_updates", "core_spikes", "core_synaptic_events"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+
+
+#: the repository root (benchmarks/ and scripts/ are not packages)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script(relpath: str, name: str) -> ModuleType:
+    """Import a script of the repository (e.g. ``"benchmarks/eedn.py"``) as module ``name``."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / relpath)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
 
-ROOT = Path(__file__).resolve().parents[2]
+from helpers import load_script
 
 
 def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("side_by_side", ROOT / "scripts" / "side_by_side.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("scripts/side_by_side.py", "side_by_side")
 
 
 def _corenet(method: str, ens: int, acc: float, uj: float, scheme: str | None = None) -> dict[str, object]:

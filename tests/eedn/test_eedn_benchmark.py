@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
@@ -10,16 +9,13 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from helpers import load_script
+
 ROW_KEYS = {"dataset", "network", "accuracy", "cores", "latency_ticks", "fps", "mW", "fps_per_W"}
 
 
 def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("eedn_bench", ROOT / "benchmarks" / "eedn.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("benchmarks/eedn.py", "eedn_bench")
 
 
 def _fake_row(dataset: str, network: str, mode: str, data_dir: Any, seed: int, **rest: Any) -> dict[str, Any]:

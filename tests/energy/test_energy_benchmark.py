@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
 
+from helpers import load_script
 from spikeforge.energy.calibration import ANCHORS, CHECKS, CalibrationResult, CalibrationRow, model_value
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load() -> ModuleType:
-    path = ROOT / "benchmarks" / "energy_calibration.py"
-    spec = importlib.util.spec_from_file_location("energy_calibration_bench", path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("benchmarks/energy_calibration.py", "energy_calibration_bench")
 
 
 def test_quick_writes_only_the_quick_file(tmp_path: Path) -> None:

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 
-ROOT = Path(__file__).resolve().parents[2]
+from helpers import load_script
 
 
 def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("layerwise_ticks_bench", ROOT / "benchmarks" / "layerwise_ticks.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("benchmarks/layerwise_ticks.py", "layerwise_ticks_bench")
 
 
 def _row(chip: str, t: int, method: str, acc: float) -> dict[str, object]:

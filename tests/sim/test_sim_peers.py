@@ -3,25 +3,18 @@ Norse (the peers' IF neurons with threshold 0.5 fire on a strict '>' — "V ≥ 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 import torch
 
+from helpers import load_script
+
 pytestmark = pytest.mark.peers
 
 
 def bench() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "sim_throughput.py"
-    spec = importlib.util.spec_from_file_location("sim_throughput_bench", path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("benchmarks/sim_throughput.py", "sim_throughput_bench")
 
 
 @pytest.mark.parametrize("peer", ["snntorch", "norse"])
