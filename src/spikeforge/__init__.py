@@ -46,6 +46,7 @@ _EXPORTS: dict[str, str] = {
     "load_dataset": "spikeforge.data",
     "threshold_encode": "spikeforge.data",
     "bernoulli_encode": "spikeforge.data",
+    "regular_encode": "spikeforge.data",
     # recipes, reports, interchange
     "load_recipe": "spikeforge.recipes",
     "run_recipe": "spikeforge.pipeline",
@@ -70,6 +71,7 @@ __all__ = [  # the names of _EXPORTS (checked by tests/api/test_toplevel.py)
     "load_dataset",
     "load_recipe",
     "memory_report",
+    "regular_encode",
     "run_recipe",
     "save",
     "simulate",
@@ -79,7 +81,7 @@ __all__ = [  # the names of _EXPORTS (checked by tests/api/test_toplevel.py)
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from spikeforge.data import bernoulli_encode, load_dataset, threshold_encode
+    from spikeforge.data import bernoulli_encode, load_dataset, regular_encode, threshold_encode
     from spikeforge.deploy import Deployment, load, save
     from spikeforge.energy import estimate_energy
     from spikeforge.energy.memory import memory_report
