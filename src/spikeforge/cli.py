@@ -243,7 +243,7 @@ def cmd_convert(a: argparse.Namespace) -> int:
     res = convert(a.model, a.constraints, a.out, a.chip, a.ticks, dataset=a.dataset,
                   data_dir=Path(a.data_dir) if a.data_dir else None, n_calib=a.calib, n_test=a.test, keep=a.keep,
                   method=a.method, workers=a.workers, allow_pickle=a.allow_pickle,
-                  log=log if progress_enabled() else None)
+                  log=log if progress_enabled() else None, max_gap=a.max_gap / 100.0)
     if a.json:
         _emit_json(res)
         return 0
@@ -257,6 +257,10 @@ def cmd_convert(a: argparse.Namespace) -> int:
         ("agreement with ANN", f"{100 * res['agreement']:.2f} %"),
         ("solve time (s)", res["solve_s"]),
     ]
+    if "ticks_search" in res:
+        rows.insert(0, ("ticks (auto)", f"{res['ticks']}: " + ", ".join(
+            f"T={r['ticks']} {100 * r['val_accuracy']:.2f} %" for r in res["ticks_search"])
+            + f" (held-out; ANN {100 * res['ticks_search'][0]['ann_val_accuracy']:.2f} %)"))
     if "deployment" in res:
         rows += [("cores", res["cores"]), ("energy / input (µJ)", res["uJ_per_image"]),
                  ("deployment", res["deployment"])]
@@ -442,6 +446,16 @@ def cmd_data(a: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------- parser
+def _ticks_arg(text: str) -> int | str:
+    """argparse type: an integer (its range is checked by the command) or ``auto``."""
+    if text == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1 or 'auto', got {text!r}") from None
+
+
 def _positive_int(text: str) -> int:
     """argparse type: an integer >= 1."""
     try:
@@ -515,7 +529,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--constraints", choices=("digital", "analog", "hybrid"), default="digital")
     sp.add_argument("--chip", choices=("truenorth", "loihi-like"), default="truenorth",
                     help="target for digital constraints")
-    sp.add_argument("--ticks", type=int, default=32, help="rate-coding window T")
+    sp.add_argument("--ticks", type=_ticks_arg, default=32,
+                    help="rate-coding window T, or 'auto': the shortest of 4, 8, 16, 32, 64 whose network is within "
+                         "--max-gap points of the ANN on held-out training images")
+    sp.add_argument("--max-gap", type=float, default=1.0, help="with --ticks auto: accuracy gap allowed, points")
     sp.add_argument("-d", "--dataset", default="mnist", help="calibration and test data")
     sp.add_argument("--calib", type=int, default=2000, help="calibration images")
     sp.add_argument("--test", type=int, default=2000, help="test images")

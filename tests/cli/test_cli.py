@@ -196,6 +196,13 @@ def test_convert_names_bad_settings(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert not (tmp_path / "o").exists()  # nothing written
 
 
+def test_convert_ticks_must_be_a_number_or_auto(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["convert", "m.pt", "--ticks", "soon"])
+    assert e.value.code == 2
+    assert "argument --ticks: expected an integer >= 1 or 'auto', got 'soon'" in capsys.readouterr().err
+
+
 def test_convert_command_digital_loihi_writes_checked_deployment(tmp_path: Path,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     import torch

@@ -33,6 +33,7 @@ from spikeforge.methods.layerwise.convert import ConvertOptions, make_constraint
 from spikeforge.methods.layerwise.convert import convert as convert_layers
 from spikeforge.methods.layerwise.deploy import build_deployment
 from spikeforge.methods.layerwise.network import SpikingNet
+from spikeforge.methods.layerwise.ticks import CANDIDATE_TICKS, choose_ticks, points
 from spikeforge.progress import enabled as progress_enabled
 
 
@@ -89,7 +90,7 @@ def convert(
     constraints: str = "digital",
     out: str | Path = "layerwise-out",
     chip: str = "truenorth",
-    ticks: int = 32,
+    ticks: int | str = 32,
     *,
     dataset: str = "mnist",
     data_dir: str | Path | None = None,
@@ -101,12 +102,25 @@ def convert(
     allow_pickle: bool = False,
     model: nn.Sequential | None = None,
     log: Any = None,
+    max_gap: float = 0.01,
+    n_val: int = 1000,
 ) -> dict[str, Any]:
     """``spikeforge convert MODEL.pt --constraints digital|analog|hybrid --chip truenorth|loihi-like
-    --ticks T --dataset mnist --calib N --test N --keep F --method layerwise|normalisation --workers W
-    --out DIR``: convert, write, evaluate (see module docstring). Returns the results dict."""
+    --ticks T|auto --dataset mnist --calib N --test N --keep F --method layerwise|normalisation --workers W
+    --out DIR``: convert, write, evaluate (see module docstring). Returns the results dict.
+
+    ``ticks="auto"`` picks the shortest code of :data:`~spikeforge.methods.layerwise.ticks.CANDIDATE_TICKS`
+    whose network is within ``max_gap`` (a fraction) of the ANN on ``n_val`` training images that are not
+    calibration images (:func:`~spikeforge.methods.layerwise.ticks.choose_ticks`); the results record the
+    search (``ticks_search``)."""
     torch.set_num_threads(1)
-    for name, value, ok, want in (("ticks", ticks, ticks >= 1, ">= 1"),
+    auto = ticks == "auto"
+    if not auto and (isinstance(ticks, bool) or not isinstance(ticks, int)):
+        raise ValueError(f"ticks must be an integer >= 1 or 'auto', got {ticks!r}")
+    t_check = 1 if auto else int(ticks)
+    for name, value, ok, want in (("ticks", ticks, t_check >= 1, ">= 1"),
+                                  ("max_gap", max_gap, 0.0 <= max_gap <= 1.0, "a fraction in [0, 1]"),
+                                  ("n_val", n_val, n_val >= 1, ">= 1"),
                                   ("n_calib (--calib)", n_calib, n_calib >= 1, ">= 1"),
                                   ("n_test (--test)", n_test, n_test >= 1, ">= 1"),
                                   ("keep", keep, 0.0 < keep <= 1.0, "a fraction in (0, 1]"),
@@ -129,16 +143,36 @@ def convert(
     out_dir.mkdir(parents=True, exist_ok=True)
     x_tr = ds.x_train.reshape(len(ds.x_train), -1) / 255.0
     rng = np.random.default_rng(0)
-    calib = x_tr[rng.choice(len(x_tr), min(n_calib, len(x_tr)), replace=False)]
+    calib_idx = rng.choice(len(x_tr), min(n_calib, len(x_tr)), replace=False)
+    calib = x_tr[calib_idx]
     x_te = ds.x_test[:n_test].reshape(-1, x_tr.shape[1]) / 255.0
     y_te = np.asarray(ds.y_test[:n_test])
-    cons = make_constraints(constraints, chip, ticks=ticks)
     say = log or (lambda s: None)
-    say(f"converting {len(layers)} layers ({method}, {constraints}{' ' + chip if cons.integer else ''}, "
-        f"T = {ticks}) on {len(calib)} calibration images")
+    opts = ConvertOptions(keep=keep, workers=workers)
+    integer = constraints == "digital"
+    what = f"{len(layers)} layers ({method}, {constraints}{' ' + chip if integer else ''}"
     t0 = time.perf_counter()
-    net, rep = convert_layers(layers, calib, cons, method=method,  # type: ignore[arg-type]
-                              options=ConvertOptions(keep=keep, workers=workers), log=say)
+    search: dict[str, Any] = {}
+    if auto:
+        rest = np.setdiff1d(np.arange(len(x_tr)), calib_idx)
+        if len(rest) == 0:
+            raise ValueError("ticks='auto' needs training images beyond the calibration images (lower --calib)")
+        val_idx = np.random.default_rng(1).choice(rest, min(n_val, len(rest)), replace=False)
+        say(f"choosing T for {what}): shortest of {list(CANDIDATE_TICKS)} within {points(max_gap)} of "
+            f"the ANN on {len(val_idx)} held-out training images")
+        choice = choose_ticks(layers, calib, x_tr[val_idx], np.asarray(ds.y_train)[val_idx],
+                              lambda t: make_constraints(constraints, chip, ticks=t), convert_layers,
+                              method=method, options=opts, max_gap=max_gap, log=say)  # type: ignore[arg-type]
+        ticks, net, rep = choice.ticks, choice.net, choice.report
+        search = {"ticks_search": choice.search, "ticks_within_gap": choice.within_gap,
+                  "ticks_rule": f"shortest of {list(CANDIDATE_TICKS)} within {points(max_gap)} of the ANN "
+                                f"on {len(val_idx)} held-out training images"}
+        cons = make_constraints(constraints, chip, ticks=ticks)
+    else:
+        ticks = int(ticks)
+        cons = make_constraints(constraints, chip, ticks=ticks)
+        say(f"converting {what}, T = {ticks}) on {len(calib)} calibration images")
+        net, rep = convert_layers(layers, calib, cons, method=method, options=opts, log=say)  # type: ignore[arg-type]
     solve_s = time.perf_counter() - t0
     ann_pred = forward(layers, x_te)[-1].argmax(1)
     spikes = regular_encode(x_te, ticks)
@@ -146,7 +180,7 @@ def convert(
                            else None, "method": method, "ticks": ticks, "dataset": ds.name, "n_calib": len(calib),
                            "n_test": len(y_te), "kept_fraction": keep, "hidden_units": [len(k) for k in rep.kept[:-1]],
                            "ann_accuracy": float(np.mean(ann_pred == y_te)), "solve_s": round(solve_s, 2),
-                           "stages": rep.stages}
+                           "stages": rep.stages, **search}
     if cons.integer:
         from spikeforge.evaluate import run_simulation, summarise_run
 

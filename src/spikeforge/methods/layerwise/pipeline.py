@@ -3,7 +3,7 @@
 Recipe keys (top level ``method = "layerwise"``): ``chip``, ``seed``; ``[data]`` ``dataset``, ``n_train``;
 ``[ann]`` ``arch`` ("mlp", "mlp-wide", "lenet", "mlp:784-300-10"), ``epochs``, ``lr``, ``schedule``
 ("constant" | "cosine"); ``[layerwise]``
-``constraints`` ("digital" | "analog" | "hybrid"), ``ticks``, ``n_calib``, ``n_test``, ``keep``,
+``constraints`` ("digital" | "analog" | "hybrid"), ``ticks`` (an integer or "auto"), ``n_calib``, ``n_test``, ``keep``,
 ``method`` ("layerwise" | "normalisation"), ``workers``.
 Trains the ANN, converts it, writes ``out_dir/deployment.sfd`` (digital) and evaluates it on the simulator.
 """
@@ -19,6 +19,11 @@ import torch
 from spikeforge.data import load_dataset
 from spikeforge.methods.layerwise.ann import build_model, train_model
 from spikeforge.methods.layerwise.api import convert, save_model
+
+
+def _ticks(value: Any) -> int | str:
+    """A recipe's ``ticks``: an integer, or ``"auto"`` (see :func:`spikeforge.methods.layerwise.ticks.choose_ticks`)."""
+    return "auto" if value == "auto" else int(value)
 
 
 def _log(msg: str) -> None:
@@ -42,7 +47,7 @@ def run(config: dict[str, Any], out_dir: Path, data_dir: Path | str | None = Non
                 seed=seed, image_shape=(1, *ds.image_shape), schedule=str(ann.get("schedule", "constant")))
     model_path = save_model(model, arch, Path(out_dir) / "ann.pt")
     res = convert(model_path, str(lw.get("constraints", "digital")), out_dir, str(config.get("chip", "truenorth")),
-                  int(lw.get("ticks", 32)), dataset=ds.name, data_dir=data_dir, n_calib=int(lw.get("n_calib", 2000)),
+                  _ticks(lw.get("ticks", 32)), dataset=ds.name, data_dir=data_dir, n_calib=int(lw.get("n_calib", 2000)),
                   n_test=int(lw.get("n_test", 2000)), keep=float(lw.get("keep", 1.0)),
                   method=str(lw.get("method", "layerwise")), workers=int(lw.get("workers", 1)), model=model,
                   log=_log)
