@@ -62,7 +62,7 @@ def summarise(rows: list[dict[str, Any]], ann_accuracy: float) -> dict[str, Any]
         out["layerwise_minus_normalisation_points"][chip] = diff
         for m in METHODS:
             ok = sorted(r["ticks"] for r in rows
-                        if r["chip"] == chip and r["method"] == m and ann_accuracy - r["snn_accuracy"] <= 0.01)
+                        if r["chip"] == chip and r["method"] == m and ann_accuracy - r["snn_accuracy"] <= 0.01 + 1e-9)
             out["min_ticks_within_1_point"][f"{chip} {m}"] = ok[0] if ok else None
     return out
 

@@ -14,7 +14,7 @@ from spikeforge.methods.layerwise.ticks import choose_ticks, points
 def _rule(search: list[dict[str, float]], max_gap: float) -> int:
     """The choice recomputed from the recorded search."""
     for r in search:
-        if r["gap"] <= max_gap:
+        if r["gap"] <= max_gap + 1e-9:
             return int(r["ticks"])
     return int(max(search, key=lambda r: (r["val_accuracy"], -r["ticks"]))["ticks"])
 
@@ -79,3 +79,27 @@ def test_convert_api_auto_ticks(tmp_path) -> None:
     assert json.loads((tmp_path / "o" / "results.json").read_text())["ticks_search"] == res["ticks_search"]
     with pytest.raises(ValueError, match="ticks must be an integer >= 1 or 'auto'"):
         convert_api(path, "digital", tmp_path / "p", ticks="short", dataset="digits")  # type: ignore[arg-type]
+
+
+def test_a_gap_of_exactly_max_gap_is_within_it(digits_mlp) -> None:
+    """ANN 936 / 1 000 right, SNN 926: 0.936 − 0.926 is 0.010000000000000009 in floating point, and 10 of
+    1 000 images must still count as within 1 point."""
+    from spikeforge.methods.layerwise.ann import forward
+    from spikeforge.methods.layerwise.constraints import ConvertReport
+
+    layers, x, _, _, _ = digits_mlp
+    xv = np.repeat(x[:10], 100, axis=0)
+    ann_pred = forward(layers, xv)[-1].argmax(1)
+    yv = np.where(np.arange(1000) < 936, ann_pred, (ann_pred + 1) % 10)  # the ANN: 936 right
+    snn_pred = np.where(np.arange(1000) < 926, ann_pred, (ann_pred + 2) % 10)  # the SNN: 926 right
+
+    class Net:
+        ticks = 4
+
+        def class_counts(self, spikes: np.ndarray) -> np.ndarray:
+            return np.eye(10)[snn_pred]
+
+    c = choose_ticks(layers, x[:10], xv, yv, lambda t: make_constraints("analog", None, ticks=t),
+                     lambda *a, **k: (Net(), ConvertReport()), max_gap=0.01, candidates=(4, 8))
+    assert c.search[0]["gap"] > 0.01  # the floating-point difference itself
+    assert c.ticks == 4 and c.within_gap and len(c.search) == 1

@@ -84,7 +84,7 @@ def choose_ticks(
         search.append({"ticks": t, "val_accuracy": acc, "ann_val_accuracy": ann_acc, "gap": gap,
                        "solve_s": round(rep.solve_s, 2)})
         say(f"T = {t}: {100 * acc:.2f} % on {len(y_val)} held-out training images (ANN {100 * ann_acc:.2f} %)")
-        if gap <= max_gap:
+        if gap <= max_gap + 1e-9:  # a gap of exactly max_gap (e.g. 10 of 1 000 images for 1 point) is within it
             return TicksChoice(t, net, rep, True, search)
         if best is None or acc > best[0]:
             best = (acc, t, net, rep)
