@@ -98,6 +98,10 @@ def summarise_run(dep: Deployment, result: SimResult, regime: Literal["sequentia
     """The dict :func:`evaluate_deployment` returns (accuracy, events per input, energy report) for a
     simulation already run in ``regime`` — for callers that also need the :class:`SimResult` itself."""
     labels = np.asarray(labels)
+    if len(labels) != result.counts.batch:
+        raise ValueError(f"{result.counts.batch} simulated inputs but {len(labels)} labels")
+    if regime not in ("sequential", "pipelined"):
+        raise ValueError(f"regime must be 'sequential' or 'pipelined', got {regime!r}")
     used = regime
     energy = estimate_energy(result.counts, dep.chip, dep, regime=used, tick_hz=tick_hz)
     out: dict[str, Any] = {

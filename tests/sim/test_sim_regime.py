@@ -65,3 +65,14 @@ def test_memoryless_pipeline_does_not_warn() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         run_simulation(integrator(), np.ones((3, 1, 1), np.uint8), regime="pipelined")
+
+
+def test_summarise_run_checks_its_inputs() -> None:
+    from spikeforge.evaluate import summarise_run
+
+    d = integrator()
+    res, used = run_simulation(d, np.ones((3, 1, 1), np.uint8))
+    with pytest.raises(ValueError, match="3 simulated inputs but 2 labels"):
+        summarise_run(d, res, used, np.zeros(2, int))
+    with pytest.raises(ValueError, match="regime must be"):
+        summarise_run(d, res, "auto", np.zeros(3, int))  # type: ignore[arg-type]
