@@ -237,6 +237,9 @@ def cmd_convert(a: argparse.Namespace) -> int:
     from spikeforge.methods.layerwise.api import convert
     from spikeforge.progress import enabled as progress_enabled
 
+    if not 0.0 <= a.max_gap <= 100.0:
+        raise ValueError(f"--max-gap must be between 0 and 100 points, got {a.max_gap:g}")
+
     def log(msg: str) -> None:  # progress lines on stderr (stdout stays the table or the JSON)
         err_console.print(f"[dim]{msg}[/dim]", highlight=False)
 

@@ -183,6 +183,8 @@ def test_memory_and_convert_name_bad_model_files(tmp_path: Path, capsys: pytest.
     (["--ticks", "0"], "ticks must be >= 1, got 0"),
     (["--calib", "0"], "n_calib (--calib) must be >= 1, got 0"),
     (["--test", "-3"], "n_test (--test) must be >= 1, got -3"),
+    (["--ticks", "auto", "--max-gap", "150"], "--max-gap must be between 0 and 100 points, got 150"),
+    (["--ticks", "auto", "--calib", "5000"], "ticks='auto' needs training images beyond the calibration images"),
 ])
 def test_convert_names_bad_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
                                     expect: str) -> None:

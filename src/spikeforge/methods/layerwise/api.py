@@ -140,7 +140,6 @@ def convert(
                          f"{(str(e).splitlines() or [''])[0]}") from None
     layers = extract_layers(mdl, shape)
     out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
     x_tr = ds.x_train.reshape(len(ds.x_train), -1) / 255.0
     rng = np.random.default_rng(0)
     calib_idx = rng.choice(len(x_tr), min(n_calib, len(x_tr)), replace=False)
@@ -174,6 +173,7 @@ def convert(
         say(f"converting {what}, T = {ticks}) on {len(calib)} calibration images")
         net, rep = convert_layers(layers, calib, cons, method=method, options=opts, log=say)  # type: ignore[arg-type]
     solve_s = time.perf_counter() - t0
+    out_dir.mkdir(parents=True, exist_ok=True)  # only now: a refused or failed conversion writes nothing
     ann_pred = forward(layers, x_te)[-1].argmax(1)
     spikes = regular_encode(x_te, ticks)
     res: dict[str, Any] = {"model": str(model_path), "constraints": constraints, "chip": cons.chip.name if cons.chip
