@@ -112,10 +112,12 @@ def random_deployment(
     n_cores: int | None = None,
     n_inputs: int | None = None,
     n_classes: int | None = None,
+    stochastic: bool = False,
 ) -> Deployment:
     """A random deployment that passes its chip's design rules: every reset and floor mode, leaks, delays,
     recurrent routes, merging inputs, disabled neurons, and cores spread over several chips (so routed spikes
-    cross chips)."""
+    cross chips). With ``stochastic``: also leak reversal and, where the chip has them, stochastic synapses,
+    leaks and thresholds (drawn after everything else, so the rest is the same network)."""
     chip = chip or random_chip(rng)
     core = chip.core
     slots = chip.cores_per_chip * chip.max_chips
@@ -154,6 +156,14 @@ def random_deployment(
     d.output_neuron = outs[:, 1].astype(np.int32)
     d.output_class = rng.integers(0, ncls, len(outs)).astype(np.int32)
     d.core_labels = [f"core{i}" for i in range(c)]
+    if stochastic:
+        d.leak_reversal[:] = rng.random((c, n)) < 0.3
+        d.prng_seed = int(rng.integers(0, 2**32))
+        if core.stochastic_modes:
+            d.stochastic_synapse[:] = rng.random((c, n, t)) < 0.4
+            d.stochastic_leak[:] = rng.random((c, n)) < 0.4
+            bits = rng.integers(0, min(core.threshold_mask_bits, 8) + 1, (c, n))
+            d.threshold_mask[:] = np.where(rng.random((c, n)) < 0.4, (1 << bits) - 1, 0)
     return d.normalised()
 
 

@@ -23,13 +23,16 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
 from spikeforge import __version__
+
+if TYPE_CHECKING:
+    from spikeforge.deploy import Deployment
 
 console = Console()
 err_console = Console(stderr=True)
@@ -214,11 +217,24 @@ def _encoded_dataset(a: argparse.Namespace, dep: Any) -> tuple[np.ndarray, np.nd
     return spikes, y, ds.name
 
 
-def cmd_simulate(a: argparse.Namespace) -> int:
+def _load_with_seed(a: argparse.Namespace) -> Deployment:
+    """The deployment, with ``--prng-seed`` (the stochastic modes' seed) applied when given."""
     from spikeforge.deploy import load
-    from spikeforge.evaluate import evaluate_deployment
 
     dep = load(a.deployment)
+    if a.prng_seed is not None:
+        if not 0 <= a.prng_seed < 2**32:
+            raise ValueError(f"--prng-seed must be in [0, 2^32), got {a.prng_seed}")
+        if not dep.stochastic:
+            warnings.warn("--prng-seed has no effect: the deployment uses no stochastic mode", stacklevel=2)
+        dep.prng_seed = a.prng_seed
+    return dep
+
+
+def cmd_simulate(a: argparse.Namespace) -> int:
+    from spikeforge.evaluate import evaluate_deployment
+
+    dep = _load_with_seed(a)
     spikes, y, name = _encoded_dataset(a, dep)
     r = evaluate_deployment(dep, spikes, y, name=name, regime=a.regime, tick_hz=a.tick_hz,
                             batch_size=a.batch_size, progress=not a.json, metrics=a.metrics, replay=a.replay)
@@ -368,10 +384,9 @@ def cmd_import_nir(a: argparse.Namespace) -> int:
 
 
 def cmd_energy(a: argparse.Namespace) -> int:
-    from spikeforge.deploy import load
     from spikeforge.evaluate import evaluate_deployment
 
-    dep = load(a.deployment)
+    dep = _load_with_seed(a)
     spikes, y, name = _encoded_dataset(a, dep)
     r = evaluate_deployment(dep, spikes, y, name=name, regime=a.regime, tick_hz=a.tick_hz,
                             batch_size=a.batch_size, progress=not a.json)
@@ -520,6 +535,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--ticks", dest="enc_ticks", type=int, help="encoder ticks")
         sp.add_argument("--threshold", dest="enc_threshold", type=float, help="threshold encoder level")
         sp.add_argument("--seed", dest="enc_seed", type=int, help="Bernoulli encoder seed")
+        sp.add_argument("--prng-seed", type=int, default=None,
+                        help="seed of the stochastic synapse/leak/threshold modes (default: the deployment's)")
         sp.add_argument("--levels", dest="enc_levels", type=int, help="thermometer encoder levels per pixel")
         sp.add_argument("--metrics", action="store_true", help="also compute NeuroBench-style metrics")
         sp.add_argument("--replay", action="store_true",

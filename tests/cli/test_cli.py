@@ -310,3 +310,26 @@ def test_simulate_rejects_non_positive_counts(tmp_path: Path, capsys: pytest.Cap
         main(["simulate", str(tmp_path / "r" / "deployment.sfd"), "-d", "digits", *args])
     assert e.value.code == 2
     assert "expected an integer >= 1" in capsys.readouterr().err
+
+
+def test_stochastic_deployment_check_and_prng_seed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A deployment using TrueNorth's stochastic synapses: ``check`` names the modes, ``simulate`` draws from
+    the file's seed unless ``--prng-seed`` gives another, and the same seed gives the same run."""
+    main(["run", "template-digits", "--out", str(tmp_path / "r"), "--json", "--no-report"])
+    capsys.readouterr()
+    dep = load(tmp_path / "r" / "deployment.sfd")
+    dep.stochastic_synapse[:] = True
+    dep.prng_seed = 5
+    path = tmp_path / "stochastic.sfd"
+    save(dep, path)
+    code, chk = run_json(capsys, "check", str(path))
+    assert code == 0 and isinstance(chk, dict)
+    assert chk["summary"]["neuron_modes"].startswith("stochastic synapses ")
+    assert chk["summary"]["neuron_modes"].endswith("(PRN seed 5)")
+    args = ("simulate", str(path), "-d", "digits", "--limit", "60", "--threshold", "0.3")
+    runs = [run_json(capsys, *args, *extra)[1] for extra in ((), ("--prng-seed", "5"), ("--prng-seed", "6"))]
+    events = [r["events_per_input"] for r in runs]  # type: ignore[index]
+    assert events[0] == events[1]
+    assert events[2]["spikes"] != events[0]["spikes"]
+    assert main([*args, "--prng-seed", "-1"]) == 2
+    assert "error: --prng-seed must be in [0, 2^32), got -1" in capsys.readouterr().err

@@ -29,7 +29,8 @@ def assert_same(a: Deployment, b: Deployment) -> None:
         x, y = getattr(a, name), getattr(b, name)
         assert y.dtype == np.dtype(dtype), name
         np.testing.assert_array_equal(x, y, err_msg=name)
-    for name in ("n_inputs", "n_classes", "ticks_per_input", "input_shape", "provenance", "core_labels"):
+    for name in ("n_inputs", "n_classes", "ticks_per_input", "input_shape", "provenance", "core_labels",
+                 "prng_seed"):
         assert getattr(a, name) == getattr(b, name), name
 
 
@@ -42,7 +43,7 @@ def sample(seed: int = 0, chip: object = None) -> Deployment:
 @given(seed=seeds)
 def test_round_trip_is_exact(seed: int) -> None:
     rng = np.random.default_rng(seed)
-    d = random_deployment(rng)
+    d = random_deployment(rng, stochastic=bool(seed % 2))
     d.input_shape = tuple(int(s) for s in rng.integers(1, 5, int(rng.integers(0, 3))))
     d.provenance = {"method": "test", "seed": int(rng.integers(0, 100)), "nested": {"a": [1, 2.5, None]}}
     with tempfile.TemporaryDirectory() as tmp:
@@ -146,9 +147,9 @@ def test_no_flipped_byte_anywhere_goes_unnoticed(tmp_path: Path) -> None:
             assert_same(d, out)
 
 
-def _rewrite_manifest(path: Path, edit: object) -> None:
+def _rewrite_manifest(path: Path, edit: object, drop: tuple[str, ...] = ()) -> None:
     with zipfile.ZipFile(path) as zf:
-        members = {n: zf.read(n) for n in zf.namelist()}
+        members = {n: zf.read(n) for n in zf.namelist() if n not in drop}
     manifest = json.loads(members["manifest.json"])
     edit(manifest)  # type: ignore[operator]
     members["manifest.json"] = json.dumps(manifest).encode()
@@ -181,6 +182,75 @@ def test_wrong_format_version(saved: tuple[Deployment, Path], version: object) -
     _rewrite_manifest(path, lambda m: m.__setitem__("format_version", version))
     with pytest.raises(DeploymentFileError, match=re.escape(f"{path}: format version {version} is not supported")):
         load(path)
+
+
+def _as_version_1(manifest: dict[str, object]) -> None:
+    """What format version 1 wrote: no stochastic modes, no leak reversal, no PRN seed."""
+    manifest["format_version"] = 1
+    manifest.pop("prng_seed")
+    for name in ("stochastic_synapse", "stochastic_leak", "leak_reversal", "threshold_mask"):
+        manifest["arrays"].pop(name)  # type: ignore[attr-defined]
+    chip = manifest["chip"]["core"]  # type: ignore[index]
+    chip.pop("stochastic_modes")
+    chip.pop("threshold_mask_bits")
+
+
+V2_FILES = ("stochastic_synapse.npy", "stochastic_leak.npy", "leak_reversal.npy", "threshold_mask.npy")
+
+
+@pytest.mark.parametrize("chip", [TRUENORTH, LOIHI_LIKE])
+def test_version_1_file_loads_with_the_new_modes_off(tmp_path: Path, chip: object) -> None:
+    d = Deployment.empty(chip, 2, 3, 2)  # type: ignore[arg-type]
+    d.enabled[:, :4] = True
+    d.floor_mode[:, :4] = 0  # with γ = 0: the same meaning in both versions
+    path = save(d, tmp_path / "v1.sfd")
+    _rewrite_manifest(path, _as_version_1, drop=V2_FILES)
+    back = load(path)
+    assert back.chip == chip  # chip fields added since come from the preset of the same name
+    assert_same(d, back)
+    assert not back.stochastic and back.prng_seed == 0
+
+
+def test_version_1_file_with_changed_negative_resets_warns(tmp_path: Path) -> None:
+    from spikeforge.deploy.io import DeploymentSemanticsWarning
+
+    d = Deployment.empty(TRUENORTH, 1, 1, 1)
+    d.enabled[0, :3] = True
+    d.floor_mode[0, :3] = 0
+    d.reset_mode[0, :3] = [0, 1, 2]
+    path = save(d, tmp_path / "v1.sfd")
+    _rewrite_manifest(path, _as_version_1, drop=V2_FILES)
+    with pytest.warns(DeploymentSemanticsWarning, match="format version 1 file with 2 neuron"):
+        load(path)
+
+
+def test_version_2_file_missing_a_new_array_is_rejected(saved: tuple[Deployment, Path]) -> None:
+    _, path = saved
+    _rewrite_manifest(path, lambda m: m["arrays"].pop("threshold_mask"))
+    with pytest.raises(DeploymentFileError, match="array 'threshold_mask' missing from manifest"):
+        load(path)
+
+
+def test_stochastic_deployment_round_trip(tmp_path: Path) -> None:
+    d = Deployment.empty(TRUENORTH, 2, 3, 2)
+    d.enabled[:, :6] = True
+    d.stochastic_synapse[0, :3, 1] = True
+    d.stochastic_leak[1, 2] = True
+    d.leak_reversal[0, 4] = True
+    d.threshold_mask[1, :6] = [0, 1, 3, 7, 255, 2**18 - 1]
+    d.prng_seed = 2**32 - 1
+    back = load(save(d, tmp_path / "s.sfd"))
+    assert_same(d, back)
+    assert back.stochastic
+
+
+def test_bad_prng_seed_is_rejected(tmp_path: Path) -> None:
+    d = Deployment.empty(TRUENORTH, 1, 1, 1)
+    for bad in (-1, 2**32, 1.5, True):
+        d.prng_seed = bad  # type: ignore[assignment]
+        with pytest.raises(DeploymentError, match="prng_seed="):
+            save(d, tmp_path / "x.sfd")
+    assert not (tmp_path / "x.sfd").exists()
 
 
 def test_wrong_format_name(saved: tuple[Deployment, Path]) -> None:

@@ -79,6 +79,9 @@ CASES: list[tuple[str, Callable[[Deployment], None], str, object]] = [
     ("MEMBRANE-RANGE", _set("v_init", (0, 5), TN.v_min - 1), "core 0 neuron 5 (v_init)", TN.v_min - 1),
     ("RESET-MODE", _set("reset_mode", (0, 6), 3), "core 0 neuron 6", 3),
     ("FLOOR-MODE", _set("floor_mode", (1, 7), 2), "core 1 neuron 7", 2),
+    ("THRESHOLD-MASK", _set("threshold_mask", (0, 3), 5), "core 0 neuron 3", 5),  # not 2^k − 1
+    ("THRESHOLD-MASK", _set("threshold_mask", (1, 2), 2**19 - 1), "core 1 neuron 2", 2**19 - 1),  # > 18 bits
+    ("THRESHOLD-MASK", _set("threshold_mask", (1, 2), -1), "core 1 neuron 2", -1),
     ("DEST-CORE", _set("dest_core", (0, 1), 2), "core 0 neuron 1", 2),
     ("DEST-CORE", _set("dest_core", (0, 1), -2), "core 0 neuron 1", -2),
     ("DEST-AXON", _set("dest_axon", (0, 8), 256), "core 0 neuron 8", 256),
@@ -112,6 +115,30 @@ def test_reset_mode_unsupported_by_the_chip() -> None:
     d.reset_mode[1, 0] = 1
     (v,) = fires(d)
     assert (v.rule, v.where, v.value, v.limit) == ("RESET-MODE", "core 1 neuron 0", 1, "one of [0, 2]")
+
+
+def test_stochastic_modes_on_a_chip_without_them() -> None:
+    assert not LOIHI_LIKE.core.stochastic_modes and TRUENORTH.core.stochastic_modes
+    chip = replace(TRUENORTH, name="deterministic",
+                   core=replace(TRUENORTH.core, stochastic_modes=False, threshold_mask_bits=0))
+    d = valid(chip)
+    d.stochastic_synapse[0, 2, 1] = True
+    d.stochastic_leak[1, 3] = True
+    d.threshold_mask[1, 4] = 1
+    d.leak_reversal[1, 5] = True  # deterministic: allowed
+    d.stochastic_leak[1, 200] = True  # disabled neuron: not checked
+    found = fires(d)
+    assert [(v.rule, v.where, v.value) for v in found] == [
+        ("STOCHASTIC-MODE", "core 0 neuron 2 axon-type 1", "stochastic synapse"),
+        ("STOCHASTIC-MODE", "core 1 neuron 3", "stochastic leak"),
+        ("THRESHOLD-MASK", "core 1 neuron 4", 1),
+    ]
+    assert found[2].limit == "a mask 2^k - 1 with 0 <= k <= 0"
+    # the same on TrueNorth passes
+    t = valid()
+    t.stochastic_synapse[0, 2, 1] = t.stochastic_leak[1, 3] = True
+    t.threshold_mask[1, 4] = 1
+    check(t)
 
 
 def test_core_count() -> None:
@@ -189,7 +216,7 @@ def rule_names() -> set[str]:
 
 
 def test_every_rule_name_is_tested_here_and_documented() -> None:
-    tested = {c[0] for c in CASES} | {"CORE-COUNT", "SYNAPSE-MEMORY", "RESET-MODE"}
+    tested = {c[0] for c in CASES} | {"CORE-COUNT", "SYNAPSE-MEMORY", "RESET-MODE", "STOCHASTIC-MODE"}
     assert rule_names() == tested
     doc = (Path(__file__).resolve().parents[2] / "docs" / "chip-model.md").read_text()
     missing = [n for n in sorted(rule_names()) if f"`{n}`" not in doc]

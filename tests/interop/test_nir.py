@@ -81,6 +81,15 @@ def _loop(d: Deployment) -> None:
     d.dest_core[2, 0], d.dest_axon[2, 0] = 0, 31
 
 
+def _reversal(d: Deployment) -> None:
+    d.leak_reversal[1, 2] = True
+    d.leak[1, 2] = -1
+
+
+def _stochastic_synapse(d: Deployment) -> None:
+    d.stochastic_synapse[0, 5, :] = True
+
+
 def _negative(d: Deployment) -> None:
     d.weights[1, 4, :] = -2
 
@@ -97,6 +106,10 @@ def _negative(d: Deployment) -> None:
         (_skew, "unequal-path-delays", (1, 2)),
         (_loop, "recurrent-routing", (0, 1, 2)),
         (_set("threshold", 1, 2**18 - 1, 0), "saturation", (1,)),
+        (_set("stochastic_leak", 1, True, 3), "stochastic-modes", (1,)),
+        (_set("threshold_mask", 2, 7, 1), "stochastic-modes", (2,)),
+        (_stochastic_synapse, "stochastic-modes", (0,)),
+        (_reversal, "leak-reversal", (1,)),
     ],
 )
 def test_inexpressible_feature_is_refused_naming_cores_or_approximated(

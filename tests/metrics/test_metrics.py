@@ -63,12 +63,14 @@ def test_hand_counted_workload() -> None:
 
 
 @pytest.mark.parametrize("seed", range(8))
-def test_replay_reproduces_the_simulator(seed: int) -> None:
+@pytest.mark.parametrize("stochastic", [False, True])
+def test_replay_reproduces_the_simulator(seed: int, stochastic: bool) -> None:
     rng = np.random.default_rng(seed)
-    d = random_deployment(rng)  # every reset/floor mode, delays, recurrence, merging, disabled neurons
+    # every reset/floor mode, delays, recurrence, merging, disabled neurons (and stochastic modes, leak reversal)
+    d = random_deployment(rng, stochastic=stochastic)
     x = random_spikes(rng, 5, 3, d.n_inputs)
     r = simulate(d, x, ticks=7, record_spikes=True)
-    act, raster = Activity.replay(d, x, 7, raster=True)
+    act, raster = Activity.replay(d, x, 7, raster=True, batch_size=2)  # batches keep each input's draws
     assert np.array_equal(raster, r.spikes)
     assert np.array_equal(act.synaptic_events, r.counts.synaptic_events)
     assert np.array_equal(act.core_spikes, r.counts.core_spikes)

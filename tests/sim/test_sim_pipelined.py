@@ -126,3 +126,26 @@ def test_pipelined_counts_the_same_events_as_sequential_on_one_lane() -> None:
     assert pipe.counts.ticks == 2 and seq.counts.ticks == 2 + 3
     with pytest.raises(AssertionError):
         assert_counts_equal(pipe.counts, seq.counts)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=seeds, ticks_per_input=st.integers(1, 3), lanes=st.sampled_from([1, 3]))
+def test_pipelined_draws_the_sequential_random_numbers(seed: int, ticks_per_input: int, lanes: int) -> None:
+    """Stochastic synapses keep the network memoryless; a pipelined run keys each core's draws by the input
+    it works on, so it reproduces the sequential run exactly. (Stochastic leaks take the general neuron step;
+    they are λ = −255 here, which always subtracts 1: a leak that can draw 0 would let memoryless neurons fire
+    on silent ticks, which sequential runs count and pipelines do not, see the test above.)"""
+    rng = np.random.default_rng(seed)
+    d = feedforward(rng, ticks_per_input)
+    d.stochastic_synapse[:] = rng.random(d.stochastic_synapse.shape) < 0.5
+    d.stochastic_leak[:] = rng.random(d.stochastic_leak.shape) < 0.5
+    d.leak[d.stochastic_leak] = -255
+    d.weights[:] = d.weights * 40  # so that stochastic synapses hit often
+    d.prng_seed = int(rng.integers(0, 2**32))
+    check(d)
+    assert d.memoryless and d.stochastic
+    x = random_spikes(rng, 7, ticks_per_input, d.n_inputs, p=0.6)
+    seq = simulate(d, x, device="cpu")
+    pipe = simulate_pipelined(d, x, lanes=lanes, device="cpu")
+    np.testing.assert_array_equal(pipe.class_counts, seq.class_counts)
+    np.testing.assert_array_equal(pipe.counts.spikes, seq.counts.spikes)

@@ -92,18 +92,38 @@ def test_floor_modes() -> None:
     np.testing.assert_array_equal(trace(r, 0, 2), raster("001111"))
 
 
-def test_floor_reset_to_minus_r_then_saturates() -> None:
-    # 6-bit membrane: V ∈ [-32, 31]. κ = 0, β = 1, R = -30 (so the floor sets V to -R = +30), α = 31, γ = 1.
-    # Axon 0 (type 0) -3, axon 1 (type 1) +5.
-    d = blank(tiny_chip(2, 1, membrane_bits=6), n_inputs=2)
-    d.crossbar[0, :, 0] = 1
+@pytest.mark.parametrize(("gamma", "kappa", "after"), [
+    (0, 1, -3), (1, 1, -3), (2, 1, -3),  # κ = 1: saturate at −β whatever γ
+    (0, 0, -4),  # κ = 0, γ = 0: V ← −R
+    (1, 0, -7),  # κ = 0, γ = 1: V ← V + β  (−10 + 3)
+    (2, 0, -10),  # κ = 0, γ = 2: V unchanged
+])
+def test_negative_reset_table(gamma: int, kappa: int, after: int) -> None:
+    """The negative-threshold row of TrueNorth's reset table (Cassidy et al. 2013): β = 3, R = 4; input −10
+    at t0 (V = −10 < −β), +13 at t1. V after t0 is pinned by two probes: α = after + 13 fires at t1, α =
+    after + 14 does not."""
+    d = blank(tiny_chip(2, 2, membrane_bits=8), n_inputs=2)
+    d.crossbar[0] = 1
     d.axon_type[0] = [0, 1]
-    neuron(d, 0, 0, weights=[-3, 5], threshold=31, reset_mode=1, floor_mode=0, neg_threshold=1, reset_value=-30)
+    for j, alpha in enumerate((after + 13, after + 14)):
+        neuron(d, 0, j, weights=[-10, 13], threshold=alpha, neg_threshold=3, reset_value=4, reset_mode=gamma,
+               floor_mode=kappa)
     inputs(d, (0, 0, 0), (1, 0, 1))
-    r = run(d, spikes_of(["10"] + ["01"] * 8), ticks=9)
-    # t0 -3 < -1 → -R = 30 | t1 35 → sat 31, spike → 0 | t2 5 | t3 10 | t4 15 | t5 20 | t6 25 | t7 30
-    # | t8 35 → 31 spike   (without saturation at t1: 35 spike → 4, ... spike at t7 instead of t8)
-    np.testing.assert_array_equal(trace(r, 0, 0), raster("010000001"))
+    r = run(d, spikes_of(["10", "01"]), ticks=2)
+    np.testing.assert_array_equal(trace(r, 0, 0), raster("01"))
+    np.testing.assert_array_equal(trace(r, 0, 1), raster("00"))
+
+
+def test_leak_reversal() -> None:
+    """ε = 1: the leak is multiplied by sgn(V). V0 = −10, λ = −3, α = 2, γ = 0, R = 0, β large:
+    t0 −10+3 → −7 | t1 −4 | t2 −1 | t3 2 spike → 0 | from then sgn(0) = 0: V stays 0, never fires.
+    Without reversal: −13, −16, ... never fires."""
+    d = blank(tiny_chip(1, 2, membrane_bits=8))
+    for j in range(2):
+        neuron(d, 0, j, leak=-3, threshold=2, neg_threshold=100, v_init=-10, leak_reversal=j == 0)
+    r = run(d, np.zeros((1, 1, 1), np.uint8), ticks=8)
+    np.testing.assert_array_equal(trace(r, 0, 0), raster("00010000"))
+    np.testing.assert_array_equal(trace(r, 0, 1), raster("00000000"))
 
 
 def test_floor_not_applied_in_the_tick_a_neuron_fires() -> None:

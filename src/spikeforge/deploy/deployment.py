@@ -27,7 +27,14 @@ input_axon          (K,)         int32
 output_core         (M,)         int32   output map: neuron (output_core, output_neuron) ...
 output_neuron       (M,)         int32   ... votes for class output_class
 output_class        (M,)         int32
+stochastic_synapse  (C, N, T)    bool    b_j^G: synapses of type G add sgn(s)·[|s| ≥ ρ] instead of s
+stochastic_leak     (C, N)       bool    c_j: the leak adds sgn(λ)·[|λ| ≥ ρ] instead of λ
+leak_reversal       (C, N)       bool    ε_j: the leak is multiplied by sgn(V) (Ω_j)
+threshold_mask      (C, N)       int32   M_j = 2^k − 1: threshold α_j + η_j with η_j = ρ & M_j
 ==================  ===========  ======  =====================================================
+
+The last four (format version 2; Cassidy et al. 2013) default to off, and ``prng_seed`` seeds the
+pseudo-random numbers ρ of the stochastic modes (:mod:`spikeforge.sim.prng`).
 
 An input channel spiking at tick t reaches its axons at tick t; a neuron spiking at tick t reaches its
 destination axon at tick t + delay. Several sources reaching one axon in the same tick merge into one
@@ -44,7 +51,10 @@ import numpy as np
 
 from spikeforge.hardware.spec import ChipSpec, get_chip
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+
+#: Format versions :func:`spikeforge.deploy.io.load` reads (1: before the stochastic modes and leak reversal).
+READABLE_VERSIONS = (1, 2)
 
 #: (name, dtype, shape spec) for every array field; shape symbols resolved by :func:`expected_shapes`.
 ARRAY_FIELDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -69,7 +79,14 @@ ARRAY_FIELDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("output_core", "int32", ("M",)),
     ("output_neuron", "int32", ("M",)),
     ("output_class", "int32", ("M",)),
+    ("stochastic_synapse", "bool", ("C", "N", "T")),
+    ("stochastic_leak", "bool", ("C", "N")),
+    ("leak_reversal", "bool", ("C", "N")),
+    ("threshold_mask", "int32", ("C", "N")),
 )
+
+#: The array fields added in format version 2, with the fill value of files written before.
+V2_FIELDS: dict[str, int] = {"stochastic_synapse": 0, "stochastic_leak": 0, "leak_reversal": 0, "threshold_mask": 0}
 
 
 class DeploymentError(ValueError):
@@ -112,6 +129,18 @@ class Deployment:
     input_shape: tuple[int, ...] = ()
     provenance: dict[str, Any] = field(default_factory=dict)
     core_labels: list[str] = field(default_factory=list)
+    stochastic_synapse: np.ndarray = None  # type: ignore[assignment]  # filled by __post_init__
+    stochastic_leak: np.ndarray = None  # type: ignore[assignment]
+    leak_reversal: np.ndarray = None  # type: ignore[assignment]
+    threshold_mask: np.ndarray = None  # type: ignore[assignment]
+    prng_seed: int = 0
+
+    def __post_init__(self) -> None:
+        """Fields left out (the stochastic modes and leak reversal) are off: zeros of their shape."""
+        shapes = self.expected_shapes()
+        for name, dtype, _ in ARRAY_FIELDS:
+            if name in V2_FIELDS and getattr(self, name) is None:
+                setattr(self, name, np.full(shapes[name], V2_FIELDS[name], dtype))
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -179,12 +208,21 @@ class Deployment:
         return int(self.placement[:, 0].max()) + 1 if self.n_cores else 0
 
     def memoryless_neurons(self) -> np.ndarray:
-        """(C, N) bool: the neuron is memoryless, α = β = 0, γ = 0, R = 0, V0 = 0 (either κ), enabled or not.
+        """(C, N) bool: the neuron is memoryless, α = β = 0, γ = 0, R = 0, V0 = 0, no threshold mask (either
+        κ, any leak mode), enabled or not.
 
         Such a neuron's potential is 0 after every tick: it fires iff V ≥ 0 and resets to R = 0, otherwise
-        V < −β = 0 is floored to 0 (κ = 1: −β; κ = 0: −R). No state carries from one tick to the next."""
+        V < −β = 0 is floored to 0 (κ = 1: −β; κ = 0, γ = 0: −R). No state carries from one tick to the
+        next. (A stochastic threshold would leave 0 ≤ V < η in place.)"""
         return ((self.threshold == 0) & (self.neg_threshold == 0) & (self.reset_mode == 0)
-                & (self.reset_value == 0) & (self.v_init == 0))
+                & (self.reset_value == 0) & (self.v_init == 0) & (self.threshold_mask == 0))
+
+    @property
+    def stochastic(self) -> bool:
+        """Whether any enabled neuron uses a stochastic synapse, leak or threshold mode."""
+        en = self.enabled.astype(bool)
+        return bool(self.stochastic_synapse[en].any() or self.stochastic_leak[en].any()
+                    or np.any(self.threshold_mask[en] != 0))
 
     @property
     def memoryless(self) -> bool:
@@ -199,7 +237,7 @@ class Deployment:
     def expected_shapes(self) -> dict[str, tuple[int, ...]]:
         """The shape every array must have, from the chip preset and the map lengths."""
         sym = {
-            "C": self.crossbar.shape[0] if self.crossbar.ndim else 0,
+            "C": np.shape(self.crossbar)[0] if np.ndim(self.crossbar) else 0,
             "A": self.chip.core.n_axons,
             "N": self.chip.core.n_neurons,
             "T": self.chip.core.n_axon_types,
@@ -238,6 +276,9 @@ class Deployment:
             problems.append(f"n_inputs={self.n_inputs} must be >= 0 and n_classes={self.n_classes} >= 1")
         if self.ticks_per_input < 1:
             problems.append(f"ticks_per_input={self.ticks_per_input} must be >= 1")
+        if isinstance(self.prng_seed, bool) or not isinstance(self.prng_seed, (int, np.integer)) \
+                or not 0 <= int(self.prng_seed) < 2**32:
+            problems.append(f"prng_seed={self.prng_seed!r} must be an integer in [0, 2^32)")
         c = self.n_cores
         bad = np.flatnonzero((self.input_channel < 0) | (self.input_channel >= self.n_inputs))
         if bad.size:
@@ -311,6 +352,7 @@ class Deployment:
         out.output_neuron = cat([self.output_neuron, other.output_neuron]).astype(np.int32)
         out.output_class = cat([self.output_class, other.output_class + class_offset]).astype(np.int32)
         out.core_labels = list(self.core_labels) + list(other.core_labels)
+        out.prng_seed = self.prng_seed  # cores, not seeds, tell the copies' draws apart
         return out
 
     def summary(self) -> dict[str, Any]:
@@ -326,5 +368,18 @@ class Deployment:
             "classes": self.n_classes,
             "output_neurons": len(self.output_core),
             "ticks_per_input": self.ticks_per_input,
+            "neuron_modes": self.mode_summary(),
             "provenance": dict(self.provenance),
         }
+
+    def mode_summary(self) -> str:
+        """Enabled neurons using the stochastic modes and leak reversal, e.g. ``"deterministic"`` or
+        ``"stochastic synapses 12, stochastic leak 3, threshold mask 0, leak reversal 1 (PRN seed 7)"``."""
+        en = self.enabled.astype(bool)
+        n = {"stochastic synapses": int((self.stochastic_synapse.any(axis=2) & en).sum()),
+             "stochastic leak": int((self.stochastic_leak.astype(bool) & en).sum()),
+             "threshold mask": int(((self.threshold_mask != 0) & en).sum()),
+             "leak reversal": int((self.leak_reversal.astype(bool) & en).sum())}
+        if not any(n.values()):
+            return "deterministic"
+        return ", ".join(f"{k} {v}" for k, v in n.items()) + f" (PRN seed {self.prng_seed})"

@@ -17,6 +17,7 @@ import io
 import json
 import os
 import tempfile
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -25,11 +26,22 @@ from typing import Any
 import numpy as np
 
 from spikeforge import __version__
-from spikeforge.deploy.deployment import ARRAY_FIELDS, FORMAT_VERSION, Deployment, DeploymentError
+from spikeforge.deploy.deployment import (
+    ARRAY_FIELDS,
+    FORMAT_VERSION,
+    READABLE_VERSIONS,
+    V2_FIELDS,
+    Deployment,
+    DeploymentError,
+)
 from spikeforge.hardware.rules import DesignRuleError, check
 from spikeforge.hardware.spec import ChipSpec
 
 FORMAT_NAME = "spikeforge-deployment"
+
+
+class DeploymentSemanticsWarning(UserWarning):
+    """A deployment file was written under different core semantics than this spikeforge simulates."""
 
 
 class DeploymentFileError(DeploymentError):
@@ -80,6 +92,7 @@ def save(deployment: Deployment, path: str | os.PathLike[str], *, check_rules: b
         "n_inputs": dep.n_inputs,
         "n_classes": dep.n_classes,
         "ticks_per_input": dep.ticks_per_input,
+        "prng_seed": int(dep.prng_seed),
         "input_shape": list(dep.input_shape),
         "provenance": dep.provenance,
         "core_labels": dep.core_labels,
@@ -131,14 +144,17 @@ def load(path: str | os.PathLike[str], *, check_rules: bool = True) -> Deploymen
             if manifest.get("format") != FORMAT_NAME:
                 raise DeploymentFileError(f"{path}: format {manifest.get('format')!r} is not {FORMAT_NAME!r}")
             version = manifest.get("format_version")
-            if version != FORMAT_VERSION:
+            if version not in READABLE_VERSIONS:
                 raise DeploymentFileError(
-                    f"{path}: format version {version} is not supported (this spikeforge reads {FORMAT_VERSION})"
+                    f"{path}: format version {version} is not supported (this spikeforge reads "
+                    f"{', '.join(map(str, READABLE_VERSIONS))})"
                 )
             chip = ChipSpec.from_dict(manifest["chip"])
             kw: dict[str, Any] = {}
             for name, dtype, _ in ARRAY_FIELDS:
                 meta = manifest["arrays"].get(name)
+                if meta is None and version == 1 and name in V2_FIELDS:
+                    continue  # written before the field existed: off (Deployment fills it in)
                 if meta is None:
                     raise DeploymentFileError(f"{path}: array {name!r} missing from manifest")
                 try:
@@ -165,6 +181,7 @@ def load(path: str | os.PathLike[str], *, check_rules: bool = True) -> Deploymen
             n_inputs=int(manifest["n_inputs"]),
             n_classes=int(manifest["n_classes"]),
             ticks_per_input=int(manifest["ticks_per_input"]),
+            prng_seed=int(manifest.get("prng_seed", 0)),
             input_shape=tuple(manifest.get("input_shape", ())),
             provenance=dict(manifest.get("provenance", {})),
             core_labels=list(manifest.get("core_labels", [])),
@@ -181,6 +198,15 @@ def load(path: str | os.PathLike[str], *, check_rules: bool = True) -> Deploymen
         dep.validate()
     except DeploymentError as e:
         raise DeploymentFileError(f"{path}: {e}") from None
+    if version == 1:
+        changed = int(np.count_nonzero(dep.enabled.astype(bool) & (dep.floor_mode == 0) & (dep.reset_mode != 0)))
+        if changed:
+            warnings.warn(
+                f"{path}: format version 1 file with {changed} neuron(s) that reset below the negative threshold "
+                "(κ = 0) in reset mode γ = 1 or 2; since format version 2 they follow TrueNorth's table (Cassidy "
+                "et al. 2013): V ← V + β (γ = 1) or V unchanged (γ = 2), where version 1 set V ← −R",
+                DeploymentSemanticsWarning, stacklevel=2,
+            )
     if check_rules:
         try:
             check(dep)

@@ -108,6 +108,27 @@ def _rule_floor_mode(d: Deployment) -> Iterator[Violation]:
         yield Violation("FLOOR-MODE", f"core {c} neuron {j}", int(d.floor_mode[c, j]), "one of [0, 1]")
 
 
+def _rule_stochastic(d: Deployment) -> Iterator[Violation]:
+    if d.chip.core.stochastic_modes:
+        return
+    en = d.enabled.astype(bool)
+    for c, j, g in zip(*np.nonzero(d.stochastic_synapse & en[..., None]), strict=True):
+        yield Violation("STOCHASTIC-MODE", f"core {c} neuron {j} axon-type {g}", "stochastic synapse",
+                        "deterministic synapses (the chip has no stochastic modes)")
+    for c, j in zip(*np.nonzero(d.stochastic_leak & en), strict=True):
+        yield Violation("STOCHASTIC-MODE", f"core {c} neuron {j}", "stochastic leak",
+                        "a deterministic leak (the chip has no stochastic modes)")
+
+
+def _rule_threshold_mask(d: Deployment) -> Iterator[Violation]:
+    k = d.chip.core.threshold_mask_bits if d.chip.core.stochastic_modes else 0
+    m = d.threshold_mask.astype(np.int64)
+    bad = d.enabled.astype(bool) & ((m < 0) | (m > (1 << k) - 1) | ((m & (m + 1)) != 0))
+    for c, j in zip(*np.nonzero(bad), strict=True):
+        yield Violation("THRESHOLD-MASK", f"core {c} neuron {j}", int(m[c, j]),
+                        f"a mask 2^k - 1 with 0 <= k <= {k}")
+
+
 def _rule_destination(d: Deployment) -> Iterator[Violation]:
     core = d.chip.core
     routed = d.enabled & (d.dest_core >= 0)
@@ -209,6 +230,10 @@ DESIGN_RULES: tuple[DesignRule, ...] = (
     DesignRule("MEMBRANE-RANGE", "initial potential and reset value fit the membrane width", _rule_membrane_range),
     DesignRule("RESET-MODE", "reset mode γ is supported by the chip", _rule_reset_mode),
     DesignRule("FLOOR-MODE", "negative-floor mode κ is 0 or 1", _rule_floor_mode),
+    DesignRule("STOCHASTIC-MODE", "stochastic synapses and leaks only on chips with stochastic modes",
+               _rule_stochastic),
+    DesignRule("THRESHOLD-MASK", "the stochastic-threshold mask M_j is 2^k − 1 within the chip's mask width",
+               _rule_threshold_mask),
     DesignRule("DEST-CORE/DEST-AXON/DELAY-RANGE", "each neuron has one valid destination and delay", _rule_destination),
     DesignRule("INPUT-AXON", "the input map targets existing axons", _rule_input_map),
     DesignRule("OUTPUT-NEURON/OUTPUT-OFFCORE/OUTPUT-ENABLED", "output neurons exist, route off-core and are enabled",

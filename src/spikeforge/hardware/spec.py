@@ -8,9 +8,12 @@ from TrueNorth only in numbers (fan-in, multi-bit synapses, memory budget, mesh 
 The neuron model every core computes (TrueNorth; Merolla et al., Science 2014; Cassidy et al., IJCNN 2013)
 is stated in :mod:`spikeforge.sim.reference` and ``docs/chip-model.md``:
 
-    V_j ← sat( V_j + Σ_i A_i(t) · w_ij · s_j[G_i] + λ_j )
-    spike if V_j ≥ α_j, then reset by γ_j (0: V ← R_j, 1: V ← V − α_j, 2: V unchanged);
-    else if V_j < −β_j: κ_j = 1 → V ← −β_j, κ_j = 0 → V ← −R_j.
+    V_j ← sat( V_j + Σ_i A_i(t) · w_ij · s_j[G_i] );   V_j ← sat( V_j + Ω_j · λ_j )
+    spike if V_j ≥ α_j + η_j, then reset by γ_j (0: V ← R_j, 1: V ← V − (α_j + η_j), 2: V unchanged);
+    else if V_j < −β_j (κ_j = 1) or V_j < −(β_j + η_j) (κ_j = 0): κ_j = 1 → V ← −β_j;
+    κ_j = 0 → by γ_j: V ← −R_j, V ← V + (β_j + η_j), V unchanged,
+
+with optional stochastic synapses, leak and threshold (η_j = ρ & M_j) and leak reversal (Ω_j = sgn V_j).
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ class CoreSpec:
         reset_modes: supported reset modes γ (0 = to R, 1 = linear subtract α, 2 = none).
         synapse_memory_bits: if set, the core's synaptic memory budget: the number of non-zero crossbar
             entries times the bits per entry must fit (multi-bit chips); ``None`` for a fixed dense crossbar.
+        stochastic_modes: the core supports TrueNorth's stochastic synapse, leak and threshold modes
+            (Cassidy et al. 2013), driven by an 8-bit pseudo-random number ρ (see :mod:`spikeforge.sim.prng`).
+        threshold_mask_bits: widest stochastic-threshold mask: M_j = 2^k − 1 with k ≤ this (0: no
+            stochastic threshold).
     """
 
     n_axons: int = 256
@@ -56,6 +63,8 @@ class CoreSpec:
     delay_max: int = 15
     reset_modes: tuple[int, ...] = (0, 1, 2)
     synapse_memory_bits: int | None = None
+    stochastic_modes: bool = True
+    threshold_mask_bits: int = 18
 
     def __post_init__(self) -> None:
         if self.n_axons <= 0 or self.n_neurons <= 0 or self.n_axon_types <= 0:
@@ -73,6 +82,8 @@ class CoreSpec:
             raise ValueError("CoreSpec: delay_min must be >= 1 (a spike cannot arrive in the tick it is sent)")
         if not 2 <= self.membrane_bits <= 31:
             raise ValueError("CoreSpec: membrane_bits must be in 2..31")
+        if not 0 <= self.threshold_mask_bits <= 30:
+            raise ValueError("CoreSpec: threshold_mask_bits must be in 0..30")
 
     @property
     def binary_crossbar(self) -> bool:
@@ -135,6 +146,11 @@ class ChipSpec:
         """Inverse of :meth:`to_dict`."""
         core = dict(d["core"])  # type: ignore[call-overload]
         core["reset_modes"] = tuple(core["reset_modes"])
+        # fields added after a file was written take the value of the preset of the same name (else the default)
+        preset = PRESETS.get(str(d.get("name")))
+        if preset is not None:
+            for key, value in asdict(preset.core).items():
+                core.setdefault(key, tuple(value) if key == "reset_modes" else value)
         rest = {k: v for k, v in d.items() if k != "core"}
         return cls(core=CoreSpec(**core), **rest)  # type: ignore[arg-type]
 
@@ -149,7 +165,8 @@ TRUENORTH = ChipSpec(
     description="IBM TrueNorth: 4096 cores of 256 axons x 256 neurons, binary crossbar, 4 axon types, 1 kHz",
     source=(
         "Merolla et al., Science 345:668 (2014); Cassidy et al., IJCNN 2013 (neuron model); "
-        "Akopyan et al., IEEE TCAD 34:1537 (2015) (parameter widths); NS16e board: 16 chips"
+        "Akopyan et al., IEEE TCAD 34:1537 (2015) (parameter widths); NS16e board: 16 chips; "
+        "the stochastic-threshold mask width (18 bits, that of α) is an assumption"
     ),
 )
 
@@ -173,6 +190,8 @@ LOIHI_LIKE = ChipSpec(
         delay_max=62,
         reset_modes=(0, 1, 2),
         synapse_memory_bits=128 * 1024 * 8,
+        stochastic_modes=False,
+        threshold_mask_bits=0,
     ),
     mesh_rows=8,
     mesh_cols=16,
@@ -180,7 +199,7 @@ LOIHI_LIKE = ChipSpec(
     max_chips=32,
     description=(
         "Loihi-like parameter set: 128 cores of up to 4096 axons x 1024 neurons, 9-bit signed synapses, "
-        "128 KiB synaptic memory per core (TrueNorth neuron dynamics)"
+        "128 KiB synaptic memory per core (TrueNorth neuron dynamics, deterministic modes only)"
     ),
     source="Davies et al., IEEE Micro 38(1):82 (2018): core fan-in/fan-out, 1-9 bit weights, 128 KB synaptic SRAM",
 )

@@ -31,8 +31,9 @@ Everything else — linear reset (γ = 1), no reset (γ = 2), a floor that negat
 ``V0 ≠ 0``, several sources on one axon (the chip ORs them, NIR sums), unequal path delays, recursion, and
 activity of later cores before the input reaches them — is reported as a :class:`Feature` naming the cores
 that use it: :func:`export_nir` refuses, or with ``approximate=True`` writes the closest graph and records
-every approximation in the graph's metadata. The deployment format has no stochastic modes, so none can
-occur.
+every approximation in the graph's metadata. So are TrueNorth's stochastic synapse, leak and threshold
+modes and leak reversal, which NIR's deterministic primitives cannot state (the approximate graph keeps the
+deterministic weights and leak).
 
 **Short runs.** With ``ticks=`` given, exactness is claimed only for sequential runs of at most that many
 ticks per input. When that leaves every neuron a single evaluation after its input arrives (``ticks −
@@ -115,8 +116,18 @@ FEATURES: dict[str, tuple[str, str]] = {
     ),
     "negative-floor": (
         "negative weights, leak or reset value can take V below -beta, where the chip floors it (kappa=1: "
-        "V <- -beta, kappa=0: V <- -R); NIR's IF has no floor",
+        "V <- -beta, kappa=0: by gamma, V <- -R, V + beta or V); NIR's IF has no floor",
         "floor dropped (exact while V >= -beta)",
+    ),
+    "stochastic-modes": (
+        "stochastic synapses, leak or threshold (TrueNorth's pseudo-random modes): NIR's primitives are "
+        "deterministic",
+        "each stochastic synapse or leak written with its deterministic weight s or leak lambda; the threshold "
+        "mask dropped",
+    ),
+    "leak-reversal": (
+        "leak reversal (the leak is multiplied by sgn V): NIR's leak does not depend on the potential's sign",
+        "the leak written without reversal",
     ),
     "saturation": (
         "V can leave the membrane's range, where the chip saturates it; NIR's IF is unbounded",
@@ -236,11 +247,14 @@ def _rest_quiescent(dep: Deployment) -> np.ndarray:
     """(C, N) True where a neuron with no input neither fires nor changes potential in a tick from V0."""
     core = dep.chip.core
     v0 = dep.v_init.astype(np.int64)
-    v = np.clip(v0 + dep.leak, core.v_min, core.v_max)
+    omega = np.where(dep.leak_reversal, np.sign(v0), 1)
+    v = np.clip(v0 + omega * dep.leak, core.v_min, core.v_max)
     fires = v >= dep.threshold
-    low = ~fires & (v < -dep.neg_threshold.astype(np.int64))
-    after = np.where(low, np.where(dep.floor_mode == 1, -dep.neg_threshold.astype(np.int64),
-                                   -dep.reset_value.astype(np.int64)), v)
+    beta = dep.neg_threshold.astype(np.int64)
+    low = ~fires & (v < -beta)
+    kappa0 = np.where(dep.reset_mode == 0, -dep.reset_value.astype(np.int64),
+                      np.where(dep.reset_mode == 1, v + beta, v))
+    after = np.where(low, np.where(dep.floor_mode == 1, -beta, kappa0), v)
     return ~fires & (after == v0)
 
 
@@ -305,6 +319,10 @@ def plan_nir(dep: Deployment, ticks: int | None = None) -> NIRPlan:
         if steps < 1:
             raise ValueError(f"ticks={ticks} ends before the first output core (depth {first}) is reached")
 
+    stoch = dep.stochastic_leak | (dep.threshold_mask != 0) | (dep.stochastic_synapse & (w != 0).any(axis=1)[:, :, None]
+                                                                  ).any(axis=2)
+    flag("stochastic-modes", en & stoch)
+    flag("leak-reversal", en & dep.leak_reversal.astype(bool) & (lam != 0))
     once_ok = (np.maximum(pos, pos + lam) <= core.v_max) & (np.minimum(neg, neg + lam) >= core.v_min)
     kind = np.zeros(en.shape, np.int8)
     flag("initial-potential", en & (v0 != 0))

@@ -22,7 +22,9 @@ import numpy as np
 import torch
 
 from spikeforge.deploy.deployment import Deployment
+from spikeforge.sim import prng
 from spikeforge.sim.counts import EventCounts
+from spikeforge.sim.neuron import NeuronTensors, StochasticSynapses, leak_fire_reset
 from spikeforge.sim.topology import TopologyError, analyse
 
 
@@ -110,7 +112,7 @@ class Activity:
             if not topo.acyclic:
                 raise TopologyError("the routing has a cycle: pass ticks= explicitly")
             ticks = max(dep.ticks_per_input, x.shape[1]) + topo.latency
-        parts = [_replay_batch(dep, x[s : s + batch_size], int(ticks), raster) for s in range(0, len(x), batch_size)]
+        parts = [_replay_batch(dep, x[s : s + batch_size], int(ticks), raster, s) for s in range(0, len(x), batch_size)]
         cat = lambda i: np.concatenate([p[i] for p in parts], axis=-1)  # noqa: E731
         spk, eff, hw, mem = cat(0), cat(1), cat(2), cat(3)  # (C, B)
         act = Activity(
@@ -149,19 +151,37 @@ def reads_are_effective(dep: Deployment) -> bool:
 
 
 def _replay_batch(
-    dep: Deployment, x: np.ndarray, ticks: int, want_raster: bool
+    dep: Deployment, x: np.ndarray, ticks: int, want_raster: bool, first: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Replay inputs ``first`` … ``first + len(x) − 1`` (their indices key the stochastic modes' draws)."""
     core = dep.chip.core
     c_n, a_n, n_n = dep.n_cores, core.n_axons, core.n_neurons
     b = x.shape[0]
+    cpu = torch.device("cpu")
     en = torch.from_numpy(dep.enabled.astype(bool))[..., None]
     w = np.where(dep.enabled[:, None, :], dep.effective_weights(), 0)
-    w_t = torch.from_numpy(np.ascontiguousarray(w.transpose(0, 2, 1)).astype(np.float64))
+    # stochastic synapses are drawn per event (spikeforge.sim.neuron), the rest is one product
+    seed = int(dep.prng_seed)
+    w_det = w
+    stoch_cores: list[tuple[int, StochasticSynapses]] = []
+    if np.any(dep.stochastic_synapse[dep.enabled.astype(bool)]):
+        cores = np.arange(c_n)[:, None]
+        types = dep.axon_type.astype(np.intp)
+        sto = dep.stochastic_synapse.astype(bool)[cores, :, types] & (dep.crossbar != 0) & dep.enabled[:, None, :]
+        w_det = np.where(sto, 0, w)
+        stoch_cores = [(int(c), StochasticSynapses(dep, int(c), seed, cpu))
+                       for c in np.flatnonzero(sto.any(axis=(1, 2)))]
+    w_t = torch.from_numpy(np.ascontiguousarray(w_det.transpose(0, 2, 1)).astype(np.float64))
+    neuron_idx = torch.arange(n_n)
+    p = NeuronTensors.of(dep, (c_n, n_n, 1), torch.float64, cpu)
+    sites_c = torch.arange(c_n)[:, None, None]
+    site_n = neuron_idx[None, :, None]
+    leak_site = prng.site_key(seed, prng.STREAM_LEAK, sites_c, site_n) if p.any_stochastic_leak else None
+    thr_site = prng.site_key(seed, prng.STREAM_THRESHOLD, sites_c, site_n) if p.any_mask else None
+    inputs = torch.arange(first, first + b)
     eff_fan = torch.from_numpy(np.count_nonzero(w, axis=2).astype(np.float64))
     hw_fan = torch.from_numpy(np.count_nonzero(dep.crossbar, axis=2).astype(np.float64))
-    i64 = lambda a: torch.from_numpy(np.ascontiguousarray(a).astype(np.int64))[..., None]  # noqa: E731
-    lam, alpha, beta = i64(np.where(dep.enabled, dep.leak, 0)), i64(dep.threshold), i64(dep.neg_threshold)
-    gamma, reset, kappa, v0 = i64(dep.reset_mode), i64(dep.reset_value), i64(dep.floor_mode), i64(dep.v_init)
+    v0 = torch.from_numpy(np.ascontiguousarray(dep.v_init).astype(np.float64))[..., None]
     routed = (dep.enabled & (dep.dest_core >= 0)).reshape(-1)
     src = np.flatnonzero(routed)
     dst = dep.dest_core.reshape(-1)[src].astype(np.int64) * a_n + dep.dest_axon.reshape(-1)[src]
@@ -188,13 +208,16 @@ def _replay_batch(
             axc = ax.view(c_n, a_n, b)
             eff += torch.einsum("ca,cab->cb", eff_fan, axc)
             hw += torch.einsum("ca,cab->cb", hw_fan, axc)
-            old = v
-            v = (v + torch.bmm(w_t, axc).round().to(torch.int64)).clamp(core.v_min, core.v_max)
-            v = (v + lam).clamp(core.v_min, core.v_max)
-            fire = (v >= alpha) & en
-            v = torch.where(fire, torch.where(gamma == 0, reset, torch.where(gamma == 1, v - alpha, v)), v)
-            low = ~fire & (v < -beta)
-            v = torch.where(low, torch.where(kappa == 1, -beta, -reset), v)
+            old = v.clone()
+            v = v + torch.bmm(w_t, axc)
+            when = prng.time_key(inputs, t)  # (b,)
+            for sc, syn in stoch_cores:
+                v[sc] += syn.drive(axc[sc].T, when).T
+            fire = leak_fire_reset(
+                v, p, core.v_min, core.v_max,
+                leak_draw=prng.draw(leak_site, when[None, None, :]) if leak_site is not None else None,
+                threshold_draw=prng.draw(thr_site, when[None, None, :]) if thr_site is not None else None,
+            ) & en
             v = torch.where(en, v, v0)
             mem += n_en.expand(c_n, b) if t == 0 else ((v != old) & en).sum(dim=1, dtype=torch.float64)
             spk += fire.sum(dim=1, dtype=torch.float64)

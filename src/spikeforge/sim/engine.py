@@ -19,6 +19,12 @@ whole batch of inputs at once. Axon drives, membrane state and spikes are held c
 5. spikes go into a ring buffer of axon drives at t + delay (slice copies for runs of consecutive neurons
    wired to consecutive axons, scatter otherwise).
 
+TrueNorth's stochastic modes and leak reversal (Cassidy et al. 2013): stochastic synapses leave the product
+and each active one is drawn per synaptic event (:class:`~spikeforge.sim.neuron.StochasticSynapses`); a
+deployment with leak reversal, a stochastic leak or threshold, or κ = 0 with γ ≠ 0 replaces steps 3-5 by the
+general neuron step (:func:`~spikeforge.sim.neuron.leak_fire_reset`). Draws come from
+:mod:`spikeforge.sim.prng`, keyed by input and tick, so they do not depend on batching or regime.
+
 The membrane is held in float32 (float64 when |V| could pass 2^24), where integer arithmetic is exact; the
 saturation and floor steps are skipped in ticks where a running bound on |V| proves they cannot act. Every
 per-tick buffer is allocated once. Spikes, hops, chip crossings and class votes are counted by one small
@@ -29,14 +35,16 @@ Runs on CUDA when available and ``device="auto"``.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from spikeforge.deploy.deployment import Deployment
+from spikeforge.sim import prng
 from spikeforge.sim.counts import EventCounts
+from spikeforge.sim.neuron import NeuronTensors, StochasticSynapses, leak_fire_reset
 from spikeforge.sim.topology import TopologyError, analyse
 
 
@@ -141,11 +149,15 @@ class CompiledDeployment:
         w_abs = np.abs(w_eff)
         # Exactness bounds (integers are exact in a float format up to 2^(mantissa bits + 1)):
         # |Σ_i A_i W_ij| ≤ drive_bound, and every value the membrane takes or is compared with ≤ state_bound.
+        # (A stochastic synapse or leak adds at most 1 ≤ |s|, |λ|, so the bounds hold for them too.)
         self.drive_bound = drive_bound = int(w_abs.sum(axis=1, dtype=np.int64).max(initial=0))
         self.leak_bound = leak_bound = int(np.abs(dep.leak[en]).max(initial=0))
         amax = lambda x: int(np.abs(x[en]).astype(np.int64).max(initial=0))  # noqa: E731
-        v_start = max(2 ** (core.membrane_bits - 1), amax(dep.neg_threshold), amax(dep.reset_value), amax(dep.v_init))
-        state_bound = max(v_start + drive_bound + leak_bound, amax(dep.threshold))
+        mask_bound = amax(dep.threshold_mask)
+        v_start = max(2 ** (core.membrane_bits - 1), amax(dep.neg_threshold) + mask_bound, amax(dep.reset_value),
+                      amax(dep.v_init))
+        state_bound = max(v_start + drive_bound + leak_bound, amax(dep.threshold) + mask_bound)
+        self._init_stochastic(dep, w_eff)  # takes stochastic synapses out of the deterministic product
         if state_bound >= _EXACT_INT[torch.float64]:
             raise ValueError(
                 f"weights/parameters too large for exact simulation (|V| can reach {state_bound} >= 2^53)"
@@ -205,6 +217,10 @@ class CompiledDeployment:
         self.v0_bound = amax(dep.v_init)
         self.vmin, self.vmax = core.v_min, core.v_max
         self.has_leak = bool(np.any(dep.leak[en]))
+        # the general neuron step (leak reversal, stochastic leak or threshold, κ = 0 with γ ≠ 0)
+        k_ = en & (k == 0) & (g != 0)
+        self.general = bool(self.leak_reversal_any or self.stoch_leak_any or self.mask_any or k_.any())
+        self.neuron = NeuronTensors.of(dep, (c, 1, n), sd, dev) if self.general else None
         # routing, grouped by delay
         routed = (en & (dep.dest_core >= 0)).reshape(-1)
         src = np.flatnonzero(routed)
@@ -329,6 +345,39 @@ class CompiledDeployment:
         self.n_enabled = int(en.sum())
         self.topology = analyse(dep)
 
+    def _init_stochastic(self, dep: Deployment, w_eff: np.ndarray) -> None:
+        """Stochastic synapses (b_j^G = 1) leave the deterministic crossbar product ``w_eff`` (zeroed in place)
+        and are drawn per event each tick; record which neurons use the other stochastic modes."""
+        en = dep.enabled.astype(bool)
+        self.stoch_cores = np.zeros(0, np.int64)
+        self._stoch_syn: tuple[int, list[StochasticSynapses]] | None = None  # (seed, per stochastic core)
+        if np.any(dep.stochastic_synapse[en]):
+            cores = np.arange(dep.n_cores)[:, None]
+            types = dep.axon_type.astype(np.intp)
+            sto = np.asarray(dep.stochastic_synapse, bool)[cores, :, types] & (dep.crossbar != 0) & en[:, None, :]
+            self.stoch_cores = np.flatnonzero(sto.any(axis=(1, 2)))
+            w_eff[sto] = 0
+        self.stoch_leak_any = bool(np.any(dep.stochastic_leak[en]))
+        self.leak_reversal_any = bool(np.any(dep.leak_reversal[en]))
+        self.mask_any = bool(np.any(dep.threshold_mask[en]))
+        self.stochastic = bool(self.stoch_cores.size or self.stoch_leak_any or self.mask_any)
+
+    def _sites(self, seed: int) -> dict[str, object]:
+        """Site keys (:func:`spikeforge.sim.prng.site_key`) of every stochastic draw for ``seed``."""
+        dev, N = self.device, self.N
+        out: dict[str, object] = {}
+        neuron = torch.arange(N, device=dev)[None, None, :]
+        core = torch.arange(self.C, device=dev)[:, None, None]
+        if self.stoch_leak_any:
+            out["leak"] = prng.site_key(seed, prng.STREAM_LEAK, core, neuron)
+        if self.mask_any:
+            out["threshold"] = prng.site_key(seed, prng.STREAM_THRESHOLD, core, neuron)
+        if self.stoch_cores.size:
+            if self._stoch_syn is None or self._stoch_syn[0] != seed:
+                self._stoch_syn = (seed, [StochasticSynapses(self.dep, int(c), seed, dev) for c in self.stoch_cores])
+            out["synapse"] = self._stoch_syn[1]
+        return out
+
     def _weights_for_run(self) -> list[torch.Tensor]:
         """The weights to multiply with, one tensor per segment: on CUDA, a float32 product may run in TF32
         (10-bit mantissa), which is exact only for |W| ≤ 2048; use float64 then."""
@@ -348,6 +397,8 @@ class CompiledDeployment:
         input_tick_stride: int = 0,
         record_outputs: bool = False,
         record_spikes: bool = False,
+        seed: int | None = None,
+        when: Callable[[int], torch.Tensor] | None = None,
     ) -> dict[str, torch.Tensor]:
         """Run ``n_ticks`` ticks. ``drive`` is (B, T_in, K) uint8 input-channel spikes (K = n_inputs);
         channel spikes of column t are delivered at tick t. Returns per-tick per-core counters.
@@ -356,6 +407,10 @@ class CompiledDeployment:
         contiguous ``bmm``; axon drives are kept in the product's dtype. Every per-tick buffer is allocated
         once and updated in place. Saturation and the negative floor are skipped in ticks where a running
         bound on |V| proves they cannot act; results are identical either way.
+
+        Stochastic modes draw from :mod:`spikeforge.sim.prng` with ``seed`` (default the deployment's
+        ``prng_seed``); ``when(t)`` gives the time keys (:func:`~spikeforge.sim.prng.time_key`) of tick ``t``
+        as a (1 or C, B) int64 tensor, by default those of inputs 0 … B−1 at tick t.
         """
         dev, C, A, N = self.device, self.C, self.A, self.N
         b, t_in, _ = drive.shape
@@ -397,7 +452,12 @@ class CompiledDeployment:
                      for _, c, j0, ln, _, _, step, rows in self.route_blocks]
         vmax = self.vmax
         bound = float(self.v0_bound)  # |V| ≤ bound for every enabled neuron
+        sites = self._sites(int(self.dep.prng_seed if seed is None else seed)) if self.stochastic else {}
+        if when is None:
+            idx = torch.arange(b, device=dev)[None, :]
+            when = lambda t_: prng.time_key(idx, t_)  # noqa: E731
         for t in range(n_ticks):
+            tk = when(t) if self.stochastic else None
             ax = buf[t % L]  # (C, b, A)
             if t < t_in and in_gather is not None:
                 xt = drive[:, t, :]
@@ -427,6 +487,9 @@ class CompiledDeployment:
                     torch.bmm(ax[c0:c1, :, :ag], wg, out=og)
                     cur[c0:c1, :, :ng].copy_(og[:, :, :ng])
                     cur[c0:c1, :, N:].copy_(og[:, :, ng:])
+            if self.stoch_cores.size:  # stochastic synapses: each active one adds sgn(s) iff |s| ≥ ρ (drawn per event)
+                assert tk is not None
+                self._stochastic_synapses(v, ax, tk, sites["synapse"])  # type: ignore[arg-type]
             if not self.full_cover:
                 ax.zero_()
             elif self.in_slices and t < t_in <= t + L:  # the inputs will not overwrite this slot again
@@ -442,30 +505,35 @@ class CompiledDeployment:
             if bound > vmax:
                 v.clamp_(self.vmin, vmax)
                 bound = vmax + 1.0
+            if self.general:  # 2-4 with leak reversal, stochastic leak / threshold, κ = 0 resets by γ
+                assert tk is not None or not self.stochastic
+                self._general_neuron_step(v, fire, tk, sites)
+                bound = vmax + 1.0
             # 2. leak
-            if self.has_leak:
+            elif self.has_leak:
                 v.add_(self.leak)
                 bound += self.leak_bound
                 if bound > vmax:
                     v.clamp_(self.vmin, vmax)
                     bound = vmax + 1.0
-            # 3. fire (1.0 / 0.0)
-            torch.ge(v, self.alpha, out=fire)
-            # 4. floor, for neurons that did not fire (a firing neuron has V ≥ α ≥ 0 ≥ −β: never below −β)
-            if bound > self.beta_min:
-                if self.floor_all_saturate:
-                    torch.maximum(v, self.neg_beta, out=v)
-                else:
-                    torch.where(v < self.neg_beta, self.floor_val, v, out=v)
-                bound = max(bound, float(self.floor_bound))
-            # 3'. reset the neurons that fired: V ← V + fire · (am1 · V + c)
-            if self.reset_kind == "zero":
-                v.addcmul_(v, fire, value=-1)
-            elif self.reset_kind == "general":
-                assert tmp is not None
-                torch.addcmul(self.reset_c, v, self.reset_am1, out=tmp)
-                v.addcmul_(tmp, fire)
-                bound = max(bound, float(self.reset_bound))
+            if not self.general:
+                # 3. fire (1.0 / 0.0)
+                torch.ge(v, self.alpha, out=fire)
+                # 4. floor, for neurons that did not fire (a firing neuron has V ≥ α ≥ 0 ≥ −β: never below −β)
+                if bound > self.beta_min:
+                    if self.floor_all_saturate:
+                        torch.maximum(v, self.neg_beta, out=v)
+                    else:
+                        torch.where(v < self.neg_beta, self.floor_val, v, out=v)
+                    bound = max(bound, float(self.floor_bound))
+                # 3'. reset the neurons that fired: V ← V + fire · (am1 · V + c)
+                if self.reset_kind == "zero":
+                    v.addcmul_(v, fire, value=-1)
+                elif self.reset_kind == "general":
+                    assert tmp is not None
+                    torch.addcmul(self.reset_c, v, self.reset_am1, out=tmp)
+                    v.addcmul_(tmp, fire)
+                    bound = max(bound, float(self.reset_bound))
             # 5. count and route the spikes
             torch.bmm(fire, self.n_stats, out=nss)
             stats[2:5, t].copy_(nss[:, :, :3].permute(2, 0, 1))
@@ -488,6 +556,30 @@ class CompiledDeployment:
             if record_spikes:
                 out["raster"][t].copy_(fire.transpose(1, 2))
         return out
+
+    def _stochastic_synapses(self, v: torch.Tensor, ax: torch.Tensor, tk: torch.Tensor,
+                             syns: list[StochasticSynapses]) -> None:
+        """V[c] += the drive of each core's stochastic synapses (:class:`~spikeforge.sim.neuron.StochasticSynapses`)."""
+        b = v.shape[1]
+        for c, syn in zip(self.stoch_cores, syns, strict=True):
+            keys = tk[c if tk.shape[0] > 1 else 0]  # (b,)
+            step = max(1, _STOCH_CHUNK // max(1, len(syn.neuron)))
+            for b0 in range(0, b, step):
+                v[c, b0 : b0 + step].add_(syn.drive(ax[c, b0 : b0 + step], keys[b0 : b0 + step]).to(v.dtype))
+
+    def _general_neuron_step(self, v: torch.Tensor, fire: torch.Tensor, tk: torch.Tensor | None,
+                             sites: dict[str, object]) -> None:
+        """Steps 2-4 in full (:func:`~spikeforge.sim.neuron.leak_fire_reset`); writes ``fire`` (1.0 / 0.0)."""
+        assert self.neuron is not None
+        when = tk[:, :, None] if tk is not None else None  # (1 or C, b, 1) against sites (C, 1, N)
+        leak_draw = prng.draw(sites["leak"], when) if self.stoch_leak_any else None
+        thr_draw = prng.draw(sites["threshold"], when) if self.mask_any else None
+        fired = leak_fire_reset(v, self.neuron, self.vmin, self.vmax, leak_draw=leak_draw, threshold_draw=thr_draw)
+        fire.copy_(fired)
+
+
+#: Most (inputs x stochastic synapses) of one core drawn at once.
+_STOCH_CHUNK = 2**22
 
 
 #: Cost, in multiply-adds per batch element, charged for each extra crossbar segment (a product call and
@@ -631,6 +723,7 @@ def simulate(
     record_outputs: bool = False,
     record_spikes: bool = False,
     progress: bool = False,
+    seed: int | None = None,
 ) -> SimResult:
     """Simulate each input on a fresh network (state reset to V0, no spikes in flight): *sequential* mode.
 
@@ -643,6 +736,8 @@ def simulate(
         record_outputs: keep the output-neuron raster (B, ticks, M).
         record_spikes: keep every neuron's spikes (ticks, C, N, B) — for tests and small networks.
         progress: show a progress bar over batches.
+        seed: seed of the stochastic modes' pseudo-random numbers (default: the deployment's ``prng_seed``);
+            input k of ``spikes`` draws the same numbers whatever the batch size.
     """
     sim = dep if isinstance(dep, CompiledDeployment) else CompiledDeployment(dep, device)
     d = sim.dep
@@ -667,7 +762,8 @@ def simulate(
     with torch.no_grad():
         for s in iterator:
             drive = drive_all[s : s + batch_size].to(sim.device)
-            out = sim.run(drive, ticks, record_outputs=record_outputs, record_spikes=record_spikes)
+            out = sim.run(drive, ticks, record_outputs=record_outputs, record_spikes=record_spikes, seed=seed,
+                          when=_sequential_keys(s, drive.shape[0], sim.device))
             parts.append(_counts(out, sim, ticks))
             cls_parts.append(out["cls"].sum(dim=0).round().to(torch.int64).T.cpu().numpy())
             if record_outputs:
@@ -687,6 +783,12 @@ def simulate(
     )
 
 
+def _sequential_keys(first: int, b: int, device: torch.device) -> Callable[[int], torch.Tensor]:
+    """Time keys of inputs ``first`` … ``first + b − 1`` at each tick (same for every core), (1, b)."""
+    idx = torch.arange(first, first + b, device=device)[None, :]
+    return lambda t: prng.time_key(idx, t)
+
+
 def _empty_counts(sim: CompiledDeployment, ticks: int) -> EventCounts:
     z = np.zeros(0, np.int64)
     return EventCounts(ticks, z, z, z, z, z, z, z, z, sim.C, np.zeros(sim.C, np.int64), np.zeros(sim.C, np.int64))
@@ -699,6 +801,7 @@ def simulate_pipelined(
     lanes: int = 64,
     device: str | torch.device = "auto",
     progress: bool = False,
+    seed: int | None = None,
 ) -> SimResult:
     """Stream inputs through the chip without draining: input n of a lane occupies ticks
     [n·T, (n+1)·T) (T = ticks_per_input) and the network's state carries over, as on hardware.
@@ -706,6 +809,9 @@ def simulate_pipelined(
     Requires a layer-synchronous deployment (every core at one depth, see :mod:`spikeforge.sim.topology`),
     so that activity at core c and tick t belongs to input ⌊(t − depth_c) / T⌋; class counts and event
     counters are attributed that way. ``lanes`` independent streams are simulated side by side (batch).
+
+    The stochastic modes draw the numbers a sequential run would (:mod:`spikeforge.sim.prng`): core c at
+    tick t draws as input ⌊(t − depth_c) / T⌋ at its tick t − ⌊(t − depth_c) / T⌋·T.
     """
     sim = dep if isinstance(dep, CompiledDeployment) else CompiledDeployment(dep, device)
     d, topo = sim.dep, sim.topology
@@ -729,8 +835,15 @@ def simulate_pipelined(
     x = x.reshape(lanes, per_lane * T, -1)
     depth = np.where(topo.depth >= 0, topo.depth, 0)
     n_ticks = per_lane * T + topo.latency
+    depth_t = torch.from_numpy(depth.astype(np.int64)).to(sim.device)[:, None]  # (C, 1)
+    lane_base = torch.arange(lanes, device=sim.device)[None, :] * per_lane  # (1, lanes)
+
+    def when(t: int) -> torch.Tensor:
+        pos = torch.div(t - depth_t, T, rounding_mode="floor")  # the input each core works on at tick t
+        return prng.time_key(lane_base + pos, t - pos * T)
+
     with torch.no_grad():
-        out = sim.run(x.to(sim.device), n_ticks)
+        out = sim.run(x.to(sim.device), n_ticks, seed=seed, when=when)
     # attribute (tick, core) activity to stream positions
     ticks_idx = np.arange(n_ticks)[:, None] - depth[None, :]  # (ticks, C)
     pos = np.floor_divide(ticks_idx, T)

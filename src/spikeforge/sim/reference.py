@@ -4,14 +4,19 @@ Slow by design; it is the executable statement of the core semantics (DESIGN.md;
 Cassidy et al. 2013) that the fast engine must match spike for spike and count for count. For each input,
 the network starts from V = V0 with no spikes in flight; each tick t, for every core and enabled neuron j:
 
-1. integrate: V ← sat(V + Σ_i A_i(t) · w_ij · s_j[G_i]), A_i(t) = 1 if any spike reached axon i at t;
-2. leak:      V ← sat(V + λ_j);
-3. fire:      if V ≥ α_j: spike, and γ=0: V ← R_j; γ=1: V ← V − α_j; γ=2: V unchanged;
-4. floor:     else if V < −β_j: κ=1: V ← −β_j; κ=0: V ← −R_j;
+1. integrate: V ← sat(V + Σ_i A_i(t) · w_ij · σ_ij), A_i(t) = 1 if any spike reached axon i at t, with
+              σ_ij = s_j[G_i], or sgn(s_j[G_i]) · [|s_j[G_i]| ≥ ρ] for a stochastic synapse type (b_j^G);
+2. leak:      V ← sat(V + Ω · ℓ), Ω = sgn(V) with leak reversal (ε_j) else 1, ℓ = λ_j, or
+              sgn(λ_j) · [|λ_j| ≥ ρ] for a stochastic leak (c_j);
+3. fire:      η = ρ & M_j; if V ≥ α_j + η: spike, and γ=0: V ← R_j; γ=1: V ← V − (α_j + η); γ=2: V unchanged;
+4. floor:     else if κ=1 and V < −β_j: V ← −β_j;
+              else if κ=0 and V < −(β_j + η): γ=0: V ← −R_j; γ=1: V ← V + (β_j + η); γ=2: V unchanged;
 5. route:     a spike at t reaches (dest core, dest axon) at t + delay; off-core spikes leave the chip.
 
-sat() clamps to the membrane width [−2^(b−1), 2^(b−1) − 1]. Disabled neurons never change or fire.
-An input channel spiking at tick t reaches its mapped axons at tick t.
+(Cassidy et al., IJCNN 2013, eqs. 1-4 and the reset table.) sat() clamps to the membrane width
+[−2^(b−1), 2^(b−1) − 1]. Disabled neurons never change or fire. An input channel spiking at tick t reaches
+its mapped axons at tick t. Each ρ is a fresh draw of :func:`spikeforge.sim.prng.rho` keyed by the seed,
+the input's index in ``spikes``, the tick, the core, the neuron (and the axon for a synapse).
 """
 
 from __future__ import annotations
@@ -20,13 +25,22 @@ import numpy as np
 
 from spikeforge.deploy.deployment import Deployment
 from spikeforge.sim.counts import EventCounts
+from spikeforge.sim.prng import STREAM_LEAK, STREAM_SYNAPSE, STREAM_THRESHOLD, prn8, rho
 
 
-def simulate_reference(dep: Deployment, spikes: np.ndarray, ticks: int) -> tuple[np.ndarray, EventCounts, np.ndarray]:
-    """Simulate each input of ``spikes`` (B, T_in, K) for ``ticks`` ticks.
+def _sgn(x: int) -> int:
+    return (x > 0) - (x < 0)
+
+
+def simulate_reference(
+    dep: Deployment, spikes: np.ndarray, ticks: int, *, seed: int | None = None
+) -> tuple[np.ndarray, EventCounts, np.ndarray]:
+    """Simulate each input of ``spikes`` (B, T_in, K) for ``ticks`` ticks (``seed``: the PRN seed of the
+    stochastic modes, default ``dep.prng_seed``).
 
     Returns (class_counts (B, n_classes), counts, raster (ticks, C, N, B) bool).
     """
+    seed = int(dep.prng_seed if seed is None else seed)
     core = dep.chip.core
     c_n, a_n, n_n = dep.n_cores, core.n_axons, core.n_neurons
     spikes = np.asarray(spikes)
@@ -65,17 +79,31 @@ def simulate_reference(dep: Deployment, spikes: np.ndarray, ticks: int) -> tuple
                     total = 0
                     for i in range(a_n):
                         if (c, i) in arrive and dep.crossbar[c, i, j]:
-                            total += int(dep.crossbar[c, i, j]) * int(dep.weights[c, j, dep.axon_type[c, i]])
+                            g_i = int(dep.axon_type[c, i])
+                            s_ = int(dep.weights[c, j, g_i])
+                            if dep.stochastic_synapse[c, j, g_i]:
+                                hit = abs(s_) >= prn8(rho(seed, STREAM_SYNAPSE, b, t, c, j, i))
+                                total += int(dep.crossbar[c, i, j]) * _sgn(s_) * int(hit)
+                            else:
+                                total += int(dep.crossbar[c, i, j]) * s_
                     vj = min(max(int(v[c, j]) + total, core.v_min), core.v_max)
-                    vj = min(max(vj + int(dep.leak[c, j]), core.v_min), core.v_max)
-                    alpha, beta = int(dep.threshold[c, j]), int(dep.neg_threshold[c, j])
+                    lam = int(dep.leak[c, j])
+                    if dep.stochastic_leak[c, j]:
+                        lam = _sgn(lam) * int(abs(lam) >= prn8(rho(seed, STREAM_LEAK, b, t, c, j)))
+                    omega = _sgn(vj) if dep.leak_reversal[c, j] else 1
+                    vj = min(max(vj + omega * lam, core.v_min), core.v_max)
+                    eta = 0
+                    if dep.threshold_mask[c, j]:
+                        eta = rho(seed, STREAM_THRESHOLD, b, t, c, j) & int(dep.threshold_mask[c, j])
+                    alpha = int(dep.threshold[c, j]) + eta
+                    beta = int(dep.neg_threshold[c, j])
                     r = int(dep.reset_value[c, j])
+                    g = int(dep.reset_mode[c, j])
                     if vj >= alpha:
                         raster[t, c, j, b] = True
                         fields["spk"][b] += 1
                         core_spk[c] += 1
                         active[c] = True
-                        g = int(dep.reset_mode[c, j])
                         vj = r if g == 0 else (vj - alpha if g == 1 else vj)
                         dc = int(dep.dest_core[c, j])
                         if dc >= 0:
@@ -89,8 +117,11 @@ def simulate_reference(dep: Deployment, spikes: np.ndarray, ticks: int) -> tuple
                                                      + dep.chip.mesh_rows + dep.chip.mesh_cols)
                         for k in out_of.get((c, j), ()):
                             cls[b, k] += 1
-                    elif vj < -beta:
-                        vj = -beta if int(dep.floor_mode[c, j]) == 1 else -r
+                    elif int(dep.floor_mode[c, j]) == 1:
+                        if vj < -beta:
+                            vj = -beta
+                    elif vj < -(beta + eta):
+                        vj = -r if g == 0 else (vj + beta + eta if g == 1 else vj)
                     v[c, j] = vj
         fields["act"][b] = int(active.sum())
     ticking = int(np.count_nonzero(dep.enabled.any(axis=1)))
