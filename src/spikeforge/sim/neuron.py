@@ -120,24 +120,30 @@ class StochasticSynapses:
         self.n_neurons = m.shape[1]
         self.ptr = t(np.concatenate([[0], np.cumsum(np.bincount(axon, minlength=a_n))]).astype(np.int64))
         self.neuron = t(neuron.astype(np.int64))
-        self.mag = t(np.abs(s_c[axon, neuron]))
-        self.sign = t((dep.crossbar[core][axon, neuron] * np.sign(s_c[axon, neuron])).astype(np.float64))
-        self.site = prng.site_key(seed, prng.STREAM_SYNAPSE, core, self.neuron, t(axon.astype(np.int64)))
+        site = prng.site_key(seed, prng.STREAM_SYNAPSE, core, self.neuron, t(axon.astype(np.int64)))
+        mag = t(np.abs(s_c[axon, neuron]))
+        sign = t((dep.crossbar[core][axon, neuron] * np.sign(s_c[axon, neuron])).astype(np.int64))
+        # one row per synapse, gathered with a single index_select per tick: (site key, |s|, w·sgn s, neuron)
+        self.table = torch.stack([site, mag, sign, self.neuron], dim=1)
 
     def drive(self, active: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
         """Σ_i A_i · w_ij · sgn(s_j[G_i]) · [|s_j[G_i]| ≥ ρ_ij] over the core's stochastic synapses, (B, N)
         float64, for ``active`` (B, A) axon drives and ``keys`` (B,) time keys; ρ_ij is the 8-bit draw of
         (input, tick, core, neuron j, axon i)."""
+        b_n = active.shape[0]
+        out = torch.zeros(b_n * self.n_neurons, dtype=torch.float64, device=active.device)
         b_idx, a_idx = torch.nonzero(active != 0, as_tuple=True)
-        out = torch.zeros((active.shape[0], self.n_neurons), dtype=torch.float64, device=active.device)
-        counts = self.ptr[a_idx + 1] - self.ptr[a_idx]
+        first = torch.index_select(self.ptr, 0, a_idx)
+        counts = torch.index_select(self.ptr, 0, a_idx + 1) - first
         total = int(counts.sum())
         if total == 0:
-            return out
+            return out.view(b_n, self.n_neurons)
         pair = torch.repeat_interleave(torch.arange(len(a_idx), device=active.device), counts)  # event → pair
-        start = torch.cumsum(counts, 0) - counts
-        syn = self.ptr[a_idx][pair] + torch.arange(total, device=active.device) - start[pair]  # event → synapse
-        rho8 = prng.prn8(prng.draw(self.site[syn], keys[b_idx[pair]]))
-        hit = (self.mag[syn] >= rho8).to(torch.float64) * self.sign[syn]
-        out.index_put_((b_idx[pair], self.neuron[syn]), hit, accumulate=True)
-        return out
+        offset = torch.index_select(first - (torch.cumsum(counts, 0) - counts), 0, pair)
+        syn = offset + torch.arange(total, device=active.device)  # event → synapse
+        row = torch.index_select(self.table, 0, syn)  # (E, 4)
+        b_ev = torch.index_select(b_idx, 0, pair)
+        rho8 = prng.prn8(prng.draw(row[:, 0], torch.index_select(keys, 0, b_ev)))
+        hit = (row[:, 1] >= rho8).to(torch.float64) * row[:, 2]
+        out.index_add_(0, b_ev * self.n_neurons + row[:, 3], hit)
+        return out.view(b_n, self.n_neurons)
