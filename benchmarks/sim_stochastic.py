@@ -10,7 +10,7 @@ neurons, 4096 Bernoulli(0.2) input channels for 16 ticks; 17 ticks per input). E
 every neuron, chosen where possible so that the network computes the same function, which the row checks
 spike for spike against the deterministic run:
 
-* ``stochastic synapses, |s| = 255``: every synapse type stochastic with weights ±255; a stochastic synapse adds
+* ``stochastic synapses, s = ±255``: every synapse type stochastic with weights ±255; a stochastic synapse adds
   sgn(s) with probability (|s| + 1)/256 = 1, i.e. exactly the deterministic ±1 — but every synaptic event is
   drawn (:class:`spikeforge.sim.neuron.StochasticSynapses`);
 * ``stochastic leak, λ = 0``: draws a leak PRN per neuron and tick; sgn(0) = 0 adds nothing;
@@ -69,7 +69,7 @@ def _all(d: Deployment) -> None:
 #: (row name, change to the deployment, whether the spikes must equal the deterministic run's)
 MODES: list[tuple[str, Callable[[Deployment], None] | None, bool]] = [
     ("deterministic", None, True),
-    ("stochastic synapses, |s| = 255", _synapses, True),
+    ("stochastic synapses, s = ±255", _synapses, True),
     ("stochastic leak, λ = 0", _leak, True),
     ("leak reversal, λ = 0", _reversal, True),
     ("threshold mask M = 1", _mask, False),
