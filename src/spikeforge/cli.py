@@ -137,13 +137,27 @@ def cmd_chips(a: argparse.Namespace) -> int:
     if a.json:
         _emit_json({k: v.to_dict() for k, v in PRESETS.items()})
         return 0
-    t = Table(title="chip presets")
-    for col in ("name", "cores/chip", "axons x neurons", "axon types", "crossbar", "membrane", "tick"):
-        t.add_column(col)
+    t = Table(title="chip presets (every parameter: spikeforge chips --json)")
+    t.add_column("")
     for p in PRESETS.values():
-        c = p.core
-        t.add_row(p.name, str(p.cores_per_chip), f"{c.n_axons} x {c.n_neurons}", str(c.n_axon_types),
-                  f"[{c.crossbar_min}, {c.crossbar_max}]", f"{c.membrane_bits} bit", f"{p.tick_hz:g} Hz")
+        t.add_column(p.name, no_wrap=True)
+
+    def row(label: str, fn: Any) -> None:
+        t.add_row(label, *(fn(p, p.core) for p in PRESETS.values()))
+
+    row("cores per chip", lambda p, c: f"{p.cores_per_chip} ({p.mesh_rows} x {p.mesh_cols})")
+    row("chips per board", lambda p, c: str(p.max_chips))
+    row("axons x neurons", lambda p, c: f"{c.n_axons} x {c.n_neurons}")
+    row("axon types", lambda p, c: str(c.n_axon_types))
+    row("crossbar entry", lambda p, c: f"[{c.crossbar_min}, {c.crossbar_max}]")
+    row("weight s_j[G]", lambda p, c: f"[{c.weight_min}, {c.weight_max}]")
+    row("leak", lambda p, c: f"[{c.leak_min}, {c.leak_max}]")
+    row("membrane", lambda p, c: f"{c.membrane_bits} bit")
+    row("delay", lambda p, c: f"{c.delay_min}-{c.delay_max} ticks")
+    row("tick", lambda p, c: f"{p.tick_hz:g} Hz")
+    row("stochastic modes", lambda p, c: f"yes (mask <= {c.threshold_mask_bits} bit)" if c.stochastic_modes else "no")
+    row("synaptic memory", lambda p, c: "dense crossbar" if c.synapse_memory_bits is None
+        else f"{c.synapse_memory_bits // 8192} KiB per core")
     console.print(t)
     return 0
 

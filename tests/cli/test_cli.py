@@ -101,6 +101,11 @@ def test_chips_and_data_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and isinstance(chips, dict)
     assert chips["truenorth"]["core"]["n_axons"] == 256
     assert chips["truenorth"]["mesh_rows"] * chips["truenorth"]["mesh_cols"] == 4096
+    assert chips["truenorth"]["core"]["stochastic_modes"] is True
+    assert chips["loihi-like"]["core"]["stochastic_modes"] is False
+    assert main(["chips"]) == 0
+    table = capsys.readouterr().out
+    assert "stochastic modes" in table and "yes (mask <= 18 bit)" in table and "loihi-like" in table
     code, rows = run_json(capsys, "data", "list")
     assert code == 0 and isinstance(rows, list)
     assert any(r["name"] == "digits" and r["found"] for r in rows)
