@@ -75,6 +75,8 @@ def _results_rows(r: dict[str, Any]) -> list[tuple[str, Any]]:
         ("frames / s", r["fps"]),
         ("frames / s / W", r["fps_per_W"]),
     ]
+    if "neuron_modes" in r:
+        rows.append(("neuron modes", r["neuron_modes"]))
     return rows
 
 

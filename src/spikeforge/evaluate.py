@@ -120,4 +120,7 @@ def summarise_run(dep: Deployment, result: SimResult, regime: Literal["sequentia
         "fps_per_W": energy.fps_per_w,
         "energy": energy.to_dict(),
     }
+    if dep.stochastic or np.any(dep.leak_reversal[dep.enabled.astype(bool)]):
+        out["neuron_modes"] = dep.mode_summary()  # which stochastic draws these numbers come from
+        out["prng_seed"] = int(dep.prng_seed)
     return out

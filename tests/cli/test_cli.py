@@ -334,6 +334,7 @@ def test_stochastic_deployment_check_and_prng_seed(tmp_path: Path, capsys: pytes
     args = ("simulate", str(path), "-d", "digits", "--limit", "60", "--threshold", "0.3")
     runs = [run_json(capsys, *args, *extra)[1] for extra in ((), ("--prng-seed", "5"), ("--prng-seed", "6"))]
     events = [r["events_per_input"] for r in runs]  # type: ignore[index]
+    assert [r["prng_seed"] for r in runs] == [5, 5, 6]  # type: ignore[index]
     assert events[0] == events[1]
     assert events[2]["spikes"] != events[0]["spikes"]
     assert main([*args, "--prng-seed", "-1"]) == 2
