@@ -8,7 +8,7 @@ import pytest
 from helpers import MEMORYLESS, blank, inputs, neuron, outputs, random_deployment, random_spikes, tiny_chip
 from spikeforge.deploy import Deployment
 from spikeforge.evaluate import run_simulation
-from spikeforge.hardware import TRUENORTH
+from spikeforge.hardware import LOIHI_LIKE, TRUENORTH
 from spikeforge.metrics import (
     Activity,
     Footprint,
@@ -104,6 +104,10 @@ def test_truenorth_footprint_counts_hardware_bits() -> None:
     assert per_neuron["reset_value"] == 19 and per_neuron["v_init"] == 20
     assert per_neuron["destination"] == 1 + 16 + 8 + 4  # off-core flag, 65536 cores, 256 axons, 15 delays
     assert bits["axon_type"] == 256 * 2
+    # stochastic modes: a flag per axon type, a leak flag, the mask width k ∈ 0 … 18 (5 bits); leak reversal
+    assert (per_neuron["stochastic_synapse"], per_neuron["stochastic_leak"], per_neuron["threshold_mask"],
+            per_neuron["leak_reversal"]) == (4, 1, 5, 1)
+    assert "stochastic_synapse" not in core_storage_bits(LOIHI_LIKE.core, 1)
     d = Deployment.empty(TRUENORTH, 3, 1, 1)
     fp = Footprint()(d)
     assert fp["bytes"] == 3 * sum(fp["bits_per_core"].values()) // 8

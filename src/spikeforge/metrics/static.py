@@ -47,7 +47,11 @@ def core_storage_bits(core: CoreSpec, cores_addressable: int) -> dict[str, int]:
         "enabled": 1,
         "destination": 1 + index_bits(cores_addressable) + index_bits(a)
         + index_bits(core.delay_max - core.delay_min + 1),
+        "leak_reversal": 1,
     }
+    if core.stochastic_modes:  # b_j^G per type, c_j, and the mask width k of M_j = 2^k − 1
+        per_neuron.update({"stochastic_synapse": t, "stochastic_leak": 1,
+                           "threshold_mask": unsigned_bits(core.threshold_mask_bits)})
     bits = {"crossbar": a * n * core.crossbar_bits, "axon_type": a * index_bits(t)}
     bits.update({k: n * v for k, v in per_neuron.items()})
     return bits
