@@ -197,3 +197,22 @@ def load_script(relpath: str, name: str) -> ModuleType:
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
     return mod
+
+
+def run_checked(d: Deployment, x: np.ndarray, ticks: int, seed: int | None = None, **kw: Any) -> Any:
+    """Simulate ``d`` on ``x`` for ``ticks`` ticks on the fast engine (CPU, every spike recorded), check it
+    against the plain-loop reference spike for spike and count for count (``seed``: the stochastic modes'
+    PRN seed, default the deployment's; ``kw`` go to :func:`~spikeforge.sim.simulate`), and return the engine's
+    :class:`~spikeforge.sim.SimResult`."""
+    from spikeforge.hardware import check
+    from spikeforge.sim import simulate, simulate_reference
+
+    d = d.normalised()
+    check(d)
+    r = simulate(d, x, ticks=ticks, record_spikes=True, device="cpu", seed=seed, **kw)
+    cls, counts, ras = simulate_reference(d, x, ticks, seed=seed)
+    assert r.spikes is not None
+    np.testing.assert_array_equal(r.spikes, ras)
+    np.testing.assert_array_equal(r.class_counts, cls)
+    assert_counts_equal(r.counts, counts)
+    return r

@@ -20,25 +20,14 @@ from helpers import (
     neuron,
     outputs,
     raster,
+    run_checked,
     spikes_of,
     tiny_chip,
 )
 from spikeforge.deploy import Deployment
-from spikeforge.hardware import check
-from spikeforge.sim import SimResult, simulate, simulate_reference
+from spikeforge.sim import SimResult, simulate
 
-
-def run(d: Deployment, x: np.ndarray, ticks: int, **kw: object) -> SimResult:
-    """Simulate on the fast engine, check against the reference, return the engine's result."""
-    d = d.normalised()
-    check(d)
-    r = simulate(d, x, ticks=ticks, record_spikes=True, device="cpu", **kw)  # type: ignore[arg-type]
-    cls, counts, ras = simulate_reference(d, x, ticks)
-    assert r.spikes is not None
-    np.testing.assert_array_equal(r.spikes, ras)
-    np.testing.assert_array_equal(r.class_counts, cls)
-    assert_counts_equal(r.counts, counts)
-    return r
+run = run_checked  # the fast engine, checked against the reference
 
 
 def trace(r: SimResult, core: int, j: int) -> np.ndarray:

@@ -13,30 +13,20 @@ from hypothesis import strategies as st
 
 from helpers import (
     MEMORYLESS,
-    assert_counts_equal,
     blank,
     inputs,
     neuron,
     random_deployment,
     random_spikes,
+    run_checked,
     seeds,
     tiny_chip,
 )
 from spikeforge.deploy import Deployment
 from spikeforge.hardware import check
-from spikeforge.sim import SimResult, prng, simulate, simulate_reference
+from spikeforge.sim import prng, simulate
 
-
-def run(d: Deployment, x: np.ndarray, ticks: int, **kw: object) -> SimResult:
-    d = d.normalised()
-    check(d)
-    r = simulate(d, x, ticks=ticks, record_spikes=True, device="cpu", **kw)  # type: ignore[arg-type]
-    cls, counts, ras = simulate_reference(d, x, ticks, seed=kw.get("seed"))  # type: ignore[arg-type]
-    assert r.spikes is not None
-    np.testing.assert_array_equal(r.spikes, ras)
-    np.testing.assert_array_equal(r.class_counts, cls)
-    assert_counts_equal(r.counts, counts)
-    return r
+run = run_checked  # the fast engine, checked against the reference
 
 
 # ------------------------------------------------------------------------------------------- the PRN
