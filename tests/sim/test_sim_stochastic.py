@@ -235,3 +235,17 @@ def test_concatenated_copies_keep_their_modes_and_draw_independently() -> None:
     both = simulate(pair, x, device="cpu").class_counts
     np.testing.assert_array_equal(both[:, :4], one)
     assert not np.array_equal(both[:, 4:], one)
+
+
+def test_expected_weights() -> None:
+    """E[W] is the deterministic weight, or sgn(s)·(|s| + 1)/256 on a stochastic type; and the simulator's
+    mean drive matches it (the mean-value test above measures one such synapse)."""
+    d = blank(tiny_chip(2, 2, membrane_bits=8), n_inputs=2)
+    d.crossbar[0] = [[1, 1], [1, 0]]
+    d.axon_type[0] = [0, 1]
+    d.weights[0, 0, :2] = [127, -3]
+    d.weights[0, 1, :2] = [255, 7]
+    d.stochastic_synapse[0, 0, 0] = True  # neuron 0, type 0 (axon 0)
+    d.stochastic_synapse[0, 1, 0] = True  # neuron 1, type 0 (axon 0)
+    np.testing.assert_array_equal(d.effective_weights()[0], [[127, 255], [-3, 0]])
+    np.testing.assert_allclose(d.expected_weights()[0], [[128 / 256, 1.0], [-3, 0]])

@@ -315,11 +315,24 @@ class Deployment:
 
     # ------------------------------------------------------------------ helpers used by mappers
     def effective_weights(self) -> np.ndarray:
-        """W_eff[c, i, j] = w_ij · s_j[G_i] as int32 (C, A, N): the signed weight axon i applies to neuron j."""
+        """W_eff[c, i, j] = w_ij · s_j[G_i] as int32 (C, A, N): the signed weight axon i applies to neuron j
+        (for a stochastic synapse type, the weight it would apply deterministically; see
+        :meth:`expected_weights`)."""
         cores = np.arange(self.n_cores)[:, None]  # (C, 1)
         s_by_axon = np.asarray(self.weights, dtype=np.int32)[cores, :, self.axon_type.astype(np.intp)]  # (C, A, N)
         s_by_axon *= self.crossbar
         return s_by_axon
+
+    def expected_weights(self) -> np.ndarray:
+        """E[W_ij] per spike as float64 (C, A, N): w_ij · s_j[G_i], or, for a stochastic synapse type
+        (b_j^{G_i} = 1), w_ij · sgn(s) · (|s| + 1) / 256 — the probability that |s| ≥ ρ for ρ uniform on
+        0 … 255 (Cassidy et al. 2013)."""
+        cores = np.arange(self.n_cores)[:, None]
+        types = self.axon_type.astype(np.intp)
+        s = np.asarray(self.weights, dtype=np.float64)[cores, :, types]  # (C, A, N)
+        sto = np.asarray(self.stochastic_synapse, bool)[cores, :, types]
+        s = np.where(sto, np.sign(s) * np.minimum(np.abs(s) + 1, 256) / 256, s)
+        return s * self.crossbar
 
     def concat(self, other: Deployment, *, class_offset: int = 0, share_inputs: bool = True) -> Deployment:
         """Place ``other``'s cores after this deployment's (e.g. ensemble copies on distinct cores).
