@@ -2,5 +2,7 @@
 
 from spikeforge.deploy.deployment import ARRAY_FIELDS, FORMAT_VERSION, Deployment, DeploymentError
 from spikeforge.deploy.io import DeploymentFileError, load, save
+from spikeforge.deploy.neuron import NeuronParams, set_neurons
 
-__all__ = ["ARRAY_FIELDS", "FORMAT_VERSION", "Deployment", "DeploymentError", "DeploymentFileError", "load", "save"]
+__all__ = ["ARRAY_FIELDS", "FORMAT_VERSION", "Deployment", "DeploymentError", "DeploymentFileError", "NeuronParams",
+           "load", "save", "set_neurons"]

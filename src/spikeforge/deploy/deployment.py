@@ -45,11 +45,14 @@ neurons emit while that input is processed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from spikeforge.hardware.spec import ChipSpec, get_chip
+
+if TYPE_CHECKING:
+    from spikeforge.deploy.neuron import NeuronParams
 
 FORMAT_VERSION = 2
 
@@ -333,6 +336,15 @@ class Deployment:
         sto = np.asarray(self.stochastic_synapse, bool)[cores, :, types]
         s = np.where(sto, np.sign(s) * np.minimum(np.abs(s) + 1, 256) / 256, s)
         return s * self.crossbar
+
+    def set_neurons(self, core: int, neurons: int | slice | np.ndarray | list[int], params: NeuronParams,
+                    *, dest: tuple[int, int, int] | None = None) -> None:
+        """Enable ``neurons`` of ``core`` with ``params`` (:class:`~spikeforge.deploy.neuron.NeuronParams`) and
+        route their spikes to ``dest`` = (core, axon, delay), or off-core
+        (:func:`~spikeforge.deploy.neuron.set_neurons`)."""
+        from spikeforge.deploy.neuron import set_neurons
+
+        set_neurons(self, core, neurons, params, dest=dest)
 
     def concat(self, other: Deployment, *, class_offset: int = 0, share_inputs: bool = True) -> Deployment:
         """Place ``other``'s cores after this deployment's (e.g. ensemble copies on distinct cores).
