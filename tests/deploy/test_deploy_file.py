@@ -212,7 +212,7 @@ def test_version_1_file_loads_with_the_new_modes_off(tmp_path: Path, chip: objec
 
 
 def test_version_1_file_with_changed_negative_resets_warns(tmp_path: Path) -> None:
-    from spikeforge.deploy.io import DeploymentSemanticsWarning
+    from spikeforge.deploy import DeploymentSemanticsWarning
 
     d = Deployment.empty(TRUENORTH, 1, 1, 1)
     d.enabled[0, :3] = True
