@@ -247,10 +247,41 @@ def _load_with_seed(a: argparse.Namespace) -> Deployment:
     return dep
 
 
+def _simulate_over_seeds(a: argparse.Namespace, dep: Deployment) -> int:
+    """``simulate --prng-repeats K``: one run per PRN seed, accuracy and energy as mean ± std."""
+    from spikeforge.evaluate import evaluate_over_seeds
+
+    if a.prng_repeats < 2:
+        raise ValueError(f"--prng-repeats must be >= 2, got {a.prng_repeats}")
+    if a.metrics:
+        raise ValueError("--prng-repeats and --metrics do not combine: compute metrics on one seed")
+    if not dep.stochastic:
+        raise ValueError("--prng-repeats: the deployment uses no stochastic mode, so every seed gives the same run")
+    spikes, y, name = _encoded_dataset(a, dep)
+    seeds = [(dep.prng_seed + k) % 2**32 for k in range(a.prng_repeats)]
+    res = evaluate_over_seeds(dep, spikes, y, seeds, name=name, regime=a.regime, tick_hz=a.tick_hz,
+                              batch_size=a.batch_size, progress=not a.json)
+    if a.json:
+        _emit_json(res)
+        return 0
+    rows = _results_rows(res["runs"][0])
+    summary = {
+        "accuracy (simulator)": f"{100 * res['accuracy_mean']:.2f} ± {100 * res['accuracy_std']:.2f} % "
+                                f"over {len(seeds)} PRN seeds",
+        "energy / input (µJ)": f"{res['uJ_per_image_mean']:.4g} ± {res['uJ_per_image_std']:.2g}",
+    }
+    rows = [(k, summary.get(k, v)) for k, v in rows]
+    rows.append(("PRN seeds", f"{seeds[0]} … {seeds[-1]} (other rows: seed {seeds[0]})"))
+    console.print(_table(f"{a.deployment} on {name} ({a.split})", rows))
+    return 0
+
+
 def cmd_simulate(a: argparse.Namespace) -> int:
     from spikeforge.evaluate import evaluate_deployment
 
     dep = _load_with_seed(a)
+    if a.prng_repeats is not None:
+        return _simulate_over_seeds(a, dep)
     spikes, y, name = _encoded_dataset(a, dep)
     r = evaluate_deployment(dep, spikes, y, name=name, regime=a.regime, tick_hz=a.tick_hz,
                             batch_size=a.batch_size, progress=not a.json, metrics=a.metrics, replay=a.replay)
@@ -553,6 +584,10 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--seed", dest="enc_seed", type=int, help="Bernoulli encoder seed")
         sp.add_argument("--prng-seed", type=int, default=None,
                         help="seed of the stochastic synapse/leak/threshold modes (default: the deployment's)")
+        if name == "simulate":
+            sp.add_argument("--prng-repeats", type=int, default=None, metavar="K",
+                            help="stochastic deployments: K runs with PRN seeds seed … seed+K-1, accuracy and "
+                                 "energy as mean ± std")
         sp.add_argument("--levels", dest="enc_levels", type=int, help="thermometer encoder levels per pixel")
         sp.add_argument("--metrics", action="store_true", help="also compute NeuroBench-style metrics")
         sp.add_argument("--replay", action="store_true",

@@ -12,6 +12,7 @@ simulator's output spikes, never from a training framework's model.
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
@@ -91,6 +92,38 @@ def evaluate_deployment(
 
         out["metrics"] = compute_metrics(dep, result, inputs=spikes if replay else None)
     return out
+
+
+def evaluate_over_seeds(
+    dep: Deployment,
+    spikes: np.ndarray,
+    labels: np.ndarray,
+    seeds: list[int],
+    **kw: Any,
+) -> dict[str, Any]:
+    """Evaluate a deployment that uses stochastic modes once per PRN seed (:attr:`Deployment.prng_seed`), so
+    that its accuracy and energy are reported as mean ± standard deviation over realisations of the chip's
+    pseudo-random numbers. ``kw`` go to :func:`evaluate_deployment`. Raises ``ValueError`` for a
+    deterministic deployment (every run would be identical) or fewer than two seeds."""
+    if not dep.stochastic:
+        raise ValueError("the deployment uses no stochastic mode: every PRN seed gives the same run")
+    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
+        raise ValueError(f"need at least two distinct seeds, got {seeds}")
+    runs = []
+    for seed in seeds:
+        if not 0 <= seed < 2**32:
+            raise ValueError(f"PRN seed {seed} is not in [0, 2^32)")
+        runs.append(evaluate_deployment(replace(dep, prng_seed=int(seed)), spikes, labels, **kw))
+    acc = np.array([r["accuracy"] for r in runs])
+    uj = np.array([r["uJ_per_image"] for r in runs])
+    return {
+        "seeds": [int(x) for x in seeds],
+        "accuracy_mean": float(acc.mean()),
+        "accuracy_std": float(acc.std(ddof=1)),
+        "uJ_per_image_mean": float(uj.mean()),
+        "uJ_per_image_std": float(uj.std(ddof=1)),
+        "runs": runs,
+    }
 
 
 def summarise_run(dep: Deployment, result: SimResult, regime: Literal["sequential", "pipelined"],

@@ -339,3 +339,32 @@ def test_stochastic_deployment_check_and_prng_seed(tmp_path: Path, capsys: pytes
     assert events[2]["spikes"] != events[0]["spikes"]
     assert main([*args, "--prng-seed", "-1"]) == 2
     assert "error: --prng-seed must be in [0, 2^32), got -1" in capsys.readouterr().err
+
+
+def test_simulate_over_prng_seeds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--prng-repeats K``: K runs with seeds s … s+K−1; their mean and std are those of the single runs."""
+    main(["run", "template-digits", "--out", str(tmp_path / "r"), "--json", "--no-report"])
+    capsys.readouterr()
+    dep = load(tmp_path / "r" / "deployment.sfd")
+    plain = tmp_path / "deterministic.sfd"
+    save(dep, plain)
+    dep.stochastic_synapse[:] = True
+    dep.prng_seed = 5
+    path = tmp_path / "stochastic.sfd"
+    save(dep, path)
+    args = ("simulate", str(path), "-d", "digits", "--limit", "60", "--threshold", "0.3")
+    code, res = run_json(capsys, *args, "--prng-repeats", "3")
+    assert code == 0 and isinstance(res, dict)
+    assert res["seeds"] == [5, 6, 7]
+    single = [run_json(capsys, *args, "--prng-seed", str(s))[1]["accuracy"] for s in (5, 6, 7)]  # type: ignore[index]
+    assert res["accuracy_mean"] == pytest.approx(np.mean(single))
+    assert res["accuracy_std"] == pytest.approx(np.std(single, ddof=1))
+    assert [r["accuracy"] for r in res["runs"]] == single
+    assert main([*args, "--prng-repeats", "3"]) == 0
+    assert "± " in capsys.readouterr().out
+    for bad, message in ((("--prng-repeats", "1"), "--prng-repeats must be >= 2"),
+                         (("--prng-repeats", "2", "--metrics"), "do not combine")):
+        assert main([*args, *bad]) == 2
+        assert message in capsys.readouterr().err
+    assert main(["simulate", str(plain), "-d", "digits", "--limit", "5", "--prng-repeats", "2"]) == 2
+    assert "uses no stochastic mode" in capsys.readouterr().err
