@@ -7,6 +7,7 @@ Each case computes the expected spikes from the equations and :func:`spikeforge.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -209,6 +210,13 @@ def test_memoryless_excludes_a_stochastic_threshold() -> None:
     assert d.memoryless and d.stochastic
     d.threshold_mask[0, 0] = 1
     assert not d.memoryless
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 1.5, True])
+def test_bad_seed_is_refused(seed: object) -> None:
+    d, x = _busy_stochastic(0)
+    with pytest.raises(ValueError, match="seed must be an integer in"):
+        simulate(d, x, device="cpu", seed=seed)  # type: ignore[arg-type]
 
 
 def test_a_deterministic_deployment_ignores_the_seed() -> None:

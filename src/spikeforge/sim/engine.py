@@ -452,6 +452,9 @@ class CompiledDeployment:
                      for _, c, j0, ln, _, _, step, rows in self.route_blocks]
         vmax = self.vmax
         bound = float(self.v0_bound)  # |V| ≤ bound for every enabled neuron
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                                 or not 0 <= int(seed) < 2**32):
+            raise ValueError(f"seed must be an integer in [0, 2^32), got {seed!r}")
         sites = self._sites(int(self.dep.prng_seed if seed is None else seed)) if self.stochastic else {}
         if when is None:
             idx = torch.arange(b, device=dev)[None, :]
