@@ -1,7 +1,7 @@
 """The ``spikeforge`` command.
 
-    spikeforge run [RECIPE]                  whole flow on a recipe (default: the built-in default recipe)
-    spikeforge recipes                       list shipped recipes
+    spikeforge run [RECIPE] [--set K=V ...]  whole flow on a recipe (default: the built-in default recipe)
+    spikeforge recipes [NAME]                list shipped recipes, or print one recipe's TOML
     spikeforge chips                         list chip presets
     spikeforge check DEPLOYMENT              structure + design rules, all violations listed
     spikeforge simulate DEPLOYMENT -d NAME   accuracy, events and energy on a dataset
@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from spikeforge import __version__
@@ -83,14 +84,17 @@ def _results_rows(r: dict[str, Any]) -> list[tuple[str, Any]]:
 # ---------------------------------------------------------------------------- commands
 def cmd_run(a: argparse.Namespace) -> int:
     from spikeforge.pipeline import run_recipe
-    from spikeforge.recipes import load_recipe
+    from spikeforge.recipes import apply_overrides, load_recipe, validate_recipe
 
-    recipe = load_recipe(a.recipe)
+    recipe = apply_overrides(load_recipe(a.recipe), a.set or [])
+    validate_recipe(recipe)  # before anything is written
     out = Path(a.out) if a.out else Path("runs") / recipe.name
     if not a.json:
         console.print(f"[bold]spikeforge run[/bold] {recipe.name} ({recipe.method}) → {out}")
         if recipe.description:
-            console.print(recipe.description.strip(), style="dim")
+            console.print(escape(recipe.description.strip()), style="dim")
+        if recipe.overrides:
+            console.print(escape(f"settings changed: {' '.join(recipe.overrides)}"), highlight=False)
     data_dir = Path(a.data_dir) if a.data_dir else None
     results = run_recipe(recipe, out, data_dir)
     if not a.no_report:
@@ -114,21 +118,30 @@ def cmd_run(a: argparse.Namespace) -> int:
 
 
 def cmd_recipes(a: argparse.Namespace) -> int:
-    from spikeforge.recipes import DEFAULT_RECIPE, list_recipes, load_recipe
+    from spikeforge.recipes import DEFAULT_RECIPE, list_recipes, load_recipe, recipe_text
 
+    if a.name:  # one recipe: its TOML, ready to copy (`spikeforge recipes binary-small > mine.toml`)
+        rec = load_recipe(a.name)
+        if a.json:
+            _emit_json({"name": rec.name, "method": rec.method, "source": rec.source, "summary": rec.summary,
+                        "config": rec.config})
+        else:
+            sys.stdout.write(recipe_text(a.name))
+        return 0
     rows: list[dict[str, Any]] = []
     for name in list_recipes():
         rec = load_recipe(name)
         rows.append({"name": name, "method": rec.method, "default": name == DEFAULT_RECIPE,
-                     "description": " ".join(rec.description.split())})
+                     "summary": rec.summary, "description": " ".join(rec.description.split())})
     if a.json:
         _emit_json(rows)
         return 0
-    t = Table(title="shipped recipes")
-    for col in ("name", "method", "description"):
+    t = Table(title="shipped recipes", caption="spikeforge recipes NAME prints one in full (TOML); "
+              "spikeforge run NAME --set TABLE.KEY=VALUE changes a setting")
+    for col in ("name", "method", "summary"):
         t.add_column(col)
     for r in rows:
-        t.add_row(r["name"] + (" (default)" if r["default"] else ""), r["method"], r["description"])
+        t.add_row(r["name"] + (" (default)" if r["default"] else ""), r["method"], r["summary"])
     console.print(t)
     return 0
 
@@ -304,7 +317,7 @@ def cmd_convert(a: argparse.Namespace) -> int:
         raise ValueError(f"--max-gap must be between 0 and 100 points, got {a.max_gap:g}")
 
     def log(msg: str) -> None:  # progress lines on stderr (stdout stays the table or the JSON)
-        err_console.print(f"[dim]{msg}[/dim]", highlight=False)
+        err_console.print(f"[dim]{escape(msg)}[/dim]", highlight=False)
 
     res = convert(a.model, a.constraints, a.out, a.chip, a.ticks, dataset=a.dataset,
                   data_dir=Path(a.data_dir) if a.data_dir else None, n_calib=a.calib, n_test=a.test, keep=a.keep,
@@ -412,7 +425,7 @@ def cmd_export_nir(a: argparse.Namespace) -> int:
     kind = "exact" if info["exact"] else "APPROXIMATE"
     console.print(f"wrote {info['path']} ({kind}; nodes {info['nodes']}; output tick offsets {info['tick_offsets']})")
     for f in info["approximations"]:
-        console.print(f"- approximated: {f}", style="yellow")
+        console.print(escape(f"- approximated: {f}"), style="yellow")
     return 0
 
 
@@ -426,7 +439,7 @@ def cmd_import_nir(a: argparse.Namespace) -> int:
     console.print(_table(f"imported {a.source} → {info['path']}",
                          [(k, v) for k, v in info["summary"].items() if k != "provenance"]))
     for n in info["notes"] + [f"approximated: {x}" for x in info["approximations"]]:
-        console.print(f"- {n}", style="dim")
+        console.print(escape(f"- {n}"), style="dim")
     return 0
 
 
@@ -453,7 +466,7 @@ def cmd_energy(a: argparse.Namespace) -> int:
     console.print(_table("throughput", [("power (mW)", e["power_mw"]), ("frames / s", e["fps"]),
                                         ("frames / s / W", e["fps_per_w"])]))
     for s in e["assumptions"]:
-        console.print(f"- {s}", style="dim")
+        console.print(escape(f"- {s}"), style="dim")
     return 0
 
 
@@ -547,10 +560,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("recipe", nargs="?", help="shipped recipe name or path to a TOML file (default recipe if omitted)")
     sp.add_argument("--out", help="output folder (default runs/RECIPE)")
     sp.add_argument("--no-report", action="store_true", help="skip the report folder (plots, metrics, index.md)")
+    sp.add_argument("--set", action="append", metavar="TABLE.KEY=VALUE",
+                    help="change one recipe setting (repeatable; VALUE is read as TOML, else as text), e.g. "
+                         "--set train.epochs=5 --set data.dataset=fashion-mnist")
     common(sp, data=True)
     sp.set_defaults(fn=cmd_run)
 
-    sp = sub.add_parser("recipes", help="list shipped recipes")
+    sp = sub.add_parser("recipes", help="list shipped recipes, or print one recipe's TOML")
+    sp.add_argument("name", nargs="?", help="a recipe name or TOML path: print it in full")
     common(sp)
     sp.set_defaults(fn=cmd_recipes)
 
@@ -670,7 +687,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                  file: Any = None, line: str | None = None) -> None:
             if category.__module__.startswith("spikeforge"):
-                err_console.print(f"[bold yellow]warning:[/bold yellow] {message}", highlight=False)
+                err_console.print(f"[bold yellow]warning:[/bold yellow] {escape(str(message))}", highlight=False)
             else:
                 fallback(message, category, filename, lineno, file, line)
 
@@ -689,11 +706,11 @@ def _run(a: argparse.Namespace) -> int:
         return int(a.fn(a))
     except (DeploymentError, DesignRuleError, DatasetError, RecipeError, NIRUnavailableError, ValueError,
             KeyError) as e:
-        err_console.print(f"[bold red]error:[/bold red] {e}", highlight=False)
+        err_console.print(f"[bold red]error:[/bold red] {escape(str(e))}", highlight=False)
         return 2
     except OSError as e:  # a missing or unreadable file named on the command line
         msg = f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e)
-        err_console.print(f"[bold red]error:[/bold red] {msg}", highlight=False)
+        err_console.print(f"[bold red]error:[/bold red] {escape(msg)}", highlight=False)
         return 2
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from spikeforge import __version__
 from spikeforge.fileio import write_json_atomic
-from spikeforge.recipes import Recipe, RecipeError
+from spikeforge.recipes import Recipe, RecipeError, validate_recipe
 
 #: method name → module holding its ``run`` entry point
 METHODS: dict[str, str] = {
@@ -29,11 +29,16 @@ METHODS: dict[str, str] = {
 
 def run_recipe(recipe: Recipe, out_dir: str | os.PathLike[str], data_dir: str | os.PathLike[str] | None = None,
                ) -> dict[str, Any]:
-    """Run ``recipe``, writing ``deployment.sfd`` and ``results.json`` into ``out_dir``."""
+    """Run ``recipe``, writing ``deployment.sfd`` and ``results.json`` into ``out_dir``.
+
+    The recipe is first checked against its method's schema (:func:`spikeforge.recipes.validate_recipe`):
+    an unknown or mistyped setting stops the run before anything is trained or written.
+    """
     out_dir = Path(out_dir)
     data_dir = None if data_dir is None else Path(data_dir)
     if recipe.method not in METHODS:
         raise RecipeError(f"{recipe.source}: unknown method {recipe.method!r}; known: {', '.join(sorted(METHODS))}")
+    validate_recipe(recipe)
     module = importlib.import_module(METHODS[recipe.method])
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -41,6 +46,7 @@ def run_recipe(recipe: Recipe, out_dir: str | os.PathLike[str], data_dir: str | 
     results = {
         "recipe": recipe.name,
         "recipe_source": recipe.source,
+        **({"recipe_overrides": list(recipe.overrides)} if recipe.overrides else {}),
         "method": recipe.method,
         "spikeforge_version": __version__,
         "wall_s": round(time.perf_counter() - t0, 2),

@@ -14,8 +14,11 @@ from typing import Any
 
 from spikeforge.methods.binary.model import BinaryCoreNet
 from spikeforge.methods.corenet.build import Copy
-from spikeforge.methods.corenet.pipeline import run_corenet
+from spikeforge.methods.corenet.pipeline import corenet_schema, run_corenet
 from spikeforge.methods.corenet.topology import NetworkSpec
+
+#: tables and keys a ``method = "binary"`` recipe may hold
+RECIPE_SCHEMA = corenet_schema(BinaryCoreNet)
 
 
 def make_model(spec: NetworkSpec, copies: int, mcfg: dict[str, Any], seed: int, chip: Any) -> BinaryCoreNet:

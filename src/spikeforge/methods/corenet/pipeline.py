@@ -41,6 +41,7 @@ from spikeforge.methods.corenet.checkpoints import _cache_key, prepare_checkpoin
 from spikeforge.methods.corenet.topology import NetworkSpec, jitter_shifts, network_from_config
 from spikeforge.methods.corenet.torchnet import CoreNetModel
 from spikeforge.methods.corenet.train import TrainConfig, train
+from spikeforge.recipes.schema import Key, RecipeSchema, table_from_callables, table_from_dataclass
 
 ModelFactory = Callable[[NetworkSpec, int, dict[str, Any], int, Any], CoreNetModel]
 CopyMaker = Callable[[CoreNetModel, int, int], list[Copy]]
@@ -58,6 +59,23 @@ def energy_summary(dep: Any, counts: Any) -> dict[str, float]:
     return {"uJ_per_image": float(rep.mean_energy_uj), "mW": float(rep.power_mw), "fps": float(rep.fps),
             "synaptic_events_per_image": m["synaptic_events"], "spikes_per_image": m["spikes"],
             "axon_events_per_image": m["axon_events"], "hops_per_image": m["hops"]}
+
+
+def corenet_schema(model: type[CoreNetModel], deploy: dict[str, Key] | None = None) -> RecipeSchema:
+    """The recipe schema of a method built on :func:`run_corenet` with the model class ``model`` (its
+    keyword settings form ``[model]``; ``seed``, ``leak_min``/``leak_max`` come from the recipe and chip)."""
+    return RecipeSchema(tables={
+        "data": {"dataset": Key((str,)), "max_test": Key((int,))},
+        "network": {"name": Key((str,)), "signs": Key((str,)), "sign_seed": Key((int,)), "window": Key((int,)),
+                    "stride": Key((int,)), "input_neurons": Key((int,)), "hidden": Key((list,)),
+                    "output_cores": Key((int,)), "output_neurons": Key((int,))},
+        "train": table_from_dataclass(TrainConfig),
+        "model": table_from_callables(model.__init__, CoreNetModel.__init__,
+                                      exclude=("copies", "seed", "leak_min", "leak_max")),
+        "deploy": {"ensemble": Key((int,)), "input_jitter": Key((bool,)), **(deploy or {})},
+        "encoding": {"kind": Key((str,), ("threshold", "bernoulli", "bernoulli-draws")),
+                     "threshold": Key((int, float)), "seed": Key((int,)), "ticks": Key((int,))},
+    })
 
 
 def run_corenet(

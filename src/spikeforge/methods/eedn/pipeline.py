@@ -31,6 +31,15 @@ from spikeforge.hardware.spec import get_chip
 from spikeforge.mapping import MappingReport, compile_network
 from spikeforge.methods.eedn.model import EednNet
 from spikeforge.methods.eedn.train import TrainConfig, TrainLog, train_eedn
+from spikeforge.recipes.schema import Key, RecipeSchema, table_from_dataclass
+
+#: tables and keys a ``method = "eedn"`` recipe may hold (the layer tables are checked by the model builder)
+RECIPE_SCHEMA = RecipeSchema(tables={
+    "data": {"dataset": Key((str,)), "n_test": Key((int,))},
+    "encoding": table_from_dataclass(Encoder),
+    "network": {"layers": Key((list,)), "eta": Key((int, float)), "max_cores": Key((int,))},
+    "train": table_from_dataclass(TrainConfig),
+})
 
 
 def train_config(table: dict[str, Any], seed: int = 0) -> TrainConfig:

@@ -19,6 +19,17 @@ import torch
 from spikeforge.data import load_dataset
 from spikeforge.methods.layerwise.ann import build_model, train_model
 from spikeforge.methods.layerwise.api import convert, save_model
+from spikeforge.recipes.schema import Key, RecipeSchema
+
+#: tables and keys a ``method = "layerwise"`` recipe may hold (see the module docstring)
+RECIPE_SCHEMA = RecipeSchema(tables={
+    "data": {"dataset": Key((str,)), "n_train": Key((int,))},
+    "ann": {"arch": Key((str,)), "epochs": Key((int,)), "lr": Key((int, float)),
+            "schedule": Key((str,), ("constant", "cosine"))},
+    "layerwise": {"constraints": Key((str,), ("digital", "analog", "hybrid")), "ticks": Key((int, str)),
+                  "n_calib": Key((int,)), "n_test": Key((int,)), "keep": Key((int, float)),
+                  "method": Key((str,), ("layerwise", "normalisation")), "workers": Key((int,))},
+})
 
 
 def _ticks(value: Any) -> int | str:

@@ -10,9 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from spikeforge.methods.corenet.build import Copy
-from spikeforge.methods.corenet.pipeline import run_corenet
+from spikeforge.methods.corenet.pipeline import corenet_schema, run_corenet
 from spikeforge.methods.corenet.topology import NetworkSpec
 from spikeforge.methods.probabilistic.model import ProbabilisticCoreNet
+from spikeforge.recipes.schema import Key
+
+#: tables and keys a ``method = "probabilistic"`` recipe may hold
+RECIPE_SCHEMA = corenet_schema(ProbabilisticCoreNet, {"sample_seed": Key((int,))})
 
 
 def make_model(spec: NetworkSpec, copies: int, mcfg: dict[str, Any], seed: int, chip: Any) -> ProbabilisticCoreNet:

@@ -10,6 +10,14 @@ from spikeforge.deploy import save
 from spikeforge.evaluate import evaluate_deployment
 from spikeforge.hardware import check
 from spikeforge.methods.template.build import build_template_deployment, class_templates
+from spikeforge.recipes.schema import Key, RecipeSchema, table_from_dataclass
+
+#: tables and keys a ``method = "template"`` recipe may hold
+RECIPE_SCHEMA = RecipeSchema(tables={
+    "data": {"dataset": Key((str,))},
+    "encoding": table_from_dataclass(Encoder),
+    "params": {"template_threshold": Key((int, float)), "neurons_per_class": Key((int,))},
+})
 
 
 def run(config: dict[str, Any], out_dir: Path, data_dir: Path | None = None) -> dict[str, Any]:

@@ -1,0 +1,225 @@
+"""Recipe schemas, ``--set`` overrides and ``spikeforge recipes NAME`` (offline, seconds)."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+
+from spikeforge.cli import main
+from spikeforge.pipeline import METHODS, run_recipe
+from spikeforge.recipes import (
+    RecipeError,
+    apply_overrides,
+    list_recipes,
+    load_recipe,
+    parse_override,
+    recipe_schema,
+    recipe_text,
+    validate_recipe,
+)
+from spikeforge.recipes.schema import Key, RecipeSchema, key_from_hint, table_from_callables, table_from_dataclass
+
+
+@pytest.mark.parametrize("name", list_recipes())
+def test_every_shipped_recipe_matches_its_method_schema(name: str) -> None:
+    rec = load_recipe(name)
+    validate_recipe(rec)
+    assert rec.summary and len(rec.summary) <= 110 and "\n" not in rec.summary
+
+
+def test_every_method_declares_a_schema_that_accepts_its_own_defaults() -> None:
+    from spikeforge.methods.binary.pipeline import RECIPE_SCHEMA as binary
+    from spikeforge.methods.corenet.train import TrainConfig
+
+    for method in METHODS:
+        assert isinstance(recipe_schema(method), RecipeSchema)
+    # the [train] table is read from TrainConfig itself, so each of its defaults passes its own check
+    defaults = {k: v for k, v in vars(TrainConfig()).items() if v is not None}
+    assert binary.problems({"train": defaults}) == []
+    assert set(binary.tables["train"]) == set(TrainConfig.__dataclass_fields__)
+    assert set(binary.tables["model"]) == {"surrogate", "slope_start", "slope_end", "init_mean", "init_std",
+                                           "dropout"}
+
+
+@pytest.mark.parametrize(("config", "expected"), [
+    ({"data": {"datset": "fashion-mnist"}}, "[data] unknown key 'datset' (did you mean 'dataset'?)"),
+    ({"train": {"epoch": 3}}, "[train] unknown key 'epoch' (did you mean 'epochs'?)"),
+    ({"train": {"epochs": "5"}}, "[train] epochs: expected an integer, got str '5'"),
+    ({"train": {"epochs": 2.5}}, "[train] epochs: expected an integer, got float 2.5"),
+    ({"train": {"epochs": True}}, "[train] epochs: expected an integer, got a boolean (True)"),
+    ({"train": {"lr": "fast"}}, "[train] lr: expected a number, got str 'fast'"),
+    ({"model": {"surrogate": "sigmod"}}, "[model] surrogate: 'sigmod' is not one of 'sigmoid', 'hard-ste', 'clt'"),
+    ({"deploy": {"input_jitter": 1}}, "[deploy] input_jitter: expected true/false, got int 1"),
+    ({"seeds": 2}, "unknown key 'seeds' (did you mean 'seed'?)"),
+    ({"trian": {"epochs": 2}}, "unknown table 'trian' (did you mean 'train'?)"),
+    ({"seed": "0"}, "seed: expected an integer, got str '0'"),
+    ({"train": 5}, "[train] must be a table, got int 5"),
+])
+def test_schema_names_the_table_the_key_and_the_fix(config: dict[str, Any], expected: str) -> None:
+    problems = recipe_schema("binary").problems({"name": "x", "method": "binary", **config})
+    assert len(problems) == 1
+    assert problems[0].startswith(expected), problems[0]
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    rec = apply_overrides(load_recipe("binary-small"), ["data.datset=x", "train.epoch=1", "deploy.ensemble=two"])
+    with pytest.raises(RecipeError) as err:
+        validate_recipe(rec)
+    msg = str(err.value)
+    assert "3 problem(s)" in msg and "--set data.datset=x train.epoch=1 deploy.ensemble=two" in msg
+    assert "'datset'" in msg and "'epoch'" in msg and "ensemble: expected an integer" in msg
+
+
+def test_a_float_setting_takes_integers_and_an_integer_setting_refuses_floats() -> None:
+    assert Key((int, float)).problem(3) is None
+    assert Key((int, float)).problem(0.5) is None
+    assert Key((int,)).problem(0.5) is not None
+    assert Key().problem(object()) is None
+
+
+def test_key_from_hint_covers_the_hint_forms_configs_use() -> None:
+    assert key_from_hint(int) == Key((int,))
+    assert key_from_hint(float) == Key((int, float))
+    assert key_from_hint(int | None) == Key((int,))
+    assert key_from_hint(Literal["a", "b"]) == Key((str,), ("a", "b"))
+    assert key_from_hint(Literal["a"] | None) == Key((str,), ("a",))
+    assert key_from_hint(list[int]) == Key((list,))
+    assert key_from_hint(tuple[int, ...]) == Key((list,))
+    assert key_from_hint(dict[str, Any]) == Key((dict,))
+    assert key_from_hint(Any) == Key()
+    assert key_from_hint(int | Any) == Key()
+    assert Key((str,), ("a", "b")).problem("c") == "'c' is not one of 'a', 'b'"
+    assert Key((int,), (1, 2)).problem(True) is not None  # TOML true is not the integer 1
+
+
+@dataclass
+class _Cfg:
+    n: int = 1
+    rate: float = 0.5
+    mode: Literal["x", "y"] = "x"
+    skip: str = ""
+
+
+def _fn(a: int, *args: Any, b: float = 1.0, c: str | None = None, **kw: Any) -> None:
+    del a, args, b, c, kw
+
+
+def test_tables_are_read_from_dataclasses_and_signatures() -> None:
+    t = table_from_dataclass(_Cfg, exclude=("skip",))
+    assert t == {"n": Key((int,)), "rate": Key((int, float)), "mode": Key((str,), ("x", "y"))}
+    assert table_from_callables(_fn) == {"b": Key((int, float)), "c": Key((str,))}
+
+
+@pytest.mark.parametrize(("item", "path", "value"), [
+    ("train.epochs=5", ["train", "epochs"], 5),
+    ("train.lr=1e-3", ["train", "lr"], 0.001),
+    ("deploy.input_jitter=true", ["deploy", "input_jitter"], True),
+    ("data.dataset=fashion-mnist", ["data", "dataset"], "fashion-mnist"),
+    ('data.dataset="mnist"', ["data", "dataset"], "mnist"),
+    ("network.hidden=[[8, 128]]", ["network", "hidden"], [[8, 128]]),
+    (" seed = 3 ", ["seed"], 3),
+    ("layerwise.ticks=auto", ["layerwise", "ticks"], "auto"),
+    ("data.dataset=", ["data", "dataset"], ""),
+])
+def test_parse_override_reads_toml_values_else_text(item: str, path: list[str], value: Any) -> None:
+    assert parse_override(item) == (path, value)
+
+
+@pytest.mark.parametrize(("item", "match"), [
+    ("epochs", "expected KEY=VALUE"),
+    ("=5", "expected KEY=VALUE"),
+    ("train..epochs=5", "expected KEY=VALUE"),
+    ("train=5", "train is a table; set one of its keys"),
+    ("seed.x=1", "seed is a value, not a table"),
+    ("name=3", "name must be a string"),
+])
+def test_bad_overrides_are_refused(item: str, match: str) -> None:
+    with pytest.raises(RecipeError, match=match):
+        apply_overrides(load_recipe("binary-small"), [item])
+
+
+def test_overrides_change_a_copy_and_are_recorded() -> None:
+    base = load_recipe("binary-small")
+    rec = apply_overrides(base, ["train.epochs=3", "data.dataset=fashion-mnist", "deploy.ensemble=2",
+                                 "data.max_test=100", "train.epochs=4"])
+    assert rec.config["train"]["epochs"] == 4  # the last one wins
+    assert rec.config["data"] == {"dataset": "fashion-mnist", "max_test": 100}
+    assert base.config["train"]["epochs"] == 30 and base.config["data"] == {"dataset": "mnist"}
+    assert rec.overrides == ("train.epochs=3", "data.dataset=fashion-mnist", "deploy.ensemble=2",
+                             "data.max_test=100", "train.epochs=4")
+    validate_recipe(rec)
+    new_table = apply_overrides(load_recipe("template-digits"), ["params.neurons_per_class=5"])
+    assert new_table.config["params"]["neurons_per_class"] == 5
+    assert apply_overrides(base, []) is base
+
+
+def test_run_with_overrides_uses_them_and_records_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "template-digits", "--out", str(tmp_path / "a"), "--no-report", "--json"])
+    assert code == 0
+    plain = json.loads(capsys.readouterr().out)
+    code = main(["run", "template-digits", "--out", str(tmp_path / "b"), "--no-report", "--json",
+                 "--set", "params.neurons_per_class=5"])
+    assert code == 0
+    changed = json.loads(capsys.readouterr().out)
+    assert changed["recipe_overrides"] == ["params.neurons_per_class=5"] and "recipe_overrides" not in plain
+    assert json.loads((tmp_path / "b" / "results.json").read_text())["recipe_overrides"] == \
+        ["params.neurons_per_class=5"]
+    from spikeforge.deploy import load
+
+    # 10 classes x 5 neurons instead of the recipe's 25
+    assert len(load(tmp_path / "b" / "deployment.sfd").output_class) == 50 < \
+        len(load(tmp_path / "a" / "deployment.sfd").output_class)
+
+
+def test_a_mistyped_setting_stops_the_run_before_anything_is_written(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "never"
+    assert main(["run", "template-digits", "--out", str(out), "--set", "param.template_threshold=0.3"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown table 'param' (did you mean 'params'?)" in err
+    assert not out.exists()
+    bad = tmp_path / "bad.toml"
+    text = recipe_text("template-digits")
+    assert 'dataset = "digits"' in text
+    bad.write_text(text.replace('dataset = "digits"', 'datset = "digits"'))
+    with pytest.raises(RecipeError, match=r"\[data\] unknown key 'datset'"):
+        run_recipe(load_recipe(bad), tmp_path / "also-never")
+    assert not (tmp_path / "also-never").exists()
+    # brackets in a message are printed, not swallowed as console markup
+    assert main(["run", str(bad), "--out", str(out)]) == 2
+    assert "[data] unknown key 'datset'" in capsys.readouterr().err
+
+
+def test_recipes_name_prints_the_toml_and_the_table_shows_summaries(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["recipes", "binary-small"]) == 0
+    text = capsys.readouterr().out
+    assert tomllib.loads(text) == load_recipe("binary-small").config
+    mine = tmp_path / "mine.toml"
+    mine.write_text(text)
+    assert main(["recipes", str(mine), "--json"]) == 0
+    one = json.loads(capsys.readouterr().out)
+    assert one["name"] == "binary-small" and one["config"]["train"]["epochs"] == 30
+    assert main(["recipes", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["name"] for r in rows} == set(list_recipes())
+    assert all(r["summary"] == load_recipe(r["name"]).summary for r in rows)
+    assert main(["recipes", "no-such"]) == 2
+    assert "no recipe named 'no-such'" in capsys.readouterr().err
+
+
+def test_a_recipe_without_summary_shows_its_first_sentence(tmp_path: Path) -> None:
+    p = tmp_path / "r.toml"
+    p.write_text('name = "r"\nmethod = "template"\ndescription = """Esser et al. 2015 style. Second sentence."""\n')
+    assert load_recipe(p).summary == "Esser et al. 2015 style."
+
+
+def test_load_recipe_applies_overrides() -> None:
+    rec = load_recipe("binary-small", ["train.epochs=2"])
+    assert rec.config["train"]["epochs"] == 2 and rec.overrides == ("train.epochs=2",)
+    assert load_recipe("binary-small").overrides == ()
