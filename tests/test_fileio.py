@@ -29,3 +29,21 @@ def test_text_and_torch(tmp_path: Path) -> None:
     torch_save_atomic({"w": torch.arange(3)}, tmp_path / "m.pt")
     assert torch.equal(torch.load(tmp_path / "m.pt")["w"], torch.arange(3))
     assert sorted(x.name for x in tmp_path.iterdir()) == ["index.md", "m.pt"]
+
+
+def test_finished_files_get_the_umask_mode_or_keep_the_replaced_files_mode(tmp_path: Path) -> None:
+    import os
+
+    old = os.umask(0o027)
+    try:
+        fresh = tmp_path / "fresh.json"
+        write_json_atomic(fresh, {"a": 1})
+        assert fresh.stat().st_mode & 0o777 == 0o640  # 0o666 & ~0o027, not mkstemp's 0o600
+        kept = tmp_path / "kept.txt"
+        kept.write_text("old")
+        kept.chmod(0o604)
+        write_text_atomic(kept, "new")
+        assert kept.read_text() == "new" and kept.stat().st_mode & 0o777 == 0o604
+    finally:
+        os.umask(old)
+    assert os.umask(old) == old  # the umask is left as it was

@@ -227,20 +227,18 @@ def _encoded_dataset(a: argparse.Namespace, dep: Any) -> tuple[np.ndarray, np.nd
         if val is not None:
             enc_cfg[key] = val
             given = True
-    try:
-        spikes = encode_for_deployment(x, enc_cfg, dep.n_inputs, default_seed=int(dep.provenance.get("seed", 0)))
-    except ValueError as e:
-        raise SystemExit(f"error: {e}") from None
+    # errors are ValueErrors: one "error:" line on stderr and exit status 2, like every other bad input
+    spikes = encode_for_deployment(x, enc_cfg, dep.n_inputs, default_seed=int(dep.provenance.get("seed", 0)))
     if not recorded and not given and spikes.shape[1] != dep.ticks_per_input:
         # the default encoder (threshold 0.5, one tick) would silently give a wrong answer here
-        raise SystemExit(
-            f"error: the deployment records no input encoding and takes {dep.ticks_per_input} ticks per input; "
+        raise ValueError(
+            f"the deployment records no input encoding and takes {dep.ticks_per_input} ticks per input; "
             f"the default encoding gives {spikes.shape[1]}: name one, e.g. --encoding regular --ticks "
             f"{dep.ticks_per_input}"
         )
     if spikes.shape[2] != dep.n_inputs:
-        raise SystemExit(
-            f"error: dataset {ds.name} encodes to {spikes.shape[2]} channels but the deployment expects "
+        raise ValueError(
+            f"dataset {ds.name} encodes to {spikes.shape[2]} channels but the deployment expects "
             f"{dep.n_inputs} inputs"
         )
     return spikes, y, ds.name

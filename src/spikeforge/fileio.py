@@ -3,6 +3,8 @@
 Every file spikeforge writes (deployments, models, checkpoints, results, reports, plots) goes through a
 temporary file in the destination's folder, renamed over the destination with :func:`os.replace` only once
 it is complete; on any error (or Ctrl-C) the temporary file is removed and the destination is untouched.
+The finished file gets the permissions a plain ``open(path, "w")`` would give it (``0o666`` less the umask),
+or keeps those of the file it replaces — not the owner-only ``0o600`` of a temporary file.
 """
 
 from __future__ import annotations
@@ -15,7 +17,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_output", "torch_save_atomic", "write_json_atomic", "write_text_atomic"]
+__all__ = ["atomic_output", "output_mode", "torch_save_atomic", "write_json_atomic", "write_text_atomic"]
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def output_mode(path: str | os.PathLike[str]) -> int:
+    """The mode ``path`` would have if written in place: its current one, else ``0o666 & ~umask``."""
+    try:
+        return Path(path).stat().st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_umask()
 
 
 @contextmanager
@@ -28,6 +44,7 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, output_mode(p))
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

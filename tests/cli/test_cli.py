@@ -77,8 +77,10 @@ def test_simulate_rejects_wrong_dataset_shape(tmp_path: Path, capsys: pytest.Cap
         return data.Dataset("digits", pad(ds.x_train), ds.y_train, pad(ds.x_test), ds.y_test, 10, ds.classes)
 
     monkeypatch.setattr(data, "load_dataset", wider)
-    with pytest.raises(SystemExit, match="72 channels but the deployment expects 64"):
-        main(["simulate", str(tmp_path / "r" / "deployment.sfd"), "-d", "digits"])
+    assert main(["simulate", str(tmp_path / "r" / "deployment.sfd"), "-d", "digits"]) == 2
+    assert "72 channels but the deployment expects 64" in " ".join(capsys.readouterr().err.split())
+    assert main(["simulate", str(tmp_path / "r" / "deployment.sfd"), "-d", "digits", "--threshold", "2"]) == 2
+    assert "error: threshold must be in [0, 1], got 2.0" in capsys.readouterr().err
 
 
 def test_recipes_listing_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -254,10 +256,10 @@ def test_convert_command_digital_loihi_writes_checked_deployment(tmp_path: Path,
     # without a recorded encoding the one-tick default would be wrong: refused, unless one is named
     del dep.provenance["encoding"]
     save(dep, tmp_path / "bare.sfd")
-    with pytest.raises(SystemExit) as e:
-        main(["simulate", str(tmp_path / "bare.sfd"), "-d", "digits", "--limit", "40"])
-    assert "records no input encoding and takes 16 ticks per input" in str(e.value)
-    assert "--encoding regular --ticks 16" in str(e.value)
+    assert main(["simulate", str(tmp_path / "bare.sfd"), "-d", "digits", "--limit", "40"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "records no input encoding and takes 16 ticks per input" in err
+    assert "--encoding regular --ticks 16" in err
     code, sim2 = run_json(capsys, "simulate", str(tmp_path / "bare.sfd"), "-d", "digits", "--limit", "40",
                           "--encoding", "regular", "--ticks", "16")
     assert code == 0 and isinstance(sim2, dict) and sim2["accuracy"] == res["snn_accuracy"]

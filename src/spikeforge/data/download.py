@@ -17,6 +17,8 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
+from spikeforge.fileio import output_mode
+
 from ._specs import IDX_FILES, SPECS, canonical_name
 from .idx import DatasetError
 from .locate import default_download_dir, find_idx_file
@@ -120,6 +122,7 @@ def fetch_verified(
             if got != sha256.lower():
                 failures.append(f"  - {url}: checksum mismatch (sha256 {got}, expected {sha256})")
                 continue
+            os.chmod(tmp, output_mode(dest))  # not mkstemp's owner-only mode
             os.replace(tmp, dest)
             return dest
         except (OSError, ValueError, http.client.HTTPException) as exc:  # URLError, DatasetError included

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import gzip
 import os
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from spikeforge.fileio import atomic_output
 
 __all__ = [
     "IDX_DTYPES",
@@ -180,16 +181,10 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     temporary file is removed.
     """
     p = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(p) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def write_idx(path: str | os.PathLike[str], array: np.ndarray) -> None:

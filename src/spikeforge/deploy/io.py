@@ -16,7 +16,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import warnings
 import zipfile
 import zlib
@@ -34,6 +33,7 @@ from spikeforge.deploy.deployment import (
     Deployment,
     DeploymentError,
 )
+from spikeforge.fileio import atomic_output
 from spikeforge.hardware.rules import DesignRuleError, check
 from spikeforge.hardware.spec import ChipSpec
 
@@ -98,20 +98,13 @@ def save(deployment: Deployment, path: str | os.PathLike[str], *, check_rules: b
         "core_labels": dep.core_labels,
         "arrays": arrays,
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+        with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("manifest.json", json.dumps(manifest, indent=1, default=_json_default))
             for fname, data in payload.items():
                 zf.writestr(fname, data)
-            zf.close()
-            fh.flush()
-            os.fsync(fh.fileno())  # the bytes are on disk before the rename makes them visible
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        fh.flush()
+        os.fsync(fh.fileno())  # the bytes are on disk before the rename makes them visible
     return path
 
 

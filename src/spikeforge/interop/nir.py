@@ -62,6 +62,7 @@ import numpy as np
 
 from spikeforge import __version__
 from spikeforge.deploy.deployment import Deployment
+from spikeforge.fileio import atomic_output
 from spikeforge.hardware.spec import ChipSpec, get_chip
 from spikeforge.sim.topology import analyse
 
@@ -541,16 +542,8 @@ def export_nir(
 
     graph, plan = _build(dep, approximate=approximate, ticks=ticks, embed=embed)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         nir.write(tmp, graph)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return plan
 
 
