@@ -391,9 +391,16 @@ def cmd_memory(a: argparse.Namespace) -> int:
     if not Path(a.deployment).is_file():
         raise FileNotFoundError(f"{a.deployment}: no such file")
     if _is_deployment_file(a.deployment):
+        given = [f for f, v in (("--bits", a.bits), ("--input-shape", a.input_shape)) if v is not None]
+        if given:  # a deployment's weights and layer shapes are what it stores: refuse rather than ignore
+            verb = "apply" if len(given) > 1 else "applies"
+            raise ValueError(f"{' and '.join(given)} {verb} to PyTorch models; {a.deployment} is a deployment "
+                             "(its stored weights are analysed as they are; --source picks crossbar or effective)")
         rep = memory_report(load(a.deployment), source=a.source)
         what = a.source
     else:
+        a.bits = 8 if a.bits is None else a.bits
+        a.input_shape = "1,28,28" if a.input_shape is None else a.input_shape
         rep = _memory_report_of_model(a)
         what = f"{a.bits}-bit weights"
     if a.json:
@@ -640,9 +647,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--source", choices=("crossbar", "effective"), default="crossbar",
                     help="deployments: store the binary crossbar (what TrueNorth holds) or the signed effective "
                     "weights")
-    sp.add_argument("--bits", type=int, default=8, help="PyTorch models: weight bits (symmetric per-tensor codes)")
-    sp.add_argument("--input-shape", default="1,28,28",
-                    help="PyTorch models: input shape C,H,W (gives each convolution its feature-map size)")
+    sp.add_argument("--bits", type=int, default=None,
+                    help="PyTorch models: weight bits, 1-16 (symmetric per-tensor codes; default 8)")
+    sp.add_argument("--input-shape", default=None,
+                    help="PyTorch models: input shape C,H,W (gives each convolution its feature-map size; "
+                    "default 1,28,28)")
     sp.add_argument("--allow-pickle", action="store_true", help="allow loading a pickled module (trusted files)")
     common(sp)
     sp.set_defaults(fn=cmd_memory)

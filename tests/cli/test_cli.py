@@ -124,6 +124,9 @@ def test_memory_command_names_cheapest_encoding(tmp_path: Path, capsys: pytest.C
     assert rep["cheapest"]["training"] == best
     # the dense 1-bit crossbar stores exactly axons x neurons bits per core
     assert totals["Crossbar"]["footprint_bits"] == 256 * 256
+    # model-only options are refused for a deployment instead of silently ignored
+    assert main(["memory", str(tmp_path / "r" / "deployment.sfd"), "--bits", "4"]) == 2
+    assert "--bits applies to PyTorch models" in " ".join(capsys.readouterr().err.split())
 
 
 def test_memory_command_on_pytorch_models(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
