@@ -147,18 +147,26 @@ def cmd_recipes(a: argparse.Namespace) -> int:
 
 
 def cmd_chips(a: argparse.Namespace) -> int:
-    from spikeforge.hardware import PRESETS
+    from spikeforge.hardware import PRESETS, get_chip
+    from spikeforge.hardware.chipfile import chip_to_toml
 
-    if a.json:
-        _emit_json({k: v.to_dict() for k, v in PRESETS.items()})
+    chips = [get_chip(c) for c in a.chips] if a.chips else list(PRESETS.values())
+    if a.toml:
+        if len(chips) != 1:
+            raise ValueError("--toml prints one chip: name one preset or chip file")
+        sys.stdout.write(chip_to_toml(chips[0]))
         return 0
-    t = Table(title="chip presets (every parameter: spikeforge chips --json)")
-    t.add_column("")
-    for p in PRESETS.values():
-        t.add_column(p.name, no_wrap=True)
+    if a.json:
+        _emit_json({c.name: c.to_dict() for c in chips})
+        return 0
+    t = Table(title="chips (every parameter: spikeforge chips --json; a chip file to edit: spikeforge chips NAME "
+              "--toml)")
+    t.add_column("", no_wrap=True)
+    for p in chips:
+        t.add_column(p.name + (f" (from {p.base})" if p.base else ""))
 
     def row(label: str, fn: Any) -> None:
-        t.add_row(label, *(fn(p, p.core) for p in PRESETS.values()))
+        t.add_row(label, *(fn(p, p.core) for p in chips))
 
     row("cores per chip", lambda p, c: f"{p.cores_per_chip} ({p.mesh_rows} x {p.mesh_cols})")
     row("chips per board", lambda p, c: str(p.max_chips))
@@ -576,7 +584,11 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp)
     sp.set_defaults(fn=cmd_recipes)
 
-    sp = sub.add_parser("chips", help="list chip presets")
+    sp = sub.add_parser("chips", help="list chip presets, or compare chips / print a chip file")
+    sp.add_argument("chips", nargs="*", metavar="CHIP",
+                    help="presets or chip files (.toml/.json) to show side by side (default: every preset)")
+    sp.add_argument("--toml", action="store_true",
+                    help="print the one CHIP as a chip file, a starting point for your own (docs/chip-model.md)")
     common(sp)
     sp.set_defaults(fn=cmd_chips)
 
@@ -620,8 +632,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("convert", help="convert a trained ANN (Linear/Conv2d + ReLU) by layer-wise constrained solves")
     sp.add_argument("model", help="model file written by spikeforge.methods.layerwise.api.save_model")
     sp.add_argument("--constraints", choices=("digital", "analog", "hybrid"), default="digital")
-    sp.add_argument("--chip", choices=("truenorth", "loihi-like"), default="truenorth",
-                    help="target for digital constraints")
+    sp.add_argument("--chip", default="truenorth",
+                    help="target for digital constraints: a preset (truenorth, loihi-like) or a chip file")
     sp.add_argument("--ticks", type=_ticks_arg, default=32,
                     help="rate-coding window T, or 'auto': the shortest of 4, 8, 16, 32, 64 whose network is within "
                          "--max-gap points of the ANN on held-out training images")
@@ -669,7 +681,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("import-nir", help="read a NIR graph into a deployment")
     sp.add_argument("source", help="input .nir file")
     sp.add_argument("--out", help="output .sfd (default: input with suffix .sfd)")
-    sp.add_argument("--chip", help="chip preset (default: the embedded one, else truenorth)")
+    sp.add_argument("--chip", help="chip preset or chip file (default: the embedded one, else truenorth)")
     sp.add_argument("--approximate", action="store_true", help="allow approximations, recorded in provenance")
     sp.add_argument("--ticks", type=int, help="exactness horizon in ticks")
     common(sp)
@@ -713,7 +725,8 @@ def _run(a: argparse.Namespace) -> int:
         return int(a.fn(a))
     except (DeploymentError, DesignRuleError, DatasetError, RecipeError, NIRUnavailableError, ValueError,
             KeyError) as e:
-        err_console.print(f"[bold red]error:[/bold red] {escape(str(e))}", highlight=False)
+        msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)  # a KeyError's str() adds quotes
+        err_console.print(f"[bold red]error:[/bold red] {escape(msg)}", highlight=False)
         return 2
     except OSError as e:  # a missing or unreadable file named on the command line
         msg = f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -142,10 +142,15 @@ class EnergyReport:
 
 
 def constants_for(chip: ChipSpec | str) -> EnergyConstants:
-    """The energy constants of a chip preset (``truenorth``: calibrated; ``loihi-like``: from Davies 2018).
+    """The energy constants of a chip (``truenorth``: calibrated; ``loihi-like``: from Davies 2018).
+
+    A user-defined chip (:func:`spikeforge.hardware.load_chip`) takes its base preset's constants with its
+    chip file's ``[energy]`` values replacing theirs; each inherited constant's source says that it is
+    assumed equal to the base preset's.
 
     Raises:
-        ValueError: no constants for that preset (pass ``constants=`` to :func:`estimate_energy`).
+        ValueError: no constants for that chip (pass ``constants=`` to :func:`estimate_energy`), or a
+            user-defined chip names an unknown constant.
     """
     name = chip if isinstance(chip, str) else chip.name
     if name == "truenorth":
@@ -154,8 +159,19 @@ def constants_for(chip: ChipSpec | str) -> EnergyConstants:
         return calibrated_truenorth_constants()
     if name == LOIHI_LIKE_CONSTANTS.chip:
         return LOIHI_LIKE_CONSTANTS
+    if isinstance(chip, ChipSpec) and chip.base in ("truenorth", LOIHI_LIKE_CONSTANTS.chip):
+        base = constants_for(chip.base)
+        given = dict(chip.energy)
+        unknown = sorted(set(given) - set(EnergyConstants.value_fields()))
+        if unknown:
+            raise ValueError(f"chip {chip.name!r}: unknown energy constant(s) {unknown}; "
+                             f"known: {', '.join(EnergyConstants.value_fields())}")
+        sources = {k: (f"chip file of {chip.name!r}" if k in given else
+                       f"assumed equal to the {chip.base} preset's: {base.sources.get(k, '')}")
+                   for k in EnergyConstants.value_fields()}
+        return replace(base, chip=chip.name, sources=sources, **given)
     raise ValueError(
-        f"no energy constants for chip preset {name!r} (known: truenorth, loihi-like); "
+        f"no energy constants for chip {name!r} (known: truenorth, loihi-like, and chips derived from them); "
         "pass constants=EnergyConstants(...) explicitly"
     )
 
@@ -295,7 +311,11 @@ def estimate_energy(
         regime_text,
         f"tick rate {hz:g} Hz" + (" (chip default)" if tick_hz is None else " (override)"),
         policy,
-        f"constants for {const.chip!r}" + (" (caller-supplied)" if constants is not None else " (preset)"),
+        f"constants for {const.chip!r}" + (
+            " (caller-supplied)" if constants is not None
+            else " (preset)" if not spec.base
+            else f" (the {spec.base} preset's" + (f", with {', '.join(k for k, _ in spec.energy)} from the chip "
+                                                  "file)" if spec.energy else "; assumed to carry over)")),
         "axon events are not priced separately: on a crossbar their cost is in the synaptic events they "
         "cause",
     )

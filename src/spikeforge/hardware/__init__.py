@@ -1,5 +1,6 @@
 """Chip specifications, presets and design rules."""
 
+from spikeforge.hardware.chipfile import ChipFileError, load_chip, save_chip
 from spikeforge.hardware.rules import DESIGN_RULES, DesignRule, DesignRuleError, Violation, check
 from spikeforge.hardware.spec import LOIHI_LIKE, PRESETS, TRUENORTH, ChipSpec, CoreSpec, get_chip
 
@@ -8,6 +9,7 @@ __all__ = [
     "LOIHI_LIKE",
     "PRESETS",
     "TRUENORTH",
+    "ChipFileError",
     "ChipSpec",
     "CoreSpec",
     "DesignRule",
@@ -15,4 +17,6 @@ __all__ = [
     "Violation",
     "check",
     "get_chip",
+    "load_chip",
+    "save_chip",
 ]

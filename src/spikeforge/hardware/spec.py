@@ -119,6 +119,11 @@ class ChipSpec:
         max_chips: how many chips one deployment may span (a board of tiled chips).
         description: one line for ``spikeforge`` listings.
         source: where the numbers come from.
+        base: for a user-defined chip (:func:`spikeforge.hardware.load_chip`), the preset it was derived
+            from: the parameters its file leaves out and its energy constants come from there; ``""`` for
+            the presets themselves.
+        energy: for a user-defined chip, ``(name, value)`` pairs that replace the base preset's energy
+            constants (fields of :class:`spikeforge.energy.EnergyConstants`).
     """
 
     name: str
@@ -129,6 +134,17 @@ class ChipSpec:
     max_chips: int = 16
     description: str = ""
     source: str = ""
+    base: str = ""
+    energy: tuple[tuple[str, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("ChipSpec: name must not be empty")
+        if self.mesh_rows <= 0 or self.mesh_cols <= 0 or self.max_chips <= 0:
+            raise ValueError("ChipSpec: mesh_rows, mesh_cols and max_chips must be positive")
+        if not (isinstance(self.tick_hz, int | float) and 0 < self.tick_hz < float("inf")):
+            raise ValueError(f"ChipSpec: tick_hz must be a finite number > 0, got {self.tick_hz!r}")
+        object.__setattr__(self, "energy", tuple((str(k), float(v)) for k, v in self.energy))
 
     @property
     def cores_per_chip(self) -> int:
@@ -139,6 +155,13 @@ class ChipSpec:
         """Plain-data form (JSON-serialisable)."""
         d = asdict(self)
         d["core"]["reset_modes"] = list(self.core.reset_modes)
+        # a user-defined chip's extra fields only (preset files stay as they were before these fields existed)
+        if not self.base:
+            del d["base"]
+        if self.energy:
+            d["energy"] = dict(self.energy)
+        else:
+            del d["energy"]
         return d
 
     @classmethod
@@ -146,12 +169,16 @@ class ChipSpec:
         """Inverse of :meth:`to_dict`."""
         core = dict(d["core"])  # type: ignore[call-overload]
         core["reset_modes"] = tuple(core["reset_modes"])
-        # fields added after a file was written take the value of the preset of the same name (else the default)
-        preset = PRESETS.get(str(d.get("name")))
+        # fields added after a file was written take the value of the preset of the same name, or of a
+        # user-defined chip's base preset (else the default)
+        preset = PRESETS.get(str(d.get("name"))) or PRESETS.get(str(d.get("base", "")))
         if preset is not None:
             for key, value in asdict(preset.core).items():
                 core.setdefault(key, tuple(value) if key == "reset_modes" else value)
         rest = {k: v for k, v in d.items() if k != "core"}
+        energy = rest.get("energy")
+        if isinstance(energy, dict):
+            rest["energy"] = tuple(energy.items())
         return cls(core=CoreSpec(**core), **rest)  # type: ignore[arg-type]
 
 
@@ -207,9 +234,19 @@ LOIHI_LIKE = ChipSpec(
 PRESETS: dict[str, ChipSpec] = {TRUENORTH.name: TRUENORTH, LOIHI_LIKE.name: LOIHI_LIKE}
 
 
+def is_chip_file(name: str) -> bool:
+    """Whether ``name`` names a chip file (``.toml`` / ``.json``) rather than a preset."""
+    return str(name).lower().endswith((".toml", ".json"))
+
+
 def get_chip(name: str) -> ChipSpec:
-    """Return the preset called ``name``; raises ``KeyError`` listing the known presets."""
-    try:
+    """The preset called ``name``, or the user-defined chip in the file ``name`` (``.toml`` / ``.json``, see
+    :func:`spikeforge.hardware.load_chip`). Raises ``KeyError`` listing the known presets for an unknown name."""
+    if name in PRESETS:
         return PRESETS[name]
-    except KeyError:
-        raise KeyError(f"unknown chip preset {name!r}; known presets: {', '.join(sorted(PRESETS))}") from None
+    if is_chip_file(name):
+        from spikeforge.hardware.chipfile import load_chip
+
+        return load_chip(name)
+    raise KeyError(f"unknown chip preset {name!r}; known presets: {', '.join(sorted(PRESETS))} (or a chip file "
+                   "name.toml / name.json, see docs/chip-model.md)")

@@ -76,6 +76,12 @@ def _load_file(name_or_path: str | Path | None) -> Recipe:
     for key in ("name", "method"):
         if key not in cfg:
             raise RecipeError(f"{source}: missing required key {key!r}")
+    chip = cfg.get("chip")
+    if isinstance(chip, str) and chip.lower().endswith((".toml", ".json")) and not Path(chip).is_absolute() \
+            and not source.startswith("spikeforge/recipes/"):
+        beside = Path(source).parent / chip  # a chip file named relative to the recipe file
+        if beside.is_file():
+            cfg["chip"] = str(beside)
     description = str(cfg.get("description", ""))
     return Recipe(name=str(cfg["name"]), method=str(cfg["method"]), description=description, source=source,
                   config=cfg, summary=str(cfg.get("summary", "")) or _first_sentence(description))

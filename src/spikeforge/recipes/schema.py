@@ -125,14 +125,16 @@ COMMON_KEYS: dict[str, Key] = {
 @dataclass(frozen=True)
 class RecipeSchema:
     """What a method's recipe may hold: ``tables`` (table name → key → :class:`Key`) and top-level ``keys``
-    beyond :data:`COMMON_KEYS`. A table mapped to ``None`` is free-form (checked by the method itself)."""
+    beyond ``common`` (:data:`COMMON_KEYS` for recipes). A table mapped to ``None`` is free-form (checked by
+    the method itself). Chip files (:mod:`spikeforge.hardware.chipfile`) use the same checks."""
 
     tables: Mapping[str, Mapping[str, Key] | None]
     keys: Mapping[str, Key] = field(default_factory=dict)
+    common: Mapping[str, Key] = field(default_factory=lambda: dict(COMMON_KEYS))
 
     def problems(self, config: Mapping[str, Any]) -> list[str]:
         """Every unknown table, unknown key and wrongly typed value in ``config``, one message each."""
-        top = {**COMMON_KEYS, **self.keys}
+        top = {**self.common, **self.keys}
         out: list[str] = []
         for name, value in config.items():
             if name in self.tables:
