@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.helpers import random_deployment
 
+from helpers import random_deployment
 from spikeforge.cli import main
 from spikeforge.deploy import load, save
 from spikeforge.energy import estimate_energy

@@ -1,4 +1,5 @@
-"""Data layer: IDX files, datasets (MNIST, Fashion-MNIST, digits), locating, downloading, spike encoding.
+"""Data layer: IDX files, datasets (MNIST, Fashion-MNIST, digits, your own ``.npz``), locating, downloading,
+spike encoding.
 
 See ``docs/datasets.md`` for where data is looked for and how to download and verify it.
 """
@@ -17,6 +18,7 @@ from .locate import (
     search_places,
     user_cache_dir,
 )
+from .npz import is_npz_dataset, load_npz_dataset, save_npz_dataset
 
 __all__ = [
     "DIGITS_N_TRAIN",
@@ -34,12 +36,15 @@ __all__ = [
     "data_roots",
     "download_dataset",
     "fetch_verified",
+    "is_npz_dataset",
     "list_datasets",
     "load_cifar10",
     "load_dataset",
+    "load_npz_dataset",
     "locate_dataset",
     "read_idx",
     "regular_encode",
+    "save_npz_dataset",
     "search_places",
     "thermometer_encode",
     "threshold_encode",

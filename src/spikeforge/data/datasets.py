@@ -172,7 +172,8 @@ def load_dataset(
     ----------
     name
         One of :func:`list_datasets` (``"mnist"``, ``"fashion-mnist"``, ``"digits"``); case and
-        ``_``/``-`` are ignored.
+        ``_``/``-`` are ignored. Or the path of your own ``.npz`` dataset file
+        (:mod:`spikeforge.data.npz`).
     data_dir
         Explicit data root (CLI ``--data-dir``), searched before ``$SPIKEFORGE_DATA`` and the user
         cache; files are looked for in ``data_dir/<name>/``. Ignored for ``"digits"``.
@@ -192,6 +193,10 @@ def load_dataset(
     DatasetError
         If a file is malformed, or images and labels disagree in count or range.
     """
+    if str(name).lower().endswith(".npz"):
+        from .npz import load_npz_dataset
+
+        return load_npz_dataset(name)
     name = canonical_name(name)
     if name == "digits":
         return _load_digits()

@@ -76,15 +76,25 @@ def _load_file(name_or_path: str | Path | None) -> Recipe:
     for key in ("name", "method"):
         if key not in cfg:
             raise RecipeError(f"{source}: missing required key {key!r}")
-    chip = cfg.get("chip")
-    if isinstance(chip, str) and chip.lower().endswith((".toml", ".json")) and not Path(chip).is_absolute() \
-            and not source.startswith("spikeforge/recipes/"):
-        beside = Path(source).parent / chip  # a chip file named relative to the recipe file
-        if beside.is_file():
-            cfg["chip"] = str(beside)
+    if not source.startswith("spikeforge/recipes/"):  # files a user's recipe names relative to itself
+        _resolve_beside(cfg, ("chip",), (".toml", ".json"), Path(source).parent)
+        data = cfg.get("data")
+        if isinstance(data, dict):
+            _resolve_beside(data, ("dataset",), (".npz",), Path(source).parent)
     description = str(cfg.get("description", ""))
     return Recipe(name=str(cfg["name"]), method=str(cfg["method"]), description=description, source=source,
                   config=cfg, summary=str(cfg.get("summary", "")) or _first_sentence(description))
+
+
+def _resolve_beside(table: dict[str, Any], keys: Sequence[str], suffixes: tuple[str, ...], folder: Path) -> None:
+    """Point each relative file name of ``keys`` (ending in ``suffixes``) at ``folder`` if the file is there
+    (a chip file or dataset beside the recipe), else leave it relative to the working directory."""
+    for key in keys:
+        value = table.get(key)
+        if isinstance(value, str) and value.lower().endswith(suffixes) and not Path(value).is_absolute():
+            beside = folder / value
+            if beside.is_file():
+                table[key] = str(beside)
 
 
 def recipe_text(name_or_path: str | Path | None = None) -> str:
