@@ -304,6 +304,12 @@ def cmd_simulate(a: argparse.Namespace) -> int:
     spikes, y, name = _encoded_dataset(a, dep)
     r = evaluate_deployment(dep, spikes, y, name=name, regime=a.regime, tick_hz=a.tick_hz,
                             batch_size=a.batch_size, progress=not a.json, metrics=a.metrics, replay=a.replay)
+    if a.report:
+        from spikeforge.report import write_report
+
+        # the report's activity, metrics and raster come from (at most) the first 256 of these inputs
+        r["report"] = str(write_report(a.report, dep, {**r, "source": str(a.deployment), "split": a.split},
+                                       inputs=spikes[:256], title=f"{Path(a.deployment).name} on {name}"))
     if a.json:
         _emit_json(r)
     else:
@@ -312,6 +318,8 @@ def cmd_simulate(a: argparse.Namespace) -> int:
             from spikeforge.metrics import metrics_rows
 
             console.print(_table("metrics (NeuroBench-style)", metrics_rows(r["metrics"])))
+        if a.report:
+            console.print(f"report: {r['report']}")
     return 0
 
 
@@ -602,7 +610,8 @@ def build_parser() -> argparse.ArgumentParser:
                                ("energy", cmd_energy, "energy breakdown of a deployment on a dataset")):
         sp = sub.add_parser(name, help=helptext)
         sp.add_argument("deployment")
-        sp.add_argument("-d", "--dataset", required=True, help="mnist, fashion-mnist or digits")
+        sp.add_argument("-d", "--dataset", required=True,
+                        help="mnist, fashion-mnist, digits, or your own .npz file (docs/datasets.md)")
         sp.add_argument("--split", choices=("test", "train"), default="test")
         sp.add_argument("--limit", type=_positive_int, help="use only the first N inputs")
         sp.add_argument("--regime", choices=("auto", "sequential", "pipelined"), default="auto",
@@ -623,9 +632,12 @@ def build_parser() -> argparse.ArgumentParser:
                             help="stochastic deployments: K runs with PRN seeds seed … seed+K-1, accuracy and "
                                  "energy as mean ± std")
         sp.add_argument("--levels", dest="enc_levels", type=int, help="thermometer encoder levels per pixel")
-        sp.add_argument("--metrics", action="store_true", help="also compute NeuroBench-style metrics")
-        sp.add_argument("--replay", action="store_true",
-                        help="with --metrics: re-run inputs to count effective ACs and membrane updates exactly")
+        if name == "simulate":  # (energy reports the energy terms only: these would be ignored there)
+            sp.add_argument("--metrics", action="store_true", help="also compute NeuroBench-style metrics")
+            sp.add_argument("--replay", action="store_true",
+                            help="with --metrics: re-run inputs to count effective ACs and membrane updates exactly")
+            sp.add_argument("--report", metavar="DIR",
+                            help="also write a run report there (index.md, plots, metrics.json), as `run` does")
         common(sp, data=True)
         sp.set_defaults(fn=fn)
 
@@ -638,7 +650,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="rate-coding window T, or 'auto': the shortest of 4, 8, 16, 32, 64 whose network is within "
                          "--max-gap points of the ANN on held-out training images")
     sp.add_argument("--max-gap", type=float, default=1.0, help="with --ticks auto: accuracy gap allowed, points")
-    sp.add_argument("-d", "--dataset", default="mnist", help="calibration and test data")
+    sp.add_argument("-d", "--dataset", default="mnist", help="calibration and test data (a name or a .npz file)")
     sp.add_argument("--calib", type=int, default=2000, help="calibration images")
     sp.add_argument("--test", type=int, default=2000, help="test images")
     sp.add_argument("--keep", type=float, default=1.0, help="fraction of hidden neurons kept (node pruning)")

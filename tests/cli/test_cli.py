@@ -187,7 +187,7 @@ def test_memory_and_convert_name_bad_model_files(tmp_path: Path, capsys: pytest.
 
 
 @pytest.mark.parametrize(("args", "expect"), [
-    (["-d", "mnist"], "does not accept mnist images"),  # a digits (64-input) model on 784-pixel images
+    (["-d", "WIDE.npz"], "wide.npz images (shape (1, 28, 28))"),  # a digits (64-input) model on 784-pixel images
     (["--keep", "1.5"], "keep must be a fraction in (0, 1], got 1.5"),
     (["--keep", "0"], "keep must be a fraction in (0, 1], got 0.0"),
     (["--ticks", "0"], "ticks must be >= 1, got 0"),
@@ -202,6 +202,12 @@ def test_convert_names_bad_settings(tmp_path: Path, capsys: pytest.CaptureFixtur
     from spikeforge.methods.layerwise.api import save_model
 
     path = save_model(build_model("mlp:64-16-10"), "mlp:64-16-10", tmp_path / "m.pt")
+    if "WIDE.npz" in args:  # 28x28 images (as MNIST's) from a small dataset file: no download needed
+        rng = np.random.default_rng(0)
+        np.savez(tmp_path / "wide.npz", x_train=rng.integers(0, 256, (80, 28, 28), dtype=np.uint8),
+                 y_train=np.arange(80) % 10, x_test=rng.integers(0, 256, (60, 28, 28), dtype=np.uint8),
+                 y_test=np.arange(60) % 10)
+        args = [str(tmp_path / "wide.npz") if a == "WIDE.npz" else a for a in args]
     argv = ["convert", str(path), "-d", "digits", "--calib", "50", "--test", "50", "--out", str(tmp_path / "o"), *args]
     assert main(argv) == 2
     assert expect in " ".join(capsys.readouterr().err.split())
@@ -373,3 +379,17 @@ def test_simulate_over_prng_seeds(tmp_path: Path, capsys: pytest.CaptureFixture[
         assert message in capsys.readouterr().err
     assert main(["simulate", str(plain), "-d", "digits", "--limit", "5", "--prng-repeats", "2"]) == 2
     assert "uses no stochastic mode" in capsys.readouterr().err
+
+
+def test_simulate_writes_a_report_for_any_deployment(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "template-digits", "--out", str(tmp_path / "r"), "--no-report", "--json"]) == 0
+    capsys.readouterr()
+    rep = tmp_path / "rep"
+    code, res = run_json(capsys, "simulate", str(tmp_path / "r" / "deployment.sfd"), "-d", "digits",
+                         "--limit", "40", "--report", str(rep))
+    assert code == 0 and isinstance(res, dict) and res["report"] == str(rep / "index.md")
+    for f in ("index.md", "results.json", "metrics.json", "accuracy_vs_energy.png", "chip_map.png", "raster.png"):
+        assert (rep / f).is_file(), f
+    saved = json.loads((rep / "results.json").read_text())
+    assert saved["accuracy"] == res["accuracy"] and saved["n_inputs"] == 40 and saved["split"] == "test"
+    assert "# Run report: deployment.sfd on digits" in (rep / "index.md").read_text()
