@@ -41,7 +41,7 @@ def test_one_destination_rule_enforced() -> None:
 
 def _random_copy(spec: NetworkSpec, seed: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     rng = np.random.default_rng(seed)
-    xb = [(rng.random((lay.n_cores, 256, lay.neurons)) < 0.3).astype(np.int16) for lay in spec.layers]
+    xb = [(rng.random((lay.n_cores, spec.n_axons, lay.neurons)) < 0.3).astype(np.int16) for lay in spec.layers]
     lk = [rng.integers(-6, 3, (lay.n_cores, lay.neurons)).astype(np.int32) for lay in spec.layers]
     return xb, lk
 
@@ -61,6 +61,43 @@ def test_deployment_matches_numpy_evaluation_spike_for_spike() -> None:
     _, layers = evaluate_binary_network(spec, copies[0], x, return_layers=True)
     np.testing.assert_array_equal(raster[0, :4, :64, :].transpose(2, 0, 1).reshape(64, -1), layers[0])
     np.testing.assert_array_equal(raster[1, 4, :250, :].T, layers[1])
+
+
+def test_layouts_for_other_core_shapes_and_padding_onto_larger_cores() -> None:
+    """A custom layout is built for the chip's core shape; a layout is placed on cores at least as large (the
+    rest unused) and refused on smaller ones; either way the simulator equals the numpy evaluation."""
+    import dataclasses
+
+    from spikeforge.hardware import TRUENORTH
+    from spikeforge.methods.corenet.checkpoints import _cache_key
+    from spikeforge.methods.corenet.topology import network_from_config
+
+    small_core = dataclasses.replace(TRUENORTH.core, n_axons=64, n_neurons=64)
+    cfg = {"name": "tiny", "window": 8, "input_neurons": 64, "output_neurons": 50}
+    spec = network_from_config(cfg, (8, 8), 2, core=small_core)
+    assert (spec.n_axons, spec.n_neurons, spec.n_axon_types) == (64, 64, 4)
+    assert spec.layers[0].sources.shape == (1, 64) and spec.layers[1].sources.shape == (1, 64)
+    with pytest.raises(ValueError, match=r"250 neurons per core not in 1\.\.64"):
+        network_from_config({**cfg, "output_neurons": 250}, (8, 8), 2, core=small_core)
+    x = (np.random.default_rng(4).random((32, 1, 64)) < 0.4).astype(np.uint8)
+    copy = _random_copy(spec, 5)
+    small_chip = dataclasses.replace(TRUENORTH, name="tn-64", core=small_core, base="truenorth")
+    big_chip = dataclasses.replace(TRUENORTH, name="tn-512", core=dataclasses.replace(TRUENORTH.core, n_axons=512),
+                                   base="truenorth")
+    want = evaluate_binary_network(spec, copy, x)
+    for chip in (small_chip, big_chip):
+        dep = build_deployment(spec, [copy], chip=chip)
+        check(dep)
+        np.testing.assert_array_equal(simulate_pipelined(dep, x, lanes=32, device="cpu").class_counts, want)
+    wide = small_network(signs="pm1")
+    dep = build_deployment(wide, [_random_copy(wide, 1)], chip=big_chip)  # 256-axon layout on 512-axon cores
+    assert dep.crossbar.shape == (5, 512, 256) and not dep.crossbar[:, 256:].any()
+    with pytest.raises(ValueError, match=r"laid out for 256x256 cores .* tn-64's cores are 64x64"):
+        build_deployment(wide, [_random_copy(wide, 1)], chip=small_chip)
+    # training caches keep apart layouts that differ only in the core shape
+    tc = TrainConfig()
+    assert "core" not in _cache_key("binary", wide, 1, {}, tc)
+    assert _cache_key("binary", spec, 1, {}, tc)["core"] == [64, 64, 4]
 
 
 def test_checkpoint_resume_reproduces_uninterrupted_run(tmp_path) -> None:

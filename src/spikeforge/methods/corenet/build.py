@@ -54,9 +54,12 @@ def build_deployment(
     """
     chip_spec = get_chip(chip) if isinstance(chip, str) else chip
     core = chip_spec.core
-    if (core.n_axons, core.n_neurons) != (spec.n_axons, spec.n_neurons) or core.n_axon_types < spec.n_axon_types:
+    if core.n_axons < spec.n_axons or core.n_neurons < spec.n_neurons or core.n_axon_types < spec.n_axon_types:
         raise ValueError(f"network {spec.name} is laid out for {spec.n_axons}x{spec.n_neurons} cores with "
-                         f"{spec.n_axon_types} axon types; chip {chip_spec.name} differs")
+                         f"{spec.n_axon_types} axon types; chip {chip_spec.name}'s cores are {core.n_axons}x"
+                         f"{core.n_neurons} with {core.n_axon_types}: lay it out for them (a custom [network] "
+                         "layout is built for the recipe's chip)")
+    a_sp, n_sp, t_sp = spec.n_axons, spec.n_neurons, spec.n_axon_types  # larger cores: the rest stays unused
     if not copies:
         raise ValueError("need at least one copy")
     per = spec.n_cores
@@ -92,9 +95,9 @@ def build_deployment(
                 raise ValueError(f"copy {ci} layer {lay.name}: crossbar entries must be 0 or 1")
             g = base + offs[li] + np.arange(lay.n_cores)
             used = lay.sources >= 0  # (C, A)
-            dep.crossbar[g, :, :n] = (xb * used[:, :, None]).astype(np.int16)
-            dep.axon_type[g] = spec.axon_types[li]
-            dep.weights[g] = spec.type_weights[li]
+            dep.crossbar[g, :a_sp, :n] = (xb * used[:, :, None]).astype(np.int16)
+            dep.axon_type[g, :a_sp] = spec.axon_types[li]
+            dep.weights[g, :n_sp, :t_sp] = spec.type_weights[li]
             lk_int = np.clip(np.round(lk), core.leak_min, core.leak_max).astype(np.int32)
             dep.leak[g, :n] = lk_int
             dep.enabled[g, :n] = True

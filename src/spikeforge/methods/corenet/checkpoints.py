@@ -51,6 +51,9 @@ def _cache_key(method: str, spec: NetworkSpec, copies: int, mcfg: dict[str, Any]
                 del tkey[f]
     key: dict[str, Any] = {"method": method, "network": spec.describe(), "copies": copies, "model": mcfg,
                            "train": tkey}
+    core = [spec.n_axons, spec.n_neurons, spec.n_axon_types]
+    if core != [256, 256, 4]:  # a layout for other cores (a user-defined chip): its shapes differ
+        key["core"] = core
     if init is not None:
         key["init"] = init
     return key

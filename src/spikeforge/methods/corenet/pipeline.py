@@ -105,7 +105,7 @@ def run_corenet(
 
     ds = cdata.load(dcfg.get("dataset", "mnist"), data_dir)
     img = tuple(int(v) for v in ds.x_train.shape[1:])
-    spec = network_from_config(dict(ncfg), img, int(ds.n_classes))
+    spec = network_from_config(dict(ncfg), img, int(ds.n_classes), core=chip.core)
     model = make_model(spec, train_copies(ensemble), dict(config.get("model", {})), seed, chip)
     # a checkpoint of other settings in out_dir (an edited recipe) is not resumed: training starts afresh
     key = _cache_key(method, spec, train_copies(ensemble), dict(config.get("model", {})), tcfg)

@@ -40,9 +40,12 @@ Two published-size networks are provided:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from spikeforge.hardware.spec import CoreSpec
 
 SignScheme = Literal["perm2", "pm1"]
 
@@ -100,11 +103,11 @@ class NetworkSpec:
     type_weights: tuple[np.ndarray, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
+        self.validate()  # before the signs are drawn for the layers' shapes
         if not self.axon_types:
             at, tw = _draw_signs(self)
             object.__setattr__(self, "axon_types", at)
             object.__setattr__(self, "type_weights", tw)
-        self.validate()
 
     # ---------------------------------------------------------------- derived quantities
     @property
@@ -271,17 +274,22 @@ def build_network(
     output_neurons: int = 250,
     signs: SignScheme = "perm2",
     sign_seed: int = 0,
+    n_axons: int = 256,
+    n_neurons: int = 256,
+    n_axon_types: int = 4,
 ) -> NetworkSpec:
-    """A windowed input layer, hidden core layers ``(cores, neurons)`` and an output layer, interleaved routing."""
+    """A windowed input layer, hidden core layers ``(cores, neurons)`` and an output layer, interleaved routing,
+    on cores of ``n_axons`` x ``n_neurons`` with ``n_axon_types`` axon types (TrueNorth: 256, 256, 4)."""
     offsets = grid_offsets((int(input_shape[0]), int(input_shape[1])), window, stride)
-    layers = [CoreLayer("input", window_sources(input_shape, window, offsets), input_neurons)]
+    layers = [CoreLayer("input", window_sources(input_shape, window, offsets, n_axons), input_neurons)]
     up_c, up_n = len(offsets), input_neurons
     for i, (c, n) in enumerate(hidden):
-        layers.append(CoreLayer(f"hidden{i + 1}", interleaved_sources(up_c, up_n, c), n))
+        layers.append(CoreLayer(f"hidden{i + 1}", interleaved_sources(up_c, up_n, c, n_axons), n))
         up_c, up_n = c, n
-    layers.append(CoreLayer("output", interleaved_sources(up_c, up_n, output_cores), output_neurons))
+    layers.append(CoreLayer("output", interleaved_sources(up_c, up_n, output_cores, n_axons), output_neurons))
     return NetworkSpec(name=name, input_shape=tuple(input_shape), n_classes=n_classes, layers=tuple(layers),
-                       signs=signs, sign_seed=sign_seed)
+                       signs=signs, sign_seed=sign_seed, n_axons=n_axons, n_neurons=n_neurons,
+                       n_axon_types=n_axon_types)
 
 
 def small_network(signs: SignScheme = "perm2", sign_seed: int = 0) -> NetworkSpec:
@@ -327,8 +335,10 @@ NETWORK_KEYS: tuple[str, ...] = ("name", "signs", "sign_seed", *LAYOUT_KEYS)
 
 
 def network_from_config(cfg: dict[str, Any], input_shape: tuple[int, ...] = (28, 28),
-                        n_classes: int = 10) -> NetworkSpec:
-    """The network a recipe's ``[network]`` table describes.
+                        n_classes: int = 10, core: CoreSpec | None = None) -> NetworkSpec:
+    """The network a recipe's ``[network]`` table describes, for cores shaped as ``core`` (default TrueNorth's
+    256 x 256 with 4 axon types; a custom layout is built for the given core's shape, a preset keeps its
+    256 x 256 layout and needs cores at least that large).
 
     * Only ``name`` (``"small"`` | ``"large"``), ``signs``, ``sign_seed``: the preset, which needs 28x28 inputs
       and 10 classes.
@@ -376,8 +386,10 @@ def network_from_config(cfg: dict[str, Any], input_shape: tuple[int, ...] = (28,
     if ints["window"] > min(input_shape):
         raise ValueError(f"[network] window {ints['window']} is larger than the "
                          f"{input_shape[0]}x{input_shape[1]} image")
+    shape = {} if core is None else {"n_axons": core.n_axons, "n_neurons": core.n_neurons,
+                                     "n_axon_types": core.n_axon_types}
     try:
         return build_network(name, input_shape=(int(input_shape[0]), int(input_shape[1])), n_classes=n_classes,
-                             hidden=hidden, signs=signs, sign_seed=sign_seed, **ints)
+                             hidden=hidden, signs=signs, sign_seed=sign_seed, **ints, **shape)
     except ValueError as e:
         raise ValueError(f"[network] layout {name!r}: {e}") from None
