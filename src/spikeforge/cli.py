@@ -89,6 +89,16 @@ def cmd_run(a: argparse.Namespace) -> int:
     recipe = apply_overrides(load_recipe(a.recipe), a.set or [])
     validate_recipe(recipe)  # before anything is written
     out = Path(a.out) if a.out else Path("runs") / recipe.name
+    if a.dry_run:  # the settings the run would use, checked; nothing trained or written
+        plan = {"recipe": recipe.name, "method": recipe.method, "source": recipe.source,
+                "overrides": list(recipe.overrides), "out": str(out), "config": recipe.config}
+        if a.json:
+            _emit_json(plan)
+        else:
+            console.print(f"[bold]{recipe.name}[/bold] ({recipe.method}) from {escape(recipe.source)}: settings "
+                          f"valid; would write {escape(str(out))}")
+            print(json.dumps(recipe.config, indent=2))
+        return 0
     if not a.json:
         console.print(f"[bold]spikeforge run[/bold] {recipe.name} ({recipe.method}) → {out}")
         if recipe.description:
@@ -581,6 +591,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("recipe", nargs="?", help="shipped recipe name or path to a TOML file (default recipe if omitted)")
     sp.add_argument("--out", help="output folder (default runs/RECIPE)")
     sp.add_argument("--no-report", action="store_true", help="skip the report folder (plots, metrics, index.md)")
+    sp.add_argument("--dry-run", action="store_true",
+                    help="check the recipe (with its --set changes) and print the settings; run nothing")
     sp.add_argument("--set", action="append", metavar="TABLE.KEY=VALUE",
                     help="change one recipe setting (repeatable; VALUE is read as TOML, else as text), e.g. "
                          "--set train.epochs=5 --set data.dataset=fashion-mnist")

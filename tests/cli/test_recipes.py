@@ -223,3 +223,17 @@ def test_load_recipe_applies_overrides() -> None:
     rec = load_recipe("binary-small", ["train.epochs=2"])
     assert rec.config["train"]["epochs"] == 2 and rec.overrides == ("train.epochs=2",)
     assert load_recipe("binary-small").overrides == ()
+
+
+def test_dry_run_checks_and_prints_the_settings_without_running(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "never"
+    assert main(["run", "binary-small", "--set", "train.epochs=3", "--out", str(out), "--dry-run", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["config"]["train"]["epochs"] == 3 and plan["overrides"] == ["train.epochs=3"]
+    assert plan["out"] == str(out) and plan["method"] == "binary" and not out.exists()
+    assert main(["run", "binary-small", "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert "settings valid" in text and '"epochs": 30' in text
+    assert main(["run", "binary-small", "--set", "train.epoch=3", "--dry-run"]) == 2
+    assert "did you mean 'epochs'" in capsys.readouterr().err
