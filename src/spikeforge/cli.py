@@ -9,6 +9,7 @@
     spikeforge data list|verify|download     datasets
     spikeforge convert MODEL.pt ...          trained ANN → spiking deployment by layer-wise constrained solves
     spikeforge memory DEPLOYMENT             synaptic-memory footprint and energy per pass, by encoding
+    spikeforge compare RUN...                runs side by side: accuracy, µJ/image, the Pareto front
     spikeforge export-nir DEPLOYMENT OUT     NIR graph (exact, or --approximate with what was approximated)
     spikeforge import-nir IN.nir [--out F]   NIR graph → deployment
 
@@ -446,6 +447,36 @@ def cmd_memory(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(a: argparse.Namespace) -> int:
+    from spikeforge.report.compare import compare_runs
+
+    rows = compare_runs(a.runs)
+    datasets = sorted({str(r["dataset"]) for r in rows})
+    if len(datasets) > 1:
+        err_console.print(escape(f"warning: the runs are on different datasets ({', '.join(datasets)}): their "
+                                 "accuracies are not comparable"), style="yellow", highlight=False)
+    if a.plot:
+        from spikeforge.report.plots import plot_pareto
+
+        plot_pareto(rows, Path(a.plot))
+    if a.json:
+        _emit_json(rows)
+        return 0
+    t = Table(title=f"{len(rows)} runs by energy per image (* = Pareto-optimal: none is as accurate for less; "
+              "--json for ticks, FPS, settings)")
+    for col, just in (("run", "left"), ("method", "left"), ("dataset", "left"), ("chip", "left"),
+                      ("acc. %", "right"), ("µJ/image", "right"), ("cores", "right")):
+        t.add_column(col, justify=just, no_wrap=col in ("acc. %", "µJ/image", "cores"))  # type: ignore[arg-type]
+    for r in rows:
+        t.add_row(("* " if r["pareto"] else "  ") + escape(str(r["label"])), str(r["method"]), str(r["dataset"]),
+                  str(r["chip"]), f"{100 * r['accuracy']:.2f}", f"{r['uJ_per_image']:.4g}",
+                  str(r["cores"] if r["cores"] is not None else ""))
+    console.print(t)
+    if a.plot:
+        console.print(f"plot: {a.plot}")
+    return 0
+
+
 def cmd_export_nir(a: argparse.Namespace) -> int:
     from spikeforge.interop import export_nir_file
 
@@ -691,6 +722,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--allow-pickle", action="store_true", help="allow loading a pickled module (trusted files)")
     common(sp)
     sp.set_defaults(fn=cmd_memory)
+
+    sp = sub.add_parser("compare", help="runs side by side: accuracy, energy, the Pareto front (and a plot)")
+    sp.add_argument("runs", nargs="+", metavar="RUN",
+                    help="run folders (holding results.json) or results files, e.g. runs/*")
+    sp.add_argument("--plot", metavar="PNG", help="also draw accuracy against energy with the Pareto front")
+    common(sp)
+    sp.set_defaults(fn=cmd_compare)
 
     sp = sub.add_parser("export-nir", help="write a deployment as a NIR graph (fails on inexpressible features)")
     sp.add_argument("deployment")

@@ -113,6 +113,40 @@ def plot_accuracy_energy(
     return _save(fig, path)
 
 
+def plot_pareto(rows: Sequence[dict[str, Any]], path: Path, *, title: str = "accuracy vs energy per image"
+                ) -> Path:
+    """Runs compared (:func:`spikeforge.report.compare.compare_runs`): accuracy against energy per image (log
+    scale), Pareto-optimal runs filled and joined by the front's staircase, the others hollow."""
+    fig = Figure(figsize=(6.8, 4.6))
+    ax = fig.subplots()
+    front = sorted((r for r in rows if r.get("pareto")), key=lambda r: r["uJ_per_image"])
+    if len(front) > 1:
+        xs = [float(r["uJ_per_image"]) for r in front]
+        ys = [100 * float(r["accuracy"]) for r in front]
+        ax.step(xs, ys, where="post", color="#d62728", alpha=0.5, lw=1.2, label="Pareto front")
+    for r in rows:
+        e, acc = float(r["uJ_per_image"]), 100 * float(r["accuracy"])
+        if r.get("pareto"):
+            ax.scatter([e], [acc], s=55, zorder=3, color="#d62728")
+        else:
+            ax.scatter([e], [acc], s=55, zorder=3, facecolors="none", edgecolors="#555555")
+        ax.annotate(str(r["label"]), (e, acc), textcoords="offset points", xytext=(7, 4), fontsize=8)
+    energies = [float(r["uJ_per_image"]) for r in rows if float(r["uJ_per_image"]) > 0]
+    if energies:
+        ax.set_xscale("log")
+        lo, hi = min(energies), max(energies)
+        ax.set_xlim(10 ** np.floor(np.log10(lo / 2)), 10 ** np.ceil(np.log10(hi * 2)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("energy per image (µJ, log scale)")
+    ax.set_ylabel("accuracy (%)")
+    ax.grid(True, which="both", alpha=0.3)
+    if len(front) > 1:
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(title, fontsize=11)
+    return _save(fig, path)
+
+
 def _neuron_rows(dep: Deployment) -> tuple[dict[str, np.ndarray], list[tuple[str, np.ndarray, np.ndarray]]]:
     """Row index of every enabled neuron, grouped by layer: [(layer, cores, (c, N) row ids)]."""
     groups = layer_groups(dep)

@@ -1,0 +1,79 @@
+"""Side-by-side comparison of runs: accuracy against energy, and which runs are Pareto-optimal.
+
+Reads the ``results.json`` a run writes (``spikeforge run``, ``spikeforge simulate --json`` saved to a file,
+:func:`spikeforge.evaluate.evaluate_deployment`), one row per run. A run is on the *Pareto front* when no other
+run is at least as accurate at no more energy per image, and strictly better in one of the two.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ComparisonError", "compare_runs", "load_run", "pareto_front"]
+
+
+class ComparisonError(ValueError):
+    """A results file is missing, unreadable, or lacks the accuracy or the energy per image."""
+
+
+def load_run(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """One comparison row from a ``results.json`` (or a run folder holding one)."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "results.json"
+    if not p.is_file():
+        raise ComparisonError(f"{p}: no such results file (a run folder holds results.json)")
+    try:
+        r = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ComparisonError(f"{p}: not a readable results file ({e})") from None
+    if not isinstance(r, dict):
+        raise ComparisonError(f"{p}: a results file holds a JSON object, got {type(r).__name__}")
+    missing = [k for k in ("accuracy", "uJ_per_image") if not isinstance(r.get(k), int | float)]
+    if missing:
+        raise ComparisonError(f"{p}: no {' or '.join(missing)} (is it a spikeforge run's results.json?)")
+    energy: dict[str, Any] = r["energy"] if isinstance(r.get("energy"), dict) else {}
+    return {
+        "label": p.parent.name or str(p),
+        "path": str(p),
+        "method": r.get("method", ""),
+        "recipe": r.get("recipe", ""),
+        "dataset": r.get("dataset", ""),
+        "chip": energy.get("chip", r.get("chip", "")),
+        "accuracy": float(r["accuracy"]),
+        "uJ_per_image": float(r["uJ_per_image"]),
+        "cores": r.get("cores"),
+        "ticks_per_input": r.get("ticks_per_input"),
+        "fps": r.get("fps"),
+        "n_inputs": r.get("n_inputs", r.get("test_images")),
+        "overrides": list(r.get("recipe_overrides", [])),
+    }
+
+
+def pareto_front(rows: Sequence[dict[str, Any]]) -> list[bool]:
+    """For each row, whether no other row dominates it (≥ accuracy at ≤ µJ/image, one of them strictly)."""
+    out = []
+    for r in rows:
+        a, e = r["accuracy"], r["uJ_per_image"]
+        out.append(not any(o["accuracy"] >= a and o["uJ_per_image"] <= e
+                           and (o["accuracy"] > a or o["uJ_per_image"] < e) for o in rows))
+    return out
+
+
+def compare_runs(paths: Sequence[str | os.PathLike[str]]) -> list[dict[str, Any]]:
+    """Rows for ``paths`` (results files or run folders), sorted by energy per image, each with ``pareto``.
+    Labels are the run folders' names, made unique by their paths where two coincide."""
+    if not paths:
+        raise ComparisonError("name at least one results file or run folder")
+    rows = [load_run(p) for p in paths]
+    labels = [r["label"] for r in rows]
+    for r in rows:
+        if labels.count(r["label"]) > 1:
+            r["label"] = str(Path(r["path"]).parent)
+    for r, front in zip(rows, pareto_front(rows), strict=True):
+        r["pareto"] = front
+    return sorted(rows, key=lambda r: (r["uJ_per_image"], -r["accuracy"]))

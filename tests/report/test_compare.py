@@ -1,0 +1,73 @@
+"""spikeforge compare: rows from results files, the Pareto front, the table, JSON and the plot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from spikeforge.cli import main
+from spikeforge.report.compare import ComparisonError, compare_runs, load_run, pareto_front
+
+
+def _run(folder: Path, acc: float, uj: float, **extra: object) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "results.json").write_text(json.dumps({"accuracy": acc, "uJ_per_image": uj, "method": "m",
+                                                     "dataset": "d", "cores": 5, **extra}))
+    return folder
+
+
+@pytest.mark.parametrize(("points", "front"), [
+    ([(0.9, 1.0)], [True]),
+    ([(0.9, 1.0), (0.95, 2.0), (0.93, 3.0)], [True, True, False]),     # (0.93, 3) is dominated by (0.95, 2)
+    ([(0.9, 1.0), (0.9, 1.0)], [True, True]),                          # equal runs do not dominate each other
+    ([(0.9, 1.0), (0.9, 2.0)], [True, False]),                         # same accuracy for more energy
+    ([(0.9, 1.0), (0.91, 1.0)], [False, True]),                        # more accurate for the same energy
+    ([(0.99, 100.0), (0.5, 0.1), (0.7, 0.1), (0.98, 50.0)], [True, False, True, True]),
+])
+def test_pareto_front_against_hand_worked_cases(points: list[tuple[float, float]], front: list[bool]) -> None:
+    assert pareto_front([{"accuracy": a, "uJ_per_image": e} for a, e in points]) == front
+
+
+def test_rows_are_sorted_by_energy_and_labelled_by_folder(tmp_path: Path) -> None:
+    a = _run(tmp_path / "a", 0.95, 2.0, energy={"chip": "truenorth"}, recipe_overrides=["train.epochs=3"])
+    b = _run(tmp_path / "b", 0.90, 1.0)
+    c = _run(tmp_path / "x" / "a", 0.80, 3.0)  # a second folder named "a"
+    rows = compare_runs([a, b / "results.json", c])
+    assert [r["uJ_per_image"] for r in rows] == [1.0, 2.0, 3.0]
+    assert [r["pareto"] for r in rows] == [True, True, False]
+    assert rows[1]["chip"] == "truenorth" and rows[1]["overrides"] == ["train.epochs=3"]
+    assert rows[0]["label"] == "b" and rows[1]["label"] == str(a) and rows[2]["label"] == str(c)
+
+
+def test_bad_results_files_are_named(tmp_path: Path) -> None:
+    with pytest.raises(ComparisonError, match="no such results file"):
+        load_run(tmp_path / "none")
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(ComparisonError, match="not a readable results file"):
+        load_run(tmp_path / "bad.json")
+    (tmp_path / "other.json").write_text(json.dumps({"accuracy": 0.5}))
+    with pytest.raises(ComparisonError, match="no uJ_per_image"):
+        load_run(tmp_path / "other.json")
+    (tmp_path / "list.json").write_text("[1, 2]")
+    with pytest.raises(ComparisonError, match="holds a JSON object"):
+        load_run(tmp_path / "list.json")
+    with pytest.raises(ComparisonError, match="at least one"):
+        compare_runs([])
+
+
+def test_compare_command_table_json_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = _run(tmp_path / "fast", 0.90, 0.3), _run(tmp_path / "good", 0.99, 100.0, dataset="other")
+    png = tmp_path / "front.png"
+    assert main(["compare", str(a), str(b), "--plot", str(png), "--json"]) == 0
+    out = capsys.readouterr()
+    rows = json.loads(out.out)
+    assert [r["label"] for r in rows] == ["fast", "good"] and all(r["pareto"] for r in rows)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "different datasets (d, other)" in " ".join(out.err.split())
+    assert main(["compare", str(a), str(b)]) == 0
+    text = capsys.readouterr().out
+    assert "* fast" in text and "2 runs by energy per image" in text
+    assert main(["compare", str(tmp_path / "missing")]) == 2
+    assert "no such results file" in capsys.readouterr().err
