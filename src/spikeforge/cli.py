@@ -10,6 +10,7 @@
     spikeforge convert MODEL.pt ...          trained ANN → spiking deployment by layer-wise constrained solves
     spikeforge memory DEPLOYMENT             synaptic-memory footprint and energy per pass, by encoding
     spikeforge compare RUN...                runs side by side: accuracy, µJ/image, the Pareto front
+    spikeforge sweep RECIPE --vary K V...    one run per combination of settings, then compared
     spikeforge export-nir DEPLOYMENT OUT     NIR graph (exact, or --approximate with what was approximated)
     spikeforge import-nir IN.nir [--out F]   NIR graph → deployment
 
@@ -447,6 +448,37 @@ def cmd_memory(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(a: argparse.Namespace) -> int:
+    from spikeforge.recipes import apply_overrides, load_recipe
+    from spikeforge.sweep import run_sweep
+
+    vary: dict[str, list[str]] = {}
+    for key, *values in a.vary:
+        if key in vary:
+            raise ValueError(f"--vary {key} given twice: list all its values after one --vary")
+        vary[key] = values
+    recipe = apply_overrides(load_recipe(a.recipe), a.set or [])
+    out = Path(a.out) if a.out else Path("runs") / f"{recipe.name}-sweep"
+
+    def log(msg: str) -> None:
+        if not a.json:
+            err_console.print(escape(msg), highlight=False)
+
+    rows = run_sweep(recipe, vary, out, Path(a.data_dir) if a.data_dir else None, rerun=a.rerun, log=log)
+    if a.json:
+        _emit_json(rows)
+        return 0
+    t = Table(title=f"{recipe.name}: {len(rows)} runs by energy per image (* = Pareto-optimal)")
+    for col in ("settings", "acc. %", "µJ/image", "cores"):
+        t.add_column(col, justify="left" if col == "settings" else "right")
+    for r in rows:
+        t.add_row(("* " if r["pareto"] else "  ") + escape(r["label"]), f"{100 * r['accuracy']:.2f}",
+                  f"{r['uJ_per_image']:.4g}", str(r["cores"] if r["cores"] is not None else ""))
+    console.print(t)
+    console.print(f"runs: {out}/*   table: {out / 'sweep.json'}   plot: {out / 'sweep.png'}")
+    return 0
+
+
 def cmd_compare(a: argparse.Namespace) -> int:
     from spikeforge.report.compare import compare_runs
 
@@ -722,6 +754,19 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--allow-pickle", action="store_true", help="allow loading a pickled module (trusted files)")
     common(sp)
     sp.set_defaults(fn=cmd_memory)
+
+    sp = sub.add_parser("sweep", help="run a recipe for every combination of some settings, then compare",
+                        description="Runs RECIPE once per combination of the --vary values (each into its own "
+                        "folder under --out), skips combinations already finished with the same settings, and "
+                        "prints the runs by energy with the Pareto front; writes sweep.json and sweep.png.")
+    sp.add_argument("recipe", help="shipped recipe name or path to a TOML file")
+    sp.add_argument("--vary", nargs="+", action="append", required=True, metavar=("TABLE.KEY", "VALUE"),
+                    help="a setting and its values, e.g. --vary train.epochs 5 10 20 (repeatable: combinations)")
+    sp.add_argument("--set", action="append", metavar="TABLE.KEY=VALUE", help="a fixed change for every run")
+    sp.add_argument("--out", help="sweep folder (default runs/RECIPE-sweep)")
+    sp.add_argument("--rerun", action="store_true", help="run finished combinations again")
+    common(sp, data=True)
+    sp.set_defaults(fn=cmd_sweep)
 
     sp = sub.add_parser("compare", help="runs side by side: accuracy, energy, the Pareto front (and a plot)")
     sp.add_argument("runs", nargs="+", metavar="RUN",

@@ -47,6 +47,7 @@ def run_recipe(recipe: Recipe, out_dir: str | os.PathLike[str], data_dir: str | 
         "recipe": recipe.name,
         "recipe_source": recipe.source,
         **({"recipe_overrides": list(recipe.overrides)} if recipe.overrides else {}),
+        "recipe_config": recipe.config,  # the settings as run (file + overrides): the run is self-describing
         "method": recipe.method,
         "spikeforge_version": __version__,
         "wall_s": round(time.perf_counter() - t0, 2),

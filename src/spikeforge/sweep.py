@@ -1,0 +1,104 @@
+"""Parameter sweeps: one recipe run for every combination of a few settings, then the runs compared.
+
+``run_sweep(recipe, {"train.epochs": ["5", "10"], "deploy.ensemble": ["1", "4"]}, out)`` runs the four
+combinations into ``out/<combination>/`` (each a normal run folder), writes ``out/sweep.json`` (the
+comparison rows of :func:`spikeforge.report.compare.compare_runs`, each with its settings) and
+``out/sweep.png`` (accuracy against energy, the Pareto front marked). Every combination is checked against
+the method's schema before the first one runs. A finished combination (its ``results.json`` records the
+same settings, ``recipe_config``) is not run again, so an interrupted sweep resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from spikeforge.fileio import write_json_atomic
+from spikeforge.recipes import Recipe, RecipeError, apply_overrides, validate_recipe
+
+__all__ = ["combinations", "run_sweep"]
+
+
+def combinations(vary: Mapping[str, Sequence[str]]) -> list[list[str]]:
+    """Every combination of ``vary`` (setting → values) as lists of ``KEY=VALUE`` overrides, first key slowest.
+
+    Raises:
+        RecipeError: no setting, a setting without values, or a value repeated for one setting.
+    """
+    if not vary:
+        raise RecipeError("a sweep needs at least one setting to vary")
+    for key, values in vary.items():
+        if not values:
+            raise RecipeError(f"sweep: {key} has no values")
+        if len(set(values)) != len(values):
+            raise RecipeError(f"sweep: {key} repeats a value ({', '.join(values)})")
+    keys = list(vary)
+    return [[f"{k}={v}" for k, v in zip(keys, combo, strict=True)] for combo in itertools.product(*vary.values())]
+
+
+def _folder(overrides: Sequence[str]) -> str:
+    """A folder name for a combination: ``train.epochs=5,deploy.ensemble=4`` with unsafe characters replaced."""
+    return re.sub(r"[^A-Za-z0-9._=,+-]", "_", ",".join(overrides))[:200]
+
+
+def run_sweep(
+    recipe: Recipe,
+    vary: Mapping[str, Sequence[str]],
+    out_dir: str | os.PathLike[str],
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    rerun: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run ``recipe`` (its own ``--set`` changes kept) once per combination of ``vary``; returns the comparison
+    rows (sorted by energy per image, ``pareto`` marked, ``settings`` = the combination). ``rerun`` runs
+    finished combinations again."""
+    from spikeforge.pipeline import run_recipe
+    from spikeforge.report.compare import compare_runs
+    from spikeforge.report.plots import plot_pareto
+
+    out = Path(out_dir)
+    combos = combinations(vary)
+    recipes = [apply_overrides(recipe, combo) for combo in combos]
+    for r in recipes:  # every combination is checked before the first one runs
+        validate_recipe(r)
+    folders = [out / _folder(c) for c in combos]
+    if len(set(folders)) != len(folders):
+        raise RecipeError("sweep: two combinations map to one folder name; use simpler values")
+    for i, (combo, rec, folder) in enumerate(zip(combos, recipes, folders, strict=True), start=1):
+        done = folder / "results.json"
+        if not rerun and done.is_file() and _same_settings(done, rec):
+            if log:
+                log(f"[{i}/{len(combos)}] {' '.join(combo)}: done before, kept ({done})")
+            continue
+        if log:
+            log(f"[{i}/{len(combos)}] {' '.join(combo)} → {folder}")
+        run_recipe(rec, folder, data_dir)
+    rows = compare_runs(folders)
+    by_path = {str(f / "results.json"): c for f, c in zip(folders, combos, strict=True)}
+    for row in rows:
+        row["settings"] = by_path[row["path"]]
+        row["label"] = " ".join(_short(item) for item in row["settings"])
+    write_json_atomic(out / "sweep.json", {"recipe": recipe.name, "base_overrides": list(recipe.overrides),
+                                           "vary": {k: list(v) for k, v in vary.items()}, "rows": rows})
+    plot_pareto(rows, out / "sweep.png", title=f"{recipe.name}: {', '.join(vary)}")
+    return rows
+
+
+def _short(item: str) -> str:
+    """``"train.epochs=5"`` → ``"epochs=5"`` (the key's last part; the value untouched)."""
+    key, _, value = item.partition("=")
+    return f"{key.rsplit('.', 1)[-1]}={value}"
+
+
+def _same_settings(results: Path, recipe: Recipe) -> bool:
+    try:
+        saved = json.loads(results.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    return isinstance(saved, dict) and saved.get("recipe_config") == json.loads(json.dumps(recipe.config))
