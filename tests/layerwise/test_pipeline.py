@@ -57,3 +57,11 @@ def test_convert_api_analog_writes_network(tmp_path):
     sim = simulate(load(tmp_path / "dig" / "deployment.sfd"), regular_encode(ds.x_test[:40], 16))
     assert dig["snn_accuracy"] == sim.accuracy(ds.y_test[:40]) and dig["regime"] == "sequential"
     assert dig["uJ_per_image"] > 0 and dig["n_inputs"] == 40
+
+
+def test_bad_ticks_fail_before_the_ann_is_trained(tmp_path) -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match=r"\[layerwise\] ticks must be an integer >= 1 or 'auto', got 'soon'"):
+        run({"data": {"dataset": "digits"}, "layerwise": {"ticks": "soon"}}, tmp_path, None)
+    assert not (tmp_path / "ann.pt").exists()

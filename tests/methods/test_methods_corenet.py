@@ -630,3 +630,19 @@ def test_training_restores_the_denormal_mode(before: bool) -> None:
         assert flush_denormal_enabled() is before
     finally:
         torch.set_flush_denormal(False)
+
+
+@pytest.mark.parametrize(("change", "match"), [
+    ({"encoding": {"ticks": 2}}, r"\[encoding\] ticks must be 1"),
+    ({"encoding": {"kind": "thermometer"}}, r"\[encoding\] kind 'thermometer'"),
+    ({"deploy": {"ensemble": 0}}, r"\[deploy\] ensemble must be >= 1"),
+])
+def test_settings_that_cannot_deploy_fail_before_training(tmp_path, change, match) -> None:
+    from spikeforge.methods.binary.pipeline import run
+
+    cfg = {"seed": 0, "data": {"dataset": "digits"},
+           "network": {"name": "d", "window": 8, "input_neurons": 32, "output_neurons": 50},
+           "train": {"epochs": 1, "threads": 1}, **change}
+    with pytest.raises(ValueError, match=match):
+        run(cfg, tmp_path, None)
+    assert not (tmp_path / "checkpoint.pt").exists() and not (tmp_path / "model.pt").exists()

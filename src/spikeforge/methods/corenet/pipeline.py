@@ -102,6 +102,14 @@ def run_corenet(
     enc = config.get("encoding", {})
     chip = get_chip(str(config.get("chip", "truenorth")))
     ensemble = int(dep_cfg.get("ensemble", 1))
+    if ensemble < 1:
+        raise ValueError(f"[deploy] ensemble must be >= 1, got {ensemble}")
+    # settings that would only fail after training are checked before it
+    kind = enc.get("kind", "threshold")
+    if kind not in ("threshold", "bernoulli", "bernoulli-draws"):
+        raise ValueError(f"[encoding] kind {kind!r}: use 'threshold', 'bernoulli' or 'bernoulli-draws'")
+    if int(enc.get("ticks", 1)) != 1:
+        raise ValueError("these networks classify one image per tick: [encoding] ticks must be 1")
 
     ds = cdata.load(dcfg.get("dataset", "mnist"), data_dir)
     img = tuple(int(v) for v in ds.x_train.shape[1:])
@@ -117,9 +125,6 @@ def run_corenet(
 
     copies = make_copies(model, ensemble, seed)
     jitter = bool(dep_cfg.get("input_jitter", False))
-    kind = enc.get("kind", "threshold")
-    if kind not in ("threshold", "bernoulli", "bernoulli-draws"):
-        raise ValueError(f"[encoding] kind {kind!r}: use 'threshold', 'bernoulli' or 'bernoulli-draws'")
     private = kind == "bernoulli-draws"
     eseed = int(enc.get("seed", seed))
     # the test-time encoding, recorded so that `spikeforge simulate` / reports encode as this run did
@@ -135,8 +140,6 @@ def run_corenet(
 
     max_test = dcfg.get("max_test")
     xte, yte = (ds.x_test, ds.y_test) if not max_test else (ds.x_test[:max_test], ds.y_test[:max_test])
-    if int(enc.get("ticks", 1)) != 1:
-        raise ValueError("these networks classify one image per tick: [encoding] ticks must be 1")
     spikes = encode_for_deployment(xte, enc_rec, dep.n_inputs)  # exactly what the deployment records
     ev = evaluate_deployment(dep, spikes, yte, name=ds.name)  # pipelined regime: one image per tick
     m = ev["events_per_input"]

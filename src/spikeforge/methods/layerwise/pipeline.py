@@ -49,7 +49,11 @@ def run(config: dict[str, Any], out_dir: Path, data_dir: Path | str | None = Non
     ann = config.get("ann", {})
     lw = config.get("layerwise", {})
     seed = int(config.get("seed", 0))
-    ds = load_dataset(str(data.get("dataset", "mnist")), data_dir)
+    ticks = lw.get("ticks", 32)  # checked before the ANN is trained
+    if not (ticks == "auto" or (isinstance(ticks, int) and not isinstance(ticks, bool) and ticks >= 1)):
+        raise ValueError(f"[layerwise] ticks must be an integer >= 1 or 'auto', got {ticks!r}")
+    dataset = str(data.get("dataset", "mnist"))  # a name or a .npz path: convert reloads it by this
+    ds = load_dataset(dataset, data_dir)
     n_train = int(data.get("n_train", len(ds.x_train)))
     arch = str(ann.get("arch", "mlp"))
     model = build_model(arch, ds.n_classes, seed=seed)
@@ -58,7 +62,7 @@ def run(config: dict[str, Any], out_dir: Path, data_dir: Path | str | None = Non
                 seed=seed, image_shape=(1, *ds.image_shape), schedule=str(ann.get("schedule", "constant")))
     model_path = save_model(model, arch, Path(out_dir) / "ann.pt")
     res = convert(model_path, str(lw.get("constraints", "digital")), out_dir, str(config.get("chip", "truenorth")),
-                  _ticks(lw.get("ticks", 32)), dataset=ds.name, data_dir=data_dir, n_calib=int(lw.get("n_calib", 2000)),
+                  _ticks(ticks), dataset=dataset, data_dir=data_dir, n_calib=int(lw.get("n_calib", 2000)),
                   n_test=int(lw.get("n_test", 2000)), keep=float(lw.get("keep", 1.0)),
                   method=str(lw.get("method", "layerwise")), workers=int(lw.get("workers", 1)), model=model,
                   log=_log)
