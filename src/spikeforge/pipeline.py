@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from spikeforge import __version__
+from spikeforge.benchmarking import machine
 from spikeforge.fileio import write_json_atomic
 from spikeforge.recipes import Recipe, RecipeError, validate_recipe
 
@@ -48,6 +49,7 @@ def run_recipe(recipe: Recipe, out_dir: str | os.PathLike[str], data_dir: str | 
         "recipe_source": recipe.source,
         **({"recipe_overrides": list(recipe.overrides)} if recipe.overrides else {}),
         "recipe_config": recipe.config,  # the settings as run (file + overrides): the run is self-describing
+        "machine": machine(),  # CPU, OS and torch version, for comparing times and reproducing numbers
         "method": recipe.method,
         "spikeforge_version": __version__,
         "wall_s": round(time.perf_counter() - t0, 2),

@@ -167,6 +167,7 @@ def test_run_with_overrides_uses_them_and_records_them(tmp_path: Path, capsys: p
     assert code == 0
     changed = json.loads(capsys.readouterr().out)
     assert changed["recipe_overrides"] == ["params.neurons_per_class=5"] and "recipe_overrides" not in plain
+    assert changed["recipe_config"]["params"]["neurons_per_class"] == 5 and "logical CPUs" in changed["machine"]
     assert json.loads((tmp_path / "b" / "results.json").read_text())["recipe_overrides"] == \
         ["params.neurons_per_class=5"]
     from spikeforge.deploy import load
