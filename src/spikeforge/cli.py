@@ -591,6 +591,22 @@ def cmd_data(a: argparse.Namespace) -> int:
                 t.add_row(r["name"], "[red]no[/red]", "", "", r["why"][:60], "")
         console.print(t)
         return 0
+    if a.name and str(a.name).lower().endswith(".npz"):  # your own dataset file: read it fully, summarise it
+        if a.action != "verify":
+            raise ValueError(f"data {a.action}: {a.name} is your own file; use: spikeforge data verify {a.name}")
+        ds = load_dataset(a.name)
+        counts = [int((ds.y_train == k).sum()) for k in range(ds.n_classes)]
+        info = {"name": ds.name, "path": str(a.name), "status": "ok", "train": len(ds.x_train),
+                "test": len(ds.x_test), "shape": list(ds.image_shape), "classes": list(ds.classes),
+                "train_per_class": counts}
+        if a.json:
+            _emit_json(info)
+        else:
+            console.print(escape(f"{a.name}: ok — {info['train']} train / {info['test']} test images of "
+                                 f"{'x'.join(map(str, ds.image_shape))}, {ds.n_classes} classes "
+                                 f"({', '.join(ds.classes[:10])}{', ...' if ds.n_classes > 10 else ''}); "
+                                 f"train images per class {min(counts)}-{max(counts)}"), highlight=False)
+        return 0
     names = [a.name] if a.name else [n for n in list_datasets() if n != "digits"]
     if a.action == "download":
         for n in names:
@@ -796,7 +812,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("data", help="datasets: list, verify checksums, download")
     sp.add_argument("action", choices=("list", "verify", "download"))
-    sp.add_argument("name", nargs="?", help="dataset (default: all)")
+    sp.add_argument("name", nargs="?", help="dataset (default: all), or your own .npz file to check (verify)")
     common(sp, data=True)
     sp.set_defaults(fn=cmd_data)
     return p

@@ -108,3 +108,18 @@ def test_recipes_and_the_cli_take_npz_datasets(tmp_path: Path, capsys: pytest.Ca
     assert json.loads(capsys.readouterr().out)["accuracy"] == ref["accuracy"]
     assert main(["simulate", dep, "-d", str(tmp_path / "nope.npz")]) == 2
     assert "nope.npz does not exist" in " ".join(capsys.readouterr().err.split())
+
+
+def test_data_verify_checks_and_summarises_a_npz_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _npz(tmp_path, **_arrays())
+    assert main(["data", "verify", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["status"] == "ok" and info["train"] == 12 and info["shape"] == [5, 4]
+    assert info["train_per_class"] == [4, 4, 4] and info["classes"] == ["0", "1", "2"]
+    assert main(["data", "verify", str(path)]) == 0
+    assert "12 train / 6 test images of 5x4, 3 classes" in " ".join(capsys.readouterr().out.split())
+    bad = _npz(tmp_path, "bad.npz", **{**_arrays(), "x_train": np.full((12, 5, 4), np.nan)})
+    assert main(["data", "verify", str(bad)]) == 2
+    assert "non-finite" in capsys.readouterr().err
+    assert main(["data", "download", str(path)]) == 2
+    assert "use: spikeforge data verify" in " ".join(capsys.readouterr().err.split())
