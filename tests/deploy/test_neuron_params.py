@@ -84,3 +84,17 @@ def test_leaky_integrator_forgets() -> None:
 def test_stochastic_rate() -> None:
     out = _one_input(NeuronParams.stochastic_rate(63), np.zeros((1, 1, 1), np.uint8), 3000)
     assert abs(out.mean() - 64 / 256) < 0.03
+
+
+def test_a_deployment_prints_as_one_informative_line() -> None:
+    from spikeforge.deploy import Deployment
+    from spikeforge.hardware import TRUENORTH
+
+    dep = Deployment.empty(TRUENORTH, 2, 3, 2, provenance={"method": "hand", "dataset": "toy"})
+    dep.enabled[0, :4] = True
+    dep.crossbar[0, 0, :3] = 1
+    text = repr(dep)
+    assert text == ("Deployment(truenorth: 2 cores on 1 chip, 3 inputs -> 0 output neurons / 2 classes, 4 neurons, "
+                    "3 synapses, 1 tick(s) per input, method=hand, dataset=toy)")
+    dep.stochastic_leak[0, 1] = 1
+    assert "stochastic leak 1" in repr(dep) and "\n" not in repr(dep)

@@ -380,6 +380,17 @@ class Deployment:
         out.prng_seed = self.prng_seed  # cores, not seeds, tell the copies' draws apart
         return out
 
+    def __repr__(self) -> str:
+        """One line (the arrays are left out: ``summary()`` and the fields have the detail), e.g.
+        ``Deployment(truenorth: 5 cores on 1 chip, 784 inputs -> 250 output neurons / 10 classes, ...)``."""
+        prov = self.provenance
+        made = ", ".join(f"{k}={prov[k]}" for k in ("method", "dataset") if isinstance(prov.get(k), str))
+        return (f"Deployment({self.chip.name}: {self.n_cores} cores on {self.n_chips} chip"
+                f"{'s' if self.n_chips != 1 else ''}, {self.n_inputs} inputs -> {len(self.output_core)} output "
+                f"neurons / {self.n_classes} classes, {int(self.enabled.sum())} neurons, "
+                f"{int(np.count_nonzero(self.crossbar))} synapses, {self.ticks_per_input} tick(s) per input"
+                f"{', ' + self.mode_summary() if self.stochastic else ''}{', ' + made if made else ''})")
+
     def summary(self) -> dict[str, Any]:
         """Headline numbers for listings: cores, chips, neurons in use, synapses, maps."""
         return {
