@@ -71,3 +71,13 @@ def test_compare_command_table_json_and_plot(tmp_path: Path, capsys: pytest.Capt
     assert "* fast" in text and "2 runs by energy per image" in text
     assert main(["compare", str(tmp_path / "missing")]) == 2
     assert "no such results file" in capsys.readouterr().err
+
+
+def test_a_folder_of_runs_stands_for_the_runs_in_it(tmp_path: Path) -> None:
+    _run(tmp_path / "runs" / "a", 0.9, 1.0)
+    _run(tmp_path / "runs" / "b", 0.8, 2.0)
+    (tmp_path / "runs" / "notes").mkdir()  # not a run: left out of the folder's runs
+    rows = compare_runs([tmp_path / "runs"])
+    assert [r["label"] for r in rows] == ["a", "b"]
+    with pytest.raises(ComparisonError, match="neither a run folder"):
+        compare_runs([tmp_path / "runs" / "notes"])

@@ -64,12 +64,29 @@ def pareto_front(rows: Sequence[dict[str, Any]]) -> list[bool]:
     return out
 
 
+def _expand(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """Run folders and results files as given; a folder of run folders (a sweep's, or ``runs/``) stands for
+    every run folder directly in it."""
+    out: list[Path] = []
+    for given in paths:
+        p = Path(given)
+        if p.is_dir() and not (p / "results.json").is_file():
+            runs = sorted(d for d in p.iterdir() if (d / "results.json").is_file())
+            if not runs:
+                raise ComparisonError(f"{p}: neither a run folder (no results.json) nor a folder of run folders")
+            out += runs
+        else:
+            out.append(p)
+    return out
+
+
 def compare_runs(paths: Sequence[str | os.PathLike[str]]) -> list[dict[str, Any]]:
-    """Rows for ``paths`` (results files or run folders), sorted by energy per image, each with ``pareto``.
+    """Rows for ``paths`` (results files, run folders, or folders of run folders such as a sweep's), sorted by
+    energy per image, each with ``pareto``.
     Labels are the run folders' names, made unique by their paths where two coincide."""
     if not paths:
         raise ComparisonError("name at least one results file or run folder")
-    rows = [load_run(p) for p in paths]
+    rows = [load_run(p) for p in _expand(paths)]
     labels = [r["label"] for r in rows]
     for r in rows:
         if labels.count(r["label"]) > 1:
