@@ -42,6 +42,19 @@ def test_prn_is_the_same_number_in_python_numpy_and_torch() -> None:
             assert int(got[0]) == want
 
 
+def test_mix32_int32_tensor_path_equals_the_integer_form() -> None:
+    # the torch path computes in wrapping int32; the NumPy / Python path in split int64 multiplications
+    rng = np.random.default_rng(1)
+    edge = np.array([0, 1, 2**16 - 1, 2**16, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**49 + 12345, -1, -(2**31)],
+                    dtype=np.int64)
+    vals = np.concatenate([edge, rng.integers(-(2**40), 2**49, 200_000, dtype=np.int64)])
+    want = prng.mix32(vals)
+    got = prng.mix32(torch.from_numpy(vals))
+    assert got.dtype == torch.int64
+    np.testing.assert_array_equal(got.numpy(), want)
+    assert int(prng.mix32(torch.tensor([2**31]))[0]) == prng.mix32(2**31)
+
+
 def test_prn8_is_uniform_and_fields_decorrelate() -> None:
     """65 536 draws over ticks and neurons: every 8-bit value appears 256 ± 64 times (chi-square far below
     its 0.1 % tail) and neighbouring ticks of a neuron agree no more than chance (1/256)."""

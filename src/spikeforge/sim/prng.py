@@ -47,12 +47,16 @@ def mix32(x: Keys) -> Keys:
     """The ``lowbias32`` finaliser of the low 32 bits of ``x``: a bijection on 32-bit values. Arrays and
     tensors are worked on in one fresh copy (3x faster than expression by expression); ``x`` is unchanged."""
     if isinstance(x, torch.Tensor):
-        y = x & M32
-        y.bitwise_xor_(y >> 16)
-        _mul32_(y, 0x7FEB352D)
-        y.bitwise_xor_(y >> 15)
-        _mul32_(y, 0x846CA68B)
-        return y.bitwise_xor_(y >> 16)
+        # in 32-bit two's complement: the multiplications wrap mod 2^32 by themselves and the data are half
+        # as wide (3.6x faster than the int64 form with split multiplications); shifts are made logical by
+        # masking. The result is the same int64 value in [0, 2^32) (tested against the integer form).
+        y = (x & M32).to(torch.int32)
+        y.bitwise_xor_((y >> 16) & 0xFFFF)
+        y.mul_(_C1)
+        y.bitwise_xor_((y >> 15) & 0x1FFFF)
+        y.mul_(_C2)
+        y.bitwise_xor_((y >> 16) & 0xFFFF)
+        return y.to(torch.int64) & M32
     x = x & M32
     x = x ^ (x >> 16)
     x = _mul32(x, 0x7FEB352D)
@@ -61,11 +65,9 @@ def mix32(x: Keys) -> Keys:
     return x ^ (x >> 16)
 
 
-def _mul32_(y: torch.Tensor, c: int) -> torch.Tensor:
-    """In place: ``y ← y · c mod 2^32`` (as :func:`_mul32`)."""
-    hi = y * (c >> 16)
-    hi.bitwise_and_(0xFFFF).bitwise_left_shift_(16)
-    return y.mul_(c & 0xFFFF).add_(hi).bitwise_and_(M32)
+#: the lowbias32 multipliers as signed 32-bit values (for the int32 tensor path of :func:`mix32`)
+_C1 = 0x7FEB352D
+_C2 = 0x846CA68B - (1 << 32)
 
 
 def absorb(h: Keys, v: Keys) -> Keys:
