@@ -121,10 +121,12 @@ class StochasticSynapses:
         self.ptr = t(np.concatenate([[0], np.cumsum(np.bincount(axon, minlength=a_n))]).astype(np.int64))
         self.neuron = t(neuron.astype(np.int64))
         site = prng.site_key(seed, prng.STREAM_SYNAPSE, core, self.neuron, t(axon.astype(np.int64)))
-        mag = t(np.abs(s_c[axon, neuron]))
-        sign = t((dep.crossbar[core][axon, neuron] * np.sign(s_c[axon, neuron])).astype(np.int64))
-        # one row per synapse, gathered with a single index_select per tick: (site key, |s|, w·sgn s, neuron)
-        self.table = torch.stack([site, mag, sign, self.neuron], dim=1)
+        # per synapse, in the narrowest types (a tick gathers them per event): the site key's 32 bits as int32,
+        # |s| (≤ 255), w·sgn s, the neuron
+        self.site = prng.to_i32(site)
+        self.mag = t(np.abs(s_c[axon, neuron]).astype(np.int32))
+        self.sign = t((dep.crossbar[core][axon, neuron] * np.sign(s_c[axon, neuron])).astype(np.float64))
+        self.neuron32 = self.neuron.to(torch.int32)
 
     def drive(self, active: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
         """Σ_i A_i · w_ij · sgn(s_j[G_i]) · [|s_j[G_i]| ≥ ρ_ij] over the core's stochastic synapses, (B, N)
@@ -141,9 +143,11 @@ class StochasticSynapses:
         pair = torch.repeat_interleave(torch.arange(len(a_idx), device=active.device), counts)  # event → pair
         offset = torch.index_select(first - (torch.cumsum(counts, 0) - counts), 0, pair)
         syn = offset + torch.arange(total, device=active.device)  # event → synapse
-        row = torch.index_select(self.table, 0, syn)  # (E, 4)
         b_ev = torch.index_select(b_idx, 0, pair)
-        rho8 = prng.prn8(prng.draw(row[:, 0], torch.index_select(keys, 0, b_ev)))
-        hit = (row[:, 1] >= rho8).to(torch.float64) * row[:, 2]
-        out.index_add_(0, b_ev * self.n_neurons + row[:, 3], hit)
+        # ρ = top byte of mix32(site ^ time), in int32 (prng.draw's numbers, computed narrow and in place)
+        h = torch.index_select(self.site, 0, syn).bitwise_xor_(torch.index_select(prng.to_i32(keys), 0, b_ev))
+        rho8 = prng.mix32_i32_(h).bitwise_right_shift_(24).bitwise_and_(0xFF)
+        hit = torch.index_select(self.mag, 0, syn).ge_(rho8)
+        val = torch.index_select(self.sign, 0, syn).mul_(hit)
+        out.index_add_(0, b_ev.mul_(self.n_neurons).add_(torch.index_select(self.neuron32, 0, syn)), val)
         return out.view(b_n, self.n_neurons)
