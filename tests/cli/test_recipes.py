@@ -238,3 +238,14 @@ def test_dry_run_checks_and_prints_the_settings_without_running(tmp_path: Path,
     assert "settings valid" in text and '"epochs": 30' in text
     assert main(["run", "binary-small", "--set", "train.epoch=3", "--dry-run"]) == 2
     assert "did you mean 'epochs'" in capsys.readouterr().err
+
+
+def test_an_unknown_chip_or_a_bad_chip_file_is_found_before_the_run(tmp_path: Path) -> None:
+    with pytest.raises(RecipeError, match="chip: unknown chip preset 'truenorht'"):
+        validate_recipe(apply_overrides(load_recipe("binary-small"), ["chip=truenorht"]))
+    bad = tmp_path / "c.toml"
+    bad.write_text('name = "c"\nbase = "truenorth"\n[core]\nn_axon = 3\n')
+    with pytest.raises(RecipeError, match=r"chip: .*c\.toml: 1 problem\(s\)"):
+        validate_recipe(apply_overrides(load_recipe("binary-small"), [f"chip={bad}"]))
+    with pytest.raises(RecipeError, match=r"chip file .* does not exist"):
+        validate_recipe(apply_overrides(load_recipe("binary-small"), [f"chip={tmp_path / 'none.toml'}"]))

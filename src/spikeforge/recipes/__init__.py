@@ -173,6 +173,14 @@ def validate_recipe(recipe: Recipe) -> None:
     except RecipeError as e:
         raise RecipeError(f"{recipe.source}: {e}") from None
     problems = schema.problems(recipe.config)
+    chip = recipe.config.get("chip")
+    if isinstance(chip, str):  # an unknown preset or a bad chip file is found now, not after training
+        from spikeforge.hardware import get_chip
+
+        try:
+            get_chip(chip)
+        except (KeyError, ValueError) as e:
+            problems.append(f"chip: {e.args[0] if isinstance(e, KeyError) and e.args else e}")
     if problems:
         where = recipe.source + (f" with --set {' '.join(recipe.overrides)}" if recipe.overrides else "")
         raise RecipeError(f"{where}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
