@@ -81,3 +81,8 @@ def test_a_folder_of_runs_stands_for_the_runs_in_it(tmp_path: Path) -> None:
     assert [r["label"] for r in rows] == ["a", "b"]
     with pytest.raises(ComparisonError, match="neither a run folder"):
         compare_runs([tmp_path / "runs" / "notes"])
+
+
+def test_sweep_run_folders_get_short_labels(tmp_path: Path) -> None:
+    _run(tmp_path / "sw" / "train.epochs=5,deploy.ensemble=4", 0.9, 1.0)
+    assert compare_runs([tmp_path / "sw"])[0]["label"] == "epochs=5 ensemble=4"

@@ -37,8 +37,11 @@ def load_run(path: str | os.PathLike[str]) -> dict[str, Any]:
     if missing:
         raise ComparisonError(f"{p}: no {' or '.join(missing)} (is it a spikeforge run's results.json?)")
     energy: dict[str, Any] = r["energy"] if isinstance(r.get("energy"), dict) else {}
+    label = p.parent.name or str(p)
+    if "=" in label:  # a sweep's run folder, "train.epochs=5,deploy.ensemble=4" → "epochs=5 ensemble=4"
+        label = " ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, _, v in (i.partition("=") for i in label.split(",")))
     return {
-        "label": p.parent.name or str(p),
+        "label": label,
         "path": str(p),
         "method": r.get("method", ""),
         "recipe": r.get("recipe", ""),
