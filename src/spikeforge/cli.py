@@ -431,6 +431,11 @@ def cmd_memory(a: argparse.Namespace) -> int:
         a.input_shape = "1,28,28" if a.input_shape is None else a.input_shape
         rep = _memory_report_of_model(a)
         what = f"{a.bits}-bit weights"
+    if a.plot:
+        from spikeforge.report.plots import plot_memory_totals
+
+        plot_memory_totals(rep.totals(), Path(a.plot), title=f"{Path(a.deployment).name} ({what})",
+                           cheapest=rep.cheapest("training"), n_layers=len(rep.layers))
     if a.json:
         _emit_json(rep.to_dict())
         return 0
@@ -445,6 +450,8 @@ def cmd_memory(a: argparse.Namespace) -> int:
     console.print(t)
     console.print(f"cheapest: training {best}, inference {rep.cheapest('inference')}, "
                   f"footprint {rep.cheapest('footprint')}")
+    if a.plot:
+        console.print(f"plot: {a.plot}")
     return 0
 
 
@@ -768,6 +775,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="PyTorch models: input shape C,H,W (gives each convolution its feature-map size; "
                     "default 1,28,28)")
     sp.add_argument("--allow-pickle", action="store_true", help="allow loading a pickled module (trusted files)")
+    sp.add_argument("--plot", metavar="PNG", help="also draw the energy per pass of every encoding")
     common(sp)
     sp.set_defaults(fn=cmd_memory)
 

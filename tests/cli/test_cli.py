@@ -124,6 +124,9 @@ def test_memory_command_names_cheapest_encoding(tmp_path: Path, capsys: pytest.C
     assert rep["cheapest"]["training"] == best
     # the dense 1-bit crossbar stores exactly axons x neurons bits per core
     assert totals["Crossbar"]["footprint_bits"] == 256 * 256
+    png = tmp_path / "mem.png"
+    assert main(["memory", str(tmp_path / "r" / "deployment.sfd"), "--plot", str(png)]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG" and f"plot: {png}" in " ".join(capsys.readouterr().out.split())
     # model-only options are refused for a deployment instead of silently ignored
     assert main(["memory", str(tmp_path / "r" / "deployment.sfd"), "--bits", "4"]) == 2
     assert "--bits applies to PyTorch models" in " ".join(capsys.readouterr().err.split())

@@ -147,6 +147,38 @@ def plot_pareto(rows: Sequence[dict[str, Any]], path: Path, *, title: str = "acc
     return _save(fig, path)
 
 
+def plot_memory_totals(totals: dict[str, dict[str, float]], path: Path, *, title: str = "synaptic memory",
+                       cheapest: str = "", n_layers: int | None = None) -> Path:
+    """Energy per full pass of each synaptic-memory encoding (:meth:`spikeforge.energy.memory.MemoryReport.totals`):
+    forward, backward and weight update stacked (µJ, one bar per encoding, cheapest for training first), the
+    footprint (KiB) written on each bar; ``cheapest`` is outlined. With ``n_layers``, only encodings that
+    apply to every layer are drawn (functional encodings apply to convolutions only: their totals are partial)."""
+    from matplotlib.patches import Patch
+
+    if n_layers is not None:
+        totals = {k: v for k, v in totals.items() if v["layers"] == n_layers}
+    order = sorted(totals, key=lambda k: totals[k]["forward_j"] + totals[k]["backward_j"] + totals[k]["update_j"])
+    fig = Figure(figsize=(max(5.0, 1.1 * len(order) + 2.5), 4.4))
+    ax = fig.subplots()
+    bottom = np.zeros(len(order))
+    passes = (("forward", "#1f77b4"), ("backward", "#ff7f0e"), ("update", "#2ca02c"))
+    for name, colour in passes:
+        vals = np.array([totals[k][f"{name}_j"] * 1e6 for k in order])
+        ax.bar(order, vals, bottom=bottom, color=colour,
+               edgecolor=["black" if k == cheapest else "none" for k in order], linewidth=1.5)
+        bottom += vals
+    for i, k in enumerate(order):
+        ax.annotate(f"{totals[k]['footprint_bits'] / 8192:.1f} KiB", (i, bottom[i]), textcoords="offset points",
+                    xytext=(0, 3), ha="center", fontsize=8)
+    ax.set_ylabel("energy per full pass (µJ)")
+    ax.set_ylim(0, float(bottom.max()) * 1.15 if len(bottom) else 1)
+    ax.legend(handles=[Patch(color=c, label=n) for n, c in passes], fontsize=8)
+    ax.tick_params(axis="x", labelrotation=20)
+    ax.set_title(title + (f" (cheapest for training: {cheapest}, outlined)" if cheapest else ""), fontsize=10)
+    ax.grid(True, axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
 def _neuron_rows(dep: Deployment) -> tuple[dict[str, np.ndarray], list[tuple[str, np.ndarray, np.ndarray]]]:
     """Row index of every enabled neuron, grouped by layer: [(layer, cores, (c, N) row ids)]."""
     groups = layer_groups(dep)
