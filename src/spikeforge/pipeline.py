@@ -41,9 +41,15 @@ def run_recipe(recipe: Recipe, out_dir: str | os.PathLike[str], data_dir: str | 
         raise RecipeError(f"{recipe.source}: unknown method {recipe.method!r}; known: {', '.join(sorted(METHODS))}")
     validate_recipe(recipe)
     module = importlib.import_module(METHODS[recipe.method])
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    results: dict[str, Any] = module.run(recipe.config, out_dir, data_dir)
+    try:
+        results: dict[str, Any] = module.run(recipe.config, out_dir, data_dir)
+    except BaseException:
+        if created and not any(out_dir.iterdir()):  # refused before writing anything: leave no empty folder
+            out_dir.rmdir()
+        raise
     results = {
         "recipe": recipe.name,
         "recipe_source": recipe.source,

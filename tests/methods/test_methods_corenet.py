@@ -634,7 +634,7 @@ def test_training_restores_the_denormal_mode(before: bool) -> None:
 
 @pytest.mark.parametrize(("change", "match"), [
     ({"encoding": {"ticks": 2}}, r"\[encoding\] ticks must be 1"),
-    ({"encoding": {"kind": "thermometer"}}, r"\[encoding\] kind 'thermometer'"),
+    ({"encoding": {"kind": "thermometer"}}, r"\[encoding\] kind:? 'thermometer'"),
     ({"deploy": {"ensemble": 0}}, r"\[deploy\] ensemble must be >= 1"),
 ])
 def test_settings_that_cannot_deploy_fail_before_training(tmp_path, change, match) -> None:
@@ -646,3 +646,10 @@ def test_settings_that_cannot_deploy_fail_before_training(tmp_path, change, matc
     with pytest.raises(ValueError, match=match):
         run(cfg, tmp_path, None)
     assert not (tmp_path / "checkpoint.pt").exists() and not (tmp_path / "model.pt").exists()
+    # through run_recipe, a refused run leaves no empty output folder behind
+    from spikeforge.pipeline import run_recipe
+    from spikeforge.recipes import Recipe
+
+    with pytest.raises(ValueError, match=match):
+        run_recipe(Recipe("r", "binary", "", "test", {"name": "r", "method": "binary", **cfg}), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
