@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     # chip model
     "ChipSpec": "spikeforge.hardware",
     "get_chip": "spikeforge.hardware",
+    "load_chip": "spikeforge.hardware",
     "check": "spikeforge.hardware",
     "DesignRuleError": "spikeforge.hardware",
     # deployment
@@ -50,6 +51,8 @@ _EXPORTS: dict[str, str] = {
     # recipes, reports, interchange
     "load_recipe": "spikeforge.recipes",
     "run_recipe": "spikeforge.pipeline",
+    "run_sweep": "spikeforge.sweep",
+    "compare_runs": "spikeforge.report.compare",
     "write_report": "spikeforge.report",
     "export_nir": "spikeforge.interop",
     "import_nir": "spikeforge.interop",
@@ -62,17 +65,20 @@ __all__ = [  # the names of _EXPORTS (checked by tests/api/test_toplevel.py)
     "__version__",
     "bernoulli_encode",
     "check",
+    "compare_runs",
     "estimate_energy",
     "evaluate_deployment",
     "export_nir",
     "get_chip",
     "import_nir",
     "load",
+    "load_chip",
     "load_dataset",
     "load_recipe",
     "memory_report",
     "regular_encode",
     "run_recipe",
+    "run_sweep",
     "save",
     "simulate",
     "simulate_pipelined",
@@ -86,12 +92,14 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from spikeforge.energy import estimate_energy
     from spikeforge.energy.memory import memory_report
     from spikeforge.evaluate import evaluate_deployment
-    from spikeforge.hardware import ChipSpec, DesignRuleError, check, get_chip
+    from spikeforge.hardware import ChipSpec, DesignRuleError, check, get_chip, load_chip
     from spikeforge.interop import export_nir, import_nir
     from spikeforge.pipeline import run_recipe
     from spikeforge.recipes import load_recipe
     from spikeforge.report import write_report
+    from spikeforge.report.compare import compare_runs
     from spikeforge.sim import simulate, simulate_pipelined
+    from spikeforge.sweep import run_sweep
 
 
 def __getattr__(name: str) -> Any:
