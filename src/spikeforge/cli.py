@@ -107,6 +107,10 @@ def cmd_run(a: argparse.Namespace) -> int:
             console.print(escape(recipe.description.strip()), style="dim")
         if recipe.overrides:
             console.print(escape(f"settings changed: {' '.join(recipe.overrides)}"), highlight=False)
+        previous = _previous_config(out / "results.json")
+        if previous is not None and previous != json.loads(json.dumps(recipe.config)):
+            err_console.print(escape(f"note: {out} holds a run with other settings; this run replaces it "
+                                     "(--out DIR keeps both)"), style="yellow", highlight=False)
     data_dir = Path(a.data_dir) if a.data_dir else None
     results = run_recipe(recipe, out, data_dir)
     if not a.no_report:
@@ -127,6 +131,15 @@ def cmd_run(a: argparse.Namespace) -> int:
         if "report" in results:
             console.print(f"report:     {results['report']}")
     return 0
+
+
+def _previous_config(path: Path) -> dict[str, Any] | None:
+    """The ``recipe_config`` an earlier run left in ``path`` (``None`` if none or unreadable)."""
+    try:
+        cfg = json.loads(path.read_text(encoding="utf-8")).get("recipe_config")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return cfg if isinstance(cfg, dict) else None
 
 
 def cmd_recipes(a: argparse.Namespace) -> int:

@@ -249,3 +249,14 @@ def test_an_unknown_chip_or_a_bad_chip_file_is_found_before_the_run(tmp_path: Pa
         validate_recipe(apply_overrides(load_recipe("binary-small"), [f"chip={bad}"]))
     with pytest.raises(RecipeError, match=r"chip file .* does not exist"):
         validate_recipe(apply_overrides(load_recipe("binary-small"), [f"chip={tmp_path / 'none.toml'}"]))
+
+
+def test_rerunning_into_a_folder_with_other_settings_says_so(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    out = str(tmp_path / "r")
+    assert main(["run", "template-digits", "--out", out, "--no-report"]) == 0
+    assert "holds a run with other settings" not in capsys.readouterr().err
+    assert main(["run", "template-digits", "--out", out, "--no-report"]) == 0  # the same settings: quiet
+    assert "holds a run with other settings" not in capsys.readouterr().err
+    assert main(["run", "template-digits", "--out", out, "--no-report", "--set", "params.neurons_per_class=5"]) == 0
+    assert "holds a run with other settings" in " ".join(capsys.readouterr().err.split())
