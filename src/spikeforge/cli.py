@@ -565,6 +565,10 @@ def cmd_energy(a: argparse.Namespace) -> int:
     r = evaluate_deployment(dep, spikes, y, name=name, regime=a.regime, tick_hz=a.tick_hz,
                             batch_size=a.batch_size, progress=not a.json)
     e = r["energy"]
+    if a.plot:
+        from spikeforge.report.plots import plot_energy_breakdown
+
+        plot_energy_breakdown(e["breakdown_uj"], Path(a.plot), title=f"{Path(a.deployment).name} on {name}")
     if a.json:
         _emit_json(e)
         return 0
@@ -581,6 +585,8 @@ def cmd_energy(a: argparse.Namespace) -> int:
                                         ("frames / s / W", e["fps_per_w"])]))
     for s in e["assumptions"]:
         console.print(escape(f"- {s}"), style="dim")
+    if a.plot:
+        console.print(f"plot: {a.plot}")
     return 0
 
 
@@ -743,6 +749,8 @@ def build_parser() -> argparse.ArgumentParser:
                             help="stochastic deployments: K runs with PRN seeds seed … seed+K-1, accuracy and "
                                  "energy as mean ± std")
         sp.add_argument("--levels", dest="enc_levels", type=int, help="thermometer encoder levels per pixel")
+        if name == "energy":
+            sp.add_argument("--plot", metavar="PNG", help="also draw the energy per input by term")
         if name == "simulate":  # (energy reports the energy terms only: these would be ignored there)
             sp.add_argument("--metrics", action="store_true", help="also compute NeuroBench-style metrics")
             sp.add_argument("--replay", action="store_true",

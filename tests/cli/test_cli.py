@@ -384,6 +384,15 @@ def test_simulate_over_prng_seeds(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "uses no stochastic mode" in capsys.readouterr().err
 
 
+def test_energy_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "template-digits", "--out", str(tmp_path / "r"), "--no-report", "--json"]) == 0
+    capsys.readouterr()
+    png = tmp_path / "e.png"
+    assert main(["energy", str(tmp_path / "r" / "deployment.sfd"), "-d", "digits", "--limit", "20",
+                 "--plot", str(png)]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG" and f"plot: {png}" in " ".join(capsys.readouterr().out.split())
+
+
 def test_simulate_writes_a_report_for_any_deployment(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "template-digits", "--out", str(tmp_path / "r"), "--no-report", "--json"]) == 0
     capsys.readouterr()

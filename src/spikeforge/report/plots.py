@@ -147,6 +147,29 @@ def plot_pareto(rows: Sequence[dict[str, Any]], path: Path, *, title: str = "acc
     return _save(fig, path)
 
 
+def plot_energy_breakdown(breakdown_uj: dict[str, float], path: Path, *, title: str = "energy per input") -> Path:
+    """Energy per input by term (:attr:`spikeforge.energy.EnergyReport.mean_breakdown_uj`), one horizontal bar
+    each, static terms grey and dynamic ones coloured, with the µJ and the share written beside each bar."""
+    from spikeforge.energy.constants import STATIC_TERMS
+
+    terms = list(breakdown_uj)
+    vals = np.array([breakdown_uj[t] for t in terms], dtype=float)
+    total = float(vals.sum()) or 1.0
+    fig = Figure(figsize=(6.4, 0.45 * len(terms) + 1.4))
+    ax = fig.subplots()
+    colours = ["#999999" if t in STATIC_TERMS else "#1f77b4" for t in terms]
+    ax.barh(terms, vals, color=colours)
+    for i, v in enumerate(vals):
+        ax.annotate(f"{v:.3g} µJ ({100 * v / total:.1f} %)", (v, i), textcoords="offset points", xytext=(4, -3),
+                    fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, float(vals.max()) * 1.45 if len(vals) and vals.max() > 0 else 1)
+    ax.set_xlabel("µJ per input (grey: static, blue: activity)")
+    ax.set_title(f"{title}: {total:.4g} µJ", fontsize=10)
+    ax.grid(True, axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
 def plot_memory_totals(totals: dict[str, dict[str, float]], path: Path, *, title: str = "synaptic memory",
                        cheapest: str = "", n_layers: int | None = None) -> Path:
     """Energy per full pass of each synaptic-memory encoding (:meth:`spikeforge.energy.memory.MemoryReport.totals`):
