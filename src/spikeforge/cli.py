@@ -484,7 +484,8 @@ def cmd_sweep(a: argparse.Namespace) -> int:
         if not a.json:
             err_console.print(escape(msg), highlight=False)
 
-    rows = run_sweep(recipe, vary, out, Path(a.data_dir) if a.data_dir else None, rerun=a.rerun, log=log)
+    rows = run_sweep(recipe, vary, out, Path(a.data_dir) if a.data_dir else None, rerun=a.rerun, jobs=a.jobs,
+                     log=log)
     if a.json:
         _emit_json(rows)
         return 0
@@ -810,6 +811,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--set", action="append", metavar="TABLE.KEY=VALUE", help="a fixed change for every run")
     sp.add_argument("--out", help="sweep folder (default runs/RECIPE-sweep)")
     sp.add_argument("--rerun", action="store_true", help="run finished combinations again")
+    sp.add_argument("--jobs", type=_positive_int, default=1,
+                    help="combinations run at once, one process each (default 1; at most the CPU cores)")
     common(sp, data=True)
     sp.set_defaults(fn=cmd_sweep)
 

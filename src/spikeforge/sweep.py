@@ -53,11 +53,14 @@ def run_sweep(
     data_dir: str | os.PathLike[str] | None = None,
     *,
     rerun: bool = False,
+    jobs: int = 1,
     log: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Run ``recipe`` (its own ``--set`` changes kept) once per combination of ``vary``; returns the comparison
     rows (sorted by energy per image, ``pareto`` marked, ``settings`` = the combination). ``rerun`` runs
-    finished combinations again."""
+    finished combinations again; ``jobs`` > 1 runs that many combinations at once, each in its own process
+    (the methods train on one thread each)."""
+    from spikeforge.benchmarking import run_in_processes
     from spikeforge.pipeline import run_recipe
     from spikeforge.report.compare import compare_runs
     from spikeforge.report.plots import plot_pareto
@@ -70,6 +73,9 @@ def run_sweep(
     folders = [out / _folder(c) for c in combos]
     if len(set(folders)) != len(folders):
         raise RecipeError("sweep: two combinations map to one folder name; use simpler values")
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    pending = []
     for i, (combo, rec, folder) in enumerate(zip(combos, recipes, folders, strict=True), start=1):
         done = folder / "results.json"
         if not rerun and done.is_file() and _same_settings(done, rec):
@@ -78,7 +84,8 @@ def run_sweep(
             continue
         if log:
             log(f"[{i}/{len(combos)}] {' '.join(combo)} → {folder}")
-        run_recipe(rec, folder, data_dir)
+        pending.append((rec, folder, data_dir))
+    run_in_processes(run_recipe, pending, jobs if len(pending) > 1 else 1)
     rows = compare_runs(folders)
     by_path = {str(f / "results.json"): c for f, c in zip(folders, combos, strict=True)}
     for row in rows:

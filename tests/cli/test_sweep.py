@@ -73,3 +73,14 @@ def test_sweep_command_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixt
                  "--out", str(tmp_path / "s")]) == 0
     text = capsys.readouterr().out
     assert "template_threshold=0.1" in text and "2 runs by energy per image" in text
+
+
+def test_parallel_sweep_gives_the_same_runs(tmp_path: Path) -> None:
+    recipe = load_recipe("template-digits")
+    vary = {"params.neurons_per_class": ["5", "10"]}
+    serial = run_sweep(recipe, vary, tmp_path / "a")
+    parallel = run_sweep(recipe, vary, tmp_path / "b", jobs=2)
+    key = [(r["label"], r["accuracy"], r["uJ_per_image"]) for r in serial]
+    assert key == [(r["label"], r["accuracy"], r["uJ_per_image"]) for r in parallel]
+    with pytest.raises(ValueError, match="jobs must be >= 1"):
+        run_sweep(recipe, vary, tmp_path / "c", jobs=0)
