@@ -206,6 +206,9 @@ def cmd_chips(a: argparse.Namespace) -> int:
     row("stochastic modes", lambda p, c: f"yes (mask <= {c.threshold_mask_bits} bit)" if c.stochastic_modes else "no")
     row("synaptic memory", lambda p, c: "dense crossbar" if c.synapse_memory_bits is None
         else f"{c.synapse_memory_bits // 8192} KiB per core")
+    if any(p.base for p in chips):  # derived chips: where their energy constants come from
+        row("energy constants", lambda p, c: "calibrated preset" if not p.base
+            else f"{p.base}'s" + (f" + {len(p.energy)} own" if p.energy else ""))
     console.print(t)
     return 0
 
@@ -512,6 +515,10 @@ def cmd_compare(a: argparse.Namespace) -> int:
         from spikeforge.report.plots import plot_pareto
 
         plot_pareto(rows, Path(a.plot))
+    if a.csv:
+        from spikeforge.report.compare import rows_to_csv
+
+        rows_to_csv(rows, Path(a.csv))
     if a.json:
         _emit_json(rows)
         return 0
@@ -527,6 +534,8 @@ def cmd_compare(a: argparse.Namespace) -> int:
     console.print(t)
     if a.plot:
         console.print(f"plot: {a.plot}")
+    if a.csv:
+        console.print(f"csv: {a.csv}")
     return 0
 
 
@@ -820,6 +829,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("runs", nargs="+", metavar="RUN",
                     help="run folders (holding results.json) or results files, e.g. runs/*")
     sp.add_argument("--plot", metavar="PNG", help="also draw accuracy against energy with the Pareto front")
+    sp.add_argument("--csv", metavar="FILE", help="also write the rows as CSV (for spreadsheets)")
     common(sp)
     sp.set_defaults(fn=cmd_compare)
 

@@ -155,7 +155,8 @@ def test_recipes_and_the_cli_take_chip_files(tmp_path: Path, capsys: pytest.Capt
     assert main(["chips", "truenorth", "loihi-like", "--toml"]) == 2
     assert "--toml prints one chip" in capsys.readouterr().err
     assert main(["chips", str(tmp_path / "wide.toml")]) == 0
-    assert "truenorth-512" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "truenorth-512" in text and "truenorth's + 1 own" in text
 
 
 def test_preset_files_are_unchanged_by_the_derived_chip_fields() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from spikeforge.cli import main
-from spikeforge.report.compare import ComparisonError, compare_runs, load_run, pareto_front
+from spikeforge.report.compare import CSV_COLUMNS, ComparisonError, compare_runs, load_run, pareto_front
 
 
 def _run(folder: Path, acc: float, uj: float, **extra: object) -> Path:
@@ -86,3 +86,18 @@ def test_a_folder_of_runs_stands_for_the_runs_in_it(tmp_path: Path) -> None:
 def test_sweep_run_folders_get_short_labels(tmp_path: Path) -> None:
     _run(tmp_path / "sw" / "train.epochs=5,deploy.ensemble=4", 0.9, 1.0)
     assert compare_runs([tmp_path / "sw"])[0]["label"] == "epochs=5 ensemble=4"
+
+
+def test_compare_writes_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import csv
+
+    a = _run(tmp_path / "a", 0.9, 1.0, recipe_overrides=["train.epochs=3", "seed=1"])
+    b = _run(tmp_path / "b", 0.95, 2.0)
+    out = tmp_path / "cmp.csv"
+    assert main(["compare", str(a), str(b), "--csv", str(out)]) == 0
+    assert f"csv: {out}" in " ".join(capsys.readouterr().out.split())
+    with out.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == list(CSV_COLUMNS)
+    assert [r["label"] for r in rows] == ["a", "b"] and rows[0]["overrides"] == "train.epochs=3 seed=1"
+    assert float(rows[1]["accuracy"]) == 0.95 and rows[0]["pareto"] == "True" and rows[0]["fps"] == ""

@@ -7,13 +7,19 @@ run is at least as accurate at no more energy per image, and strictly better in 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ComparisonError", "compare_runs", "load_run", "pareto_front"]
+__all__ = ["CSV_COLUMNS", "ComparisonError", "compare_runs", "load_run", "pareto_front", "rows_to_csv"]
+
+#: the columns :func:`rows_to_csv` writes, in order
+CSV_COLUMNS = ("label", "pareto", "method", "recipe", "dataset", "chip", "accuracy", "uJ_per_image", "cores",
+               "ticks_per_input", "fps", "n_inputs", "overrides", "path")
 
 
 class ComparisonError(ValueError):
@@ -97,3 +103,17 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]]) -> list[dict[str, Any]
     for r, front in zip(rows, pareto_front(rows), strict=True):
         r["pareto"] = front
     return sorted(rows, key=lambda r: (r["uJ_per_image"], -r["accuracy"]))
+
+
+def rows_to_csv(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
+    """Write comparison rows as CSV (:data:`CSV_COLUMNS`; accuracy as a fraction, overrides joined by spaces),
+    atomically; returns the path."""
+    from spikeforge.fileio import write_text_atomic
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for r in rows:
+        w.writerow(["" if r.get(c) is None else " ".join(r[c]) if c == "overrides" else r[c] for c in CSV_COLUMNS])
+    write_text_atomic(path, buf.getvalue())
+    return Path(path)
