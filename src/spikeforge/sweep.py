@@ -21,7 +21,7 @@ from typing import Any
 from spikeforge.fileio import write_json_atomic
 from spikeforge.recipes import Recipe, RecipeError, apply_overrides, validate_recipe
 
-__all__ = ["combinations", "run_sweep"]
+__all__ = ["combinations", "run_folder_name", "run_sweep", "short_setting"]
 
 
 def combinations(vary: Mapping[str, Sequence[str]]) -> list[list[str]]:
@@ -41,7 +41,7 @@ def combinations(vary: Mapping[str, Sequence[str]]) -> list[list[str]]:
     return [[f"{k}={v}" for k, v in zip(keys, combo, strict=True)] for combo in itertools.product(*vary.values())]
 
 
-def _folder(overrides: Sequence[str]) -> str:
+def run_folder_name(overrides: Sequence[str]) -> str:
     """A folder name for a combination: ``train.epochs=5,deploy.ensemble=4`` with unsafe characters replaced."""
     return re.sub(r"[^A-Za-z0-9._=,+-]", "_", ",".join(overrides))[:200]
 
@@ -70,7 +70,7 @@ def run_sweep(
     recipes = [apply_overrides(recipe, combo) for combo in combos]
     for r in recipes:  # every combination is checked before the first one runs
         validate_recipe(r)
-    folders = [out / _folder(c) for c in combos]
+    folders = [out / run_folder_name(c) for c in combos]
     if len(set(folders)) != len(folders):
         raise RecipeError("sweep: two combinations map to one folder name; use simpler values")
     if jobs < 1:
@@ -90,14 +90,14 @@ def run_sweep(
     by_path = {str(f / "results.json"): c for f, c in zip(folders, combos, strict=True)}
     for row in rows:
         row["settings"] = by_path[row["path"]]
-        row["label"] = " ".join(_short(item) for item in row["settings"])
+        row["label"] = " ".join(short_setting(item) for item in row["settings"])
     write_json_atomic(out / "sweep.json", {"recipe": recipe.name, "base_overrides": list(recipe.overrides),
                                            "vary": {k: list(v) for k, v in vary.items()}, "rows": rows})
     plot_pareto(rows, out / "sweep.png", title=f"{recipe.name}: {', '.join(vary)}")
     return rows
 
 
-def _short(item: str) -> str:
+def short_setting(item: str) -> str:
     """``"train.epochs=5"`` → ``"epochs=5"`` (the key's last part; the value untouched)."""
     key, _, value = item.partition("=")
     return f"{key.rsplit('.', 1)[-1]}={value}"

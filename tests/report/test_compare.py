@@ -88,6 +88,20 @@ def test_sweep_run_folders_get_short_labels(tmp_path: Path) -> None:
     assert compare_runs([tmp_path / "sw"])[0]["label"] == "epochs=5 ensemble=4"
 
 
+def test_sweep_labels_come_from_the_recorded_settings_not_the_folder_name(tmp_path: Path) -> None:
+    """A value with commas and brackets is mangled in the folder name; the label shows it as given, and the
+    sweep's base changes (recorded before the combination) are left out."""
+    from spikeforge.sweep import run_folder_name
+
+    combo = ["network.windows=[16,12]", "train.lr=0.01"]
+    folder = tmp_path / "sw" / run_folder_name(combo)
+    assert folder.name == "network.windows=_16,12_,train.lr=0.01"
+    _run(folder, 0.9, 1.0, recipe_overrides=["seed=3", *combo])
+    _run(tmp_path / "sw" / "plain", 0.8, 0.5, recipe_overrides=["seed=3"])
+    labels = {r["label"] for r in compare_runs([tmp_path / "sw"])}
+    assert labels == {"windows=[16,12] lr=0.01", "plain"}
+
+
 def test_compare_writes_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import csv
 

@@ -43,8 +43,9 @@ def load_run(path: str | os.PathLike[str]) -> dict[str, Any]:
     if missing:
         raise ComparisonError(f"{p}: no {' or '.join(missing)} (is it a spikeforge run's results.json?)")
     energy: dict[str, Any] = r["energy"] if isinstance(r.get("energy"), dict) else {}
-    label = p.parent.name or str(p)
-    if "=" in label:  # a sweep's run folder, "train.epochs=5,deploy.ensemble=4" → "epochs=5 ensemble=4"
+    overrides = [str(o) for o in r.get("recipe_overrides", [])]
+    label = _sweep_label(p.parent.name, overrides) or p.parent.name or str(p)
+    if "=" in label and not overrides:  # a sweep's run folder from a results file without its settings
         label = " ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, _, v in (i.partition("=") for i in label.split(",")))
     return {
         "label": label,
@@ -59,8 +60,21 @@ def load_run(path: str | os.PathLike[str]) -> dict[str, Any]:
         "ticks_per_input": r.get("ticks_per_input"),
         "fps": r.get("fps"),
         "n_inputs": r.get("n_inputs", r.get("test_images")),
-        "overrides": list(r.get("recipe_overrides", [])),
+        "overrides": overrides,
     }
+
+
+def _sweep_label(folder: str, overrides: Sequence[str]) -> str | None:
+    """The label of a sweep's run folder: the combination the folder was named after (the run's last ``k``
+    recorded ``--set`` changes, those after the sweep's own base changes), keys shortened,
+    ``"train.epochs=5,deploy.ensemble=4"`` → ``"epochs=5 ensemble=4"``; values are taken from the run's
+    results, not parsed from the folder name (a value may hold commas). None: not a sweep's run folder."""
+    from spikeforge.sweep import run_folder_name, short_setting
+
+    for k in range(1, len(overrides) + 1):
+        if run_folder_name(overrides[-k:]) == folder:
+            return " ".join(short_setting(o) for o in overrides[-k:])
+    return None
 
 
 def pareto_front(rows: Sequence[dict[str, Any]]) -> list[bool]:
