@@ -50,11 +50,10 @@ LARGE_ANNEAL = {"anneal_epochs": 20, "anneal_ratio": 0.2}
 FULL = {
     "small": {"signs": "perm2", "pool": 320, "sample_seed": 1,
               "train": {"epochs": 30, "lr": 0.01, "seed": 0, "threads": 1}},
-    # 2 independently trained models (seeds 0-1; trained side by side, one process each, torch.compile'd),
-    # each 200 epochs (lr 0.01 → 5e-4), 40 annealing epochs (→ 1e-4) and a 20-epoch warm restart (lr 2e-3 →
-    # 1e-4, fresh Adam moments), with elastic distortions (Simard et al. 2003; alpha 20 px, sigma 4 px) on top
-    # of the shifts, rotations and scalings; the pool of 64 copies samples them round-robin
-    "large": {"signs": "perm2", "pool": 64, "sample_seed": 1, "models": 2, "name": "large-elastic",
+    # one model (seed 0, torch.compile'd): 200 epochs (lr 0.01 → 5e-4), 40 annealing epochs (→ 1e-4) and a
+    # 20-epoch warm restart (lr 2e-3 → 1e-4, fresh Adam moments), with elastic distortions (Simard et al. 2003;
+    # alpha 20 px, sigma 4 px) on top of the shifts, rotations and scalings; 64 sampled copies
+    "large": {"signs": "perm2", "pool": 64, "sample_seed": 1, "name": "large-elastic",
               "train": {**LARGE_TRAIN, "epochs": 200, "anneal_epochs": 40, "anneal_ratio": 0.2,
                         "restart_epochs": 20, "restart_lr": 0.002, "elastic_alpha": 20.0, "elastic_sigma": 4.0,
                         "compile": True}},
@@ -115,6 +114,25 @@ def targets(rows: list[dict[str, Any]], method: str = "probabilistic") -> list[d
                     "measured": r["uJ_per_image"], "ratio": ratio, "raw_ratio": r["uJ_per_image"] / pub["uJ_per_image"],
                     "status": "PASS" if abs(ratio - 1) <= ENERGY_TOLERANCE else "FAIL"})
     return out
+
+
+#: the issue's limit on the full benchmark's wall time (training included) on 2 CPU cores
+TIME_LIMIT_S = 2 * 3600
+
+
+def time_target(seconds: float, infos: dict[str, dict[str, Any]], quick: bool) -> dict[str, Any]:
+    """"Full benchmark finishes within 2 hours on 2 CPU cores", measured: this run's wall time counts only
+    when every model was trained in this run (a model loaded from the cache hides its training time)."""
+    target = f"full benchmark (training included) within {TIME_LIMIT_S / 3600:g} h on 2 CPU cores"
+    if quick:
+        return {"target": target, "status": "NOT RUN", "why": "--quick run"}
+    models = [m for info in infos.values() for m in info.get("models", [info])]
+    cached = [m for m in models if m.get("cached", True)]
+    if cached:
+        return {"target": target, "status": "NOT RUN",
+                "why": f"{len(cached)} of {len(models)} trained models came from the cache (--workdir); "
+                       "run with a fresh --workdir to time the whole benchmark"}
+    return {"target": target, "measured": seconds, "status": "PASS" if seconds <= TIME_LIMIT_S else "FAIL"}
 
 
 def pareto_front(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -223,11 +241,13 @@ def main(argv: list[str] | None = None) -> int:
         jrows += info.pop("scheme_rows", [])
         infos[net] = info
     checks = targets(rows) + scheme_targets(jrows)
+    checks.append(time_target(time.time() - t0, infos, args.quick))
     print_table(rows)
     for scheme in sorted({r["scheme"] for r in jrows}):
         print_table([r for r in jrows if r["scheme"] == scheme], f"{scheme} ensembles ({SCHEME_NOTES[scheme]})")
     for c in checks:
-        print(f"{c['status']:8s} {c['target']}" + (f"  (measured {c['measured']:.4g})" if "measured" in c else ""))
+        print(f"{c['status']:8s} {c['target']}" + (f"  (measured {c['measured']:.4g})" if "measured" in c else "")
+              + (f"  ({c['why']})" if "why" in c else ""))
     result = {
         "mode": "quick" if args.quick else "full",
         "command": " ".join(["python", "benchmarks/esser2015.py", *(argv if argv is not None else sys.argv[1:])]),

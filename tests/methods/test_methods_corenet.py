@@ -327,6 +327,40 @@ def test_elastic_augmentation_is_a_smooth_seeded_displacement() -> None:
         elastic_batch(flat, (28, 28), 34.0, 0.0, gen)
 
 
+@pytest.mark.parametrize(("h", "w", "sigma"), [(28, 28, 4.0), (20, 9, 2.5), (5, 7, 4.0)])
+def test_elastic_smoothing_matrices_are_the_zero_padded_gaussian_convolution(h: int, w: int, sigma: float) -> None:
+    """The displacement field's smoothing as matrix products equals the separable convolution with zero
+    padding, including kernels wider than the image."""
+    from spikeforge.methods.corenet.data import _gaussian_kernel, _smoothing_matrix
+
+    f = torch.rand(6, 1, h, w, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    k = _gaussian_kernel(sigma)
+    r = (len(k) - 1) // 2
+    ref = torch.nn.functional.conv2d(torch.nn.functional.pad(f, (r, r, 0, 0)), k.view(1, 1, 1, -1))
+    ref = torch.nn.functional.conv2d(torch.nn.functional.pad(ref, (0, 0, r, r)), k.view(1, 1, -1, 1))
+    got = _smoothing_matrix(h, sigma) @ f.view(6, h, w) @ _smoothing_matrix(w, sigma).T
+    assert got.shape == (6, h, w) and torch.allclose(got, ref.view(6, h, w), atol=1e-6)
+
+
+def test_adam_is_the_fused_kernel_with_the_plain_update() -> None:
+    from spikeforge.methods.corenet.train import TrainConfig, make_optimizer
+
+    torch.manual_seed(0)
+    a, b = torch.nn.Linear(30, 20), torch.nn.Linear(30, 20)
+    b.load_state_dict(a.state_dict())
+    oa = make_optimizer(a, TrainConfig(lr=0.01))
+    ob = torch.optim.Adam(b.parameters(), lr=0.01)
+    assert oa.param_groups[0]["fused"] is True
+    x = torch.rand(8, 30)
+    for _ in range(5):
+        for m, o in ((a, oa), (b, ob)):
+            o.zero_grad()
+            m(x).pow(2).sum().backward()
+            o.step()
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.allclose(pa, pb, atol=1e-6)
+
+
 def test_affine_augmentation_is_a_rotation_about_the_centre() -> None:
     from spikeforge.methods.corenet.data import affine_batch
 

@@ -66,7 +66,7 @@ def train_cached(
             model.load_method_state(st["method"])
             model.eval()
             log(f"loaded trained model {final}")
-            return model, st["info"]
+            return model, {**st["info"], "cached": True}
     for pattern in ("*/counts-*.npy", "*/energy-*.json", "*/jitter-*.npz"):  # simulator results of an earlier model
         for old in workdir.glob(pattern):
             old.unlink()
@@ -79,7 +79,7 @@ def train_cached(
             "epochs": total_epochs(tcfg)}
     torch_save_atomic({"key": json.loads(json.dumps(key)), "model": model.state_dict(),
                        "method": model.method_state(), "info": info}, final)
-    return model, info
+    return model, {**info, "cached": False}
 
 
 def members_of(method: str, model: CoreNetModel | Sequence[CoreNetModel], n: int, seed: int = 0) -> list[Copy]:
