@@ -2,9 +2,11 @@
 synapses (Esser et al. 2015), same small (5-core) and large (28-core) networks, same one-tick inputs, all
 accuracies from the simulator, energy from the real N-copy deployments.
 
-Binary ensembles are N networks trained jointly from independent initialisations (one vectorised model, one
-loss term per network), deployed deterministically on distinct cores. Probabilistic ensembles are N samples
-of one trained model. Also compares the binary method's training surrogates on the small network.
+Binary ensembles are N networks trained jointly (one vectorised model): the small pool from independent
+initialisations with one loss term per network; the large pool warm-started from N samples of the trained
+probabilistic model and trained as a coupled ensemble (the loss of the networks' mean score, each network
+seeing its own shift and input draw). Deployed deterministically on distinct cores. Probabilistic ensembles
+are N samples of one trained model. Also compares the binary method's training surrogates on the small network.
 
     python benchmarks/binary_vs_probabilistic.py          # full: results/binary_vs_probabilistic.{json,png}
     python benchmarks/binary_vs_probabilistic.py --quick  # CI: a few minutes, results/quick/
@@ -40,23 +42,20 @@ PUBLISHED = {  # (method, network) → (accuracy, ensemble, µJ or None)
     ("binary", "large"): (0.9945, None, None),
 }
 
-#: The probabilistic models the large binary networks start from: esser2015's large models before their warm
-#: restart (the warm start's quality no longer limits the binary pool: docs/methods/binary.md)
-WARM_START_LARGE = {"signs": "perm2", "pool": 64, "sample_seed": 1, "models": 4, "name": "large-anneal",
-                    "train": {**esser2015.LARGE_TRAIN, **esser2015.LARGE_ANNEAL}}
-
 BINARY_FULL = {
     "small": {"signs": "perm2", "pool": 16,
               "model": {"surrogate": "sigmoid", "slope_start": 0.5, "slope_end": 8.0},
               "train": {"epochs": 25, "lr": 0.003, "train_input": "threshold", "seed": 0, "threads": 1}},
-    # 16 networks, network i started from its own sample of trained probabilistic large model i mod 4 (four
-    # models trained as esser2015's, 80 + 20 annealing epochs: WARM_START_LARGE), then trained as binary
-    # crossbars (straight-through, sigmoid surrogate from slope 2) on Bernoulli input draws
-    "large": {"signs": "perm2", "pool": 16, "name": "large-w4",
+    # 16 networks, network i started from its own sample of esser2015's trained probabilistic large model, then
+    # trained as binary crossbars (straight-through, sigmoid surrogate from slope 2) as a *coupled ensemble*: the
+    # loss is that of the 16 networks' mean score (ensemble_loss = 1), every network seeing its own shift and
+    # Bernoulli draw of each training image (copy_views), with the probabilistic model's augmentation
+    "large": {"signs": "perm2", "pool": 16, "name": "large-coupled",
               "model": {"surrogate": "sigmoid", "slope_start": 2.0, "slope_end": 8.0},
-              "warm_start": {"probabilistic": WARM_START_LARGE, "sample_seed": 7, "margin": 0.1},
-              "train": {"epochs": 10, "lr": 0.001, "lr_final_ratio": 0.1, "max_shift": 2, "train_input": "bernoulli",
-                        "seed": 0, "threads": 1}},
+              "warm_start": {"probabilistic": esser2015.FULL["large"], "sample_seed": 7, "margin": 0.1},
+              "train": {"epochs": 8, "lr": 0.001, "lr_final_ratio": 0.1, "max_shift": 2, "max_rotate": 10.0,
+                        "max_scale": 0.1, "elastic_alpha": 20.0, "elastic_sigma": 4.0, "train_input": "bernoulli",
+                        "ensemble_loss": 1.0, "copy_views": True, "seed": 0, "threads": 1, "compile": True}},
 }
 BINARY_QUICK = {
     "small": {"signs": "perm2", "pool": 64,
@@ -65,8 +64,8 @@ BINARY_QUICK = {
                         "max_train": 1000}},
     "large": {"signs": "perm2", "pool": 16,
               "model": {"surrogate": "sigmoid", "slope_start": 0.5, "slope_end": 8.0},
-              "train": {"epochs": 1, "lr": 0.002, "train_input": "threshold", "seed": 0, "threads": 1,
-                        "max_train": 500}},
+              "train": {"epochs": 1, "lr": 0.002, "train_input": "bernoulli", "seed": 0, "threads": 1,
+                        "max_shift": 1, "ensemble_loss": 1.0, "copy_views": True, "max_train": 500}},
 }
 SURROGATES = ("sigmoid", "hard-ste", "clt")
 
@@ -102,29 +101,54 @@ def surrogate_study(data: Any, workdir: Path, quick: bool, n_test: int, log: Any
     return out
 
 
-def energy_at_equal_accuracy(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """For every binary row: the probabilistic energy (same network) at the binary row's accuracy,
-    interpolated log-linearly along the probabilistic ensemble curve (None if never reached)."""
+def _energy_at(curve: list[dict[str, Any]], acc: float) -> float | None:
+    """µJ/image at which the ensemble ``curve`` (rows by ensemble size) first reaches accuracy ``acc``:
+    interpolated log-linearly between the two sizes around it (None if it never does)."""
+    for lo, hi in zip([None, *curve[:-1]], curve, strict=False):
+        if hi["accuracy_mean"] >= acc:
+            if lo is None or lo["accuracy_mean"] >= acc:
+                return float(hi["uJ_per_image"])
+            f = (acc - lo["accuracy_mean"]) / (hi["accuracy_mean"] - lo["accuracy_mean"])
+            la, lb = np.log(lo["uJ_per_image"]), np.log(hi["uJ_per_image"])
+            return float(np.exp(la + f * (lb - la)))
+    return None
+
+
+def _by_size(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda r: r["ensemble"])
+
+
+def _best_per_size(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For every ensemble size, the most accurate of the given rows (plain or any deployment scheme)."""
+    best: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        if r["ensemble"] not in best or r["accuracy_mean"] > best[r["ensemble"]]["accuracy_mean"]:
+            best[r["ensemble"]] = r
+    return [best[n] for n in sorted(best)]
+
+
+def energy_at_equal_accuracy(rows: list[dict[str, Any]],
+                             scheme_rows: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """For every binary ensemble size: the probabilistic energy (same network) at the binary ensemble's
+    accuracy, interpolated log-linearly along the probabilistic ensemble curve (None if never reached), and
+    their ratio. Two comparisons (``deployment``): ``"plain"`` — both methods' plain ensembles (copies
+    sharing the thresholded image); ``"best"`` — for each method and size the most accurate of its plain and
+    scheme ensembles (input jitter, per-copy draws; ``scheme`` names which), so each method is compared in
+    its best deployment at that size."""
     out = []
+    every = list(rows) + list(scheme_rows or [])
     for net in sorted({r["network"] for r in rows}):
-        prob = sorted([r for r in rows if r["method"] == "probabilistic" and r["network"] == net],
-                      key=lambda r: r["ensemble"])
-        for b in sorted([r for r in rows if r["method"] == "binary" and r["network"] == net],
-                        key=lambda r: r["ensemble"]):
-            acc = b["accuracy_mean"]
-            uj = None
-            for lo, hi in zip([None, *prob[:-1]], prob, strict=False):
-                if hi["accuracy_mean"] >= acc:
-                    if lo is None or lo["accuracy_mean"] >= acc:
-                        uj = hi["uJ_per_image"]
-                    else:
-                        f = (acc - lo["accuracy_mean"]) / (hi["accuracy_mean"] - lo["accuracy_mean"])
-                        la, lb = np.log(lo["uJ_per_image"]), np.log(hi["uJ_per_image"])
-                        uj = float(np.exp(la + f * (lb - la)))
-                    break
-            out.append({"network": net, "binary_ensemble": b["ensemble"], "accuracy": acc,
-                        "binary_uJ": b["uJ_per_image"], "probabilistic_uJ_at_same_accuracy": uj,
-                        "energy_ratio_prob_over_binary": (uj / b["uJ_per_image"]) if uj else None})
+        for deployment in ("plain", "best"):
+            pick = _by_size if deployment == "plain" else _best_per_size
+            src = rows if deployment == "plain" else every
+            prob = pick([r for r in src if r["method"] == "probabilistic" and r["network"] == net])
+            for b in pick([r for r in src if r["method"] == "binary" and r["network"] == net]):
+                acc = b["accuracy_mean"]
+                uj = _energy_at(prob, acc)
+                out.append({"network": net, "deployment": deployment, "binary_ensemble": b["ensemble"],
+                            "scheme": b.get("scheme", "plain"), "accuracy": acc, "binary_uJ": b["uJ_per_image"],
+                            "probabilistic_uJ_at_same_accuracy": uj,
+                            "energy_ratio_prob_over_binary": (uj / b["uJ_per_image"]) if uj else None})
     return out
 
 
@@ -148,7 +172,30 @@ def targets(rows: list[dict[str, Any]], scheme_rows: list[dict[str, Any]] | None
                 "best_ensemble": best["ensemble"] if best else None,
                 "best_scheme": best.get("scheme", "independent") if best else None,
                 "status": ("PASS" if best["accuracy_mean"] >= 0.9945 else "FAIL") if best else "NOT RUN"})
+    out.append(energy_ratio_target(best, rows, scheme_rows))
     return out
+
+
+def energy_ratio_target(best: dict[str, Any] | None, rows: list[dict[str, Any]],
+                        scheme_rows: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """The issue's "at equal accuracy at least 4x less energy" on the large network, at the binary target's
+    ensemble ``best``: the probabilistic method's energy at that accuracy in its best deployment at every
+    size (:func:`energy_at_equal_accuracy`, ``"best"``) over the binary ensemble's. When no probabilistic
+    ensemble (up to 64 copies) reaches the accuracy, the ratio is only bounded below, by the largest
+    ensemble's energy: ``measured`` is that bound and ``bound`` says so."""
+    name = "binary large: >= 4x less energy than probabilistic at equal accuracy (best deployments)"
+    if best is None:
+        return {"target": name, "status": "NOT RUN"}
+    prob = _best_per_size([r for r in list(rows) + list(scheme_rows or [])
+                           if r["method"] == "probabilistic" and r["network"] == "large"])
+    if not prob:
+        return {"target": name, "status": "NOT RUN", "why": "no probabilistic large rows in this run"}
+    uj = _energy_at(prob, best["accuracy_mean"])
+    bound = uj is None
+    ratio = (prob[-1]["uJ_per_image"] if bound else uj) / best["uJ_per_image"]
+    return {"target": name, "measured": ratio, "bound": "lower bound: probabilistic never reaches it" if bound
+            else None, "accuracy": best["accuracy_mean"], "binary_uJ": best["uJ_per_image"],
+            "probabilistic_uJ": uj, "status": "PASS" if ratio >= 4.0 else "FAIL"}
 
 
 def print_table(rows: list[dict[str, Any]],
@@ -207,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             jrows += info.pop("scheme_rows", [])
             infos[f"{method}/{net}"] = info
     sur = [] if args.no_surrogates else surrogate_study(data, workdir, q, min(n_test, 10000))
-    eq = energy_at_equal_accuracy(rows)
+    eq = energy_at_equal_accuracy(rows, jrows)
     front = [(r["method"], r["network"], r["ensemble"]) for r in esser2015.pareto_front(rows)]
     checks = targets(rows, jrows)
     print_table(rows)
@@ -216,12 +263,13 @@ def main(argv: list[str] | None = None) -> int:
                     f"{scheme} ensembles ({esser2015.SCHEME_NOTES[scheme]})")
     for e in eq:
         if e["probabilistic_uJ_at_same_accuracy"]:
-            print(f"equal accuracy {e['accuracy'] * 100:.2f} % ({e['network']}): binary x{e['binary_ensemble']} "
-                  f"{e['binary_uJ']:.3f} µJ vs probabilistic {e['probabilistic_uJ_at_same_accuracy']:.3f} µJ "
+            print(f"equal accuracy {e['accuracy'] * 100:.2f} % ({e['network']}, {e['deployment']}): binary "
+                  f"x{e['binary_ensemble']} {e['scheme']} {e['binary_uJ']:.3f} µJ vs probabilistic "
+                  f"{e['probabilistic_uJ_at_same_accuracy']:.3f} µJ "
                   f"→ ratio {e['energy_ratio_prob_over_binary']:.2f}")
         else:
-            print(f"equal accuracy {e['accuracy'] * 100:.2f} % ({e['network']}): binary x{e['binary_ensemble']} "
-                  f"{e['binary_uJ']:.3f} µJ; probabilistic never reaches it")
+            print(f"equal accuracy {e['accuracy'] * 100:.2f} % ({e['network']}, {e['deployment']}): binary "
+                  f"x{e['binary_ensemble']} {e['scheme']} {e['binary_uJ']:.3f} µJ; probabilistic never reaches it")
     for c in checks:
         print(f"{c['status']:8s} {c['target']}" + (f"  (measured {c['measured']:.4g})" if c.get("measured") else ""))
     result = {

@@ -687,3 +687,66 @@ def test_settings_that_cannot_deploy_fail_before_training(tmp_path, change, matc
     with pytest.raises(ValueError, match=match):
         run_recipe(Recipe("r", "binary", "", "test", {"name": "r", "method": "binary", **cfg}), tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_ensemble_objective_independent_coupled_and_mixed() -> None:
+    from spikeforge.methods.corenet.checkpoints import _cache_key
+    from spikeforge.methods.corenet.train import ensemble_objective
+
+    torch.manual_seed(3)
+    z = torch.randn(5, 3, 4, requires_grad=True)  # (batch, copies, classes)
+    y = torch.tensor([0, 3, 1, 2, 3])
+    ce = torch.nn.functional.cross_entropy
+    indep = sum(ce(z[:, k], y) for k in range(3))
+    coupled = 3 * ce(z.mean(1), y)
+    assert torch.allclose(ensemble_objective(z, y, 0.0), indep)
+    assert torch.allclose(ensemble_objective(z, y, 1.0), coupled)
+    assert torch.allclose(ensemble_objective(z, y, 0.25), 0.75 * indep + 0.25 * coupled)
+    # independent: copy 0's gradient does not depend on the other copies' logits; coupled: it does
+    for lam, mixes in ((0.0, False), (0.5, True)):
+        g = []
+        for other in (0.0, 5.0):
+            zz = z.detach().clone()
+            zz[:, 1:, 0] += other  # raise the other copies' score for class 0
+            zz.requires_grad_(True)
+            ensemble_objective(zz, y, lam).backward()
+            g.append(zz.grad[:, 0].clone())
+        assert torch.allclose(g[0], g[1]) is not mixes
+    with pytest.raises(ValueError, match="ensemble_loss"):
+        ensemble_objective(z, y, 1.5)
+    # the setting enters the cache key only when used: caches trained before it existed stay valid
+    spec = small_network()
+    assert "ensemble_loss" not in _cache_key("binary", spec, 2, {}, TrainConfig())["train"]
+    assert _cache_key("binary", spec, 2, {}, TrainConfig(ensemble_loss=0.5))["train"]["ensemble_loss"] == 0.5
+
+
+def test_copy_views_give_each_copy_its_own_shift_and_draw() -> None:
+    from spikeforge.methods.corenet.data import shift_batch, train_inputs
+    from spikeforge.methods.corenet.train import copy_view_batch
+
+    x = torch.rand(6, 28 * 28)
+    cfg = TrainConfig(max_shift=2, train_input="bernoulli")
+    # shared (copies = 0): exactly the former sequence, shift then draw, from the same generator
+    g1, g2 = torch.Generator().manual_seed(4), torch.Generator().manual_seed(4)
+    ref = train_inputs(shift_batch(x, (28, 28), 2, g1), "bernoulli", 0.5, g1)
+    assert torch.equal(copy_view_batch(x, (28, 28), 0, cfg, g2), ref)
+    # per copy: (B, K, n) binary views; every copy is a translated draw of the same image
+    v = copy_view_batch(x, (28, 28), 5, cfg, torch.Generator().manual_seed(4))
+    assert v.shape == (6, 5, 784) and set(v.unique().tolist()) <= {0.0, 1.0}
+    assert not torch.equal(v[:, 0], v[:, 1])
+    assert torch.equal(v, copy_view_batch(x, (28, 28), 5, cfg, torch.Generator().manual_seed(4)))
+    th = copy_view_batch(x, (28, 28), 5, TrainConfig(max_shift=0, train_input="threshold"), torch.Generator())
+    assert torch.equal(th, (x > 0.5).float().unsqueeze(1).expand(6, 5, 784))  # no shift, no draw: one view
+
+
+def test_per_copy_inputs_are_each_copys_own_input() -> None:
+    from spikeforge.methods.binary.model import BinaryCoreNet
+
+    spec = small_network(signs="pm1")
+    m = BinaryCoreNet(spec, copies=3, seed=2).eval()
+    x = (torch.rand(7, 3, 784) < 0.3).float()
+    got = m(x)
+    for k in range(3):
+        assert torch.equal(got[:, k], m(x[:, k])[:, k])
+    with pytest.raises(ValueError, match="per-copy inputs"):
+        m(x[:, :2])

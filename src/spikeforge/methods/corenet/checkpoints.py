@@ -45,6 +45,10 @@ def _cache_key(method: str, spec: NetworkSpec, copies: int, mcfg: dict[str, Any]
     del tkey["compile"]  # compiling changes only floating-point rounding: the same model either way
     if tcfg.elastic_alpha == 0:  # settings added later are left out at their defaults: older caches stay valid
         del tkey["elastic_alpha"], tkey["elastic_sigma"]
+    if tcfg.ensemble_loss == 0:
+        del tkey["ensemble_loss"]
+    if not tcfg.copy_views:
+        del tkey["copy_views"]
     for fields in _LATER_PHASES:
         if tkey[fields[0]] == 0:
             for f in fields:

@@ -73,9 +73,15 @@ class CoreNetModel(nn.Module, ABC):
         """Layer ``li``'s output for gathered axon inputs ``g`` (B, K, C, A); defined by each method."""
 
     def forward(self, x: torch.Tensor, return_layers: bool = False) -> Any:
-        """x: (B, n_inputs) input spike probabilities / spikes. Returns class scores (B, K, n_classes)."""
+        """x: (B, n_inputs) input spike probabilities / spikes shared by all copies, or (B, K, n_inputs) one
+        input per copy. Returns class scores (B, K, n_classes)."""
         b = x.shape[0]
-        h = x.reshape(b, 1, -1).expand(b, self.copies, x.shape[-1])
+        if x.dim() == 3:
+            if x.shape[1] != self.copies:
+                raise ValueError(f"per-copy inputs of shape {tuple(x.shape)} for {self.copies} copies")
+            h = x
+        else:
+            h = x.reshape(b, 1, -1).expand(b, self.copies, x.shape[-1])
         outs = []
         for li, _lay in enumerate(self.spec.layers):
             if self.training and self.dropout > 0 and li > 0:  # eval/deployment: see deploy_bias

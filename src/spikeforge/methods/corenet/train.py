@@ -4,7 +4,10 @@ Loss (documented choice): cross-entropy of ``softmax(temperature · score)`` whe
 (expected, or surrogate) spike count and ``temperature`` is **fixed** (default ``12.5 / neurons per class``,
 i.e. 0.5 for 25 neurons per class). A learned temperature drifted up in the probe (small score gaps → bad
 sampled networks); a fixed one keeps the class-score margins large in spike units. With ``K`` copies trained
-at once, the loss is the sum over copies of each copy's mean cross-entropy (independent gradients).
+at once, the loss is the sum over copies of each copy's mean cross-entropy (independent gradients), or, with
+``ensemble_loss = λ > 0``, mixed with the cross-entropy of the copies' mean score (a *coupled ensemble*,
+:func:`ensemble_objective`); ``copy_views`` gives every copy its own random shift and input draw of each
+image (:func:`copy_view_batch`), as the copies of a deployed input-jitter / per-copy-draw ensemble see it.
 
 Optimiser: Adam (default; the probe found it more robust) or SGD with momentum 0.9 (the paper's), mini-batch
 100, learning rate decayed geometrically per epoch from ``lr`` to ``lr * lr_final_ratio`` (a fixed schedule),
@@ -64,6 +67,8 @@ class TrainConfig:
     threads: int = 1
     compile: bool = False  # torch.compile the forward pass (≈1.5x faster on CPU; needs a C++ compiler)
     max_train: int | None = None
+    ensemble_loss: float = 0.0  # weight λ of the coupled-ensemble loss on the copies' mean score (0 = independent)
+    copy_views: bool = False  # each copy sees its own random shift and input draw of the (shared) distorted image
     log_every_epoch: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -98,6 +103,43 @@ def _lr_at(cfg: TrainConfig, epoch: int) -> float:
     end = cfg.lr * cfg.lr_final_ratio * (cfg.anneal_ratio if anneal else 1.0)
     f = (epoch - cfg.epochs - anneal) / max(cfg.restart_epochs - 1, 1)
     return cfg.restart_lr * (end / cfg.restart_lr) ** f
+
+
+def copy_view_batch(x: torch.Tensor, shape: tuple[int, ...], copies: int, cfg: TrainConfig,
+                    gen: torch.Generator) -> torch.Tensor:
+    """The last augmentation steps: random shifts (``max_shift``, images only) and the training input encoding
+    (``train_input``) of a batch ``x`` (B, n). ``copies = 0``: one view shared by all copies, (B, n).
+    ``copies = K``: every copy gets its *own* shift and its own input draw of each (already distorted) image,
+    (B, K, n) — what the copies of a deployed ensemble see when each reads its own translated input map and
+    its own Bernoulli draw of the same image (``input-jitter`` / ``bernoulli-draws`` schemes), so a coupled
+    ensemble (``ensemble_loss``) is trained on the votes it will cast."""
+    b, n = x.shape
+    if copies:
+        x = x.unsqueeze(1).expand(b, copies, n).reshape(b * copies, n)
+    if len(shape) == 2:
+        x = shift_batch(x, (int(shape[0]), int(shape[1])), cfg.max_shift, gen)
+    x = train_inputs(x, cfg.train_input, cfg.threshold, gen)
+    return x.reshape(b, copies, n) if copies else x
+
+
+def ensemble_objective(logits: torch.Tensor, y: torch.Tensor, ensemble_loss: float = 0.0) -> torch.Tensor:
+    """Training loss of ``K`` copies' logits ``(B, K, classes)`` for labels ``y`` ``(B,)``:
+    ``(1 − λ) Σ_k CE(z_k, y) + λ K CE(mean_k z_k, y)`` (``CE`` the batch-mean cross-entropy, ``λ =
+    ensemble_loss``). ``λ = 0`` trains the copies independently (each its own loss, gradients never mix);
+    ``λ > 0`` couples them through the loss of their *mean* score — the score the deployed ensemble votes
+    with (summed spike counts, up to the factor ``K``) — as in coupled ensembles (Dutt et al. 2018), so the
+    copies learn to complement each other instead of each converging to the same network. The factor ``K``
+    keeps the two terms on the same scale."""
+    if not 0.0 <= ensemble_loss <= 1.0:
+        raise ValueError(f"ensemble_loss must be in [0, 1], got {ensemble_loss}")
+    k = logits.shape[1]
+    loss = logits.new_zeros(())
+    if ensemble_loss < 1.0:
+        indiv = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.repeat_interleave(k))
+        loss = loss + (1.0 - ensemble_loss) * k * indiv
+    if ensemble_loss > 0.0:
+        loss = loss + ensemble_loss * k * torch.nn.functional.cross_entropy(logits.mean(1), y)
+    return loss
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -228,7 +270,7 @@ def _train(
             g["lr"] = lr
         perm = torch.from_numpy(rng.permutation(n))
         t0 = time.time()
-        tot_loss, tot_correct = 0.0, 0.0
+        tot_loss, tot_correct, tot_ens = 0.0, 0.0, 0.0
         bar = None
         if progress_enabled():
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -244,26 +286,25 @@ def _train(
             if len(shape) == 2:
                 xb = elastic_batch(xb, shape, cfg.elastic_alpha, cfg.elastic_sigma, gen)
                 xb = affine_batch(xb, shape, cfg.max_rotate, cfg.max_scale, gen)
-                xb = shift_batch(xb, shape, cfg.max_shift, gen)
-            xb = train_inputs(xb, cfg.train_input, cfg.threshold, gen)
+            xb = copy_view_batch(xb, shape, model.copies if cfg.copy_views else 0, cfg, gen)
             yb = yt[idx]
             scores, forward = _forward(forward, model, xb, log)  # (B, K, classes)
-            logits = scores * temp
-            loss = torch.nn.functional.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]), yb.repeat_interleave(model.copies), reduction="mean"
-            ) * model.copies
+            loss = ensemble_objective(scores * temp, yb, cfg.ensemble_loss)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             model.clip_()
             tot_loss += float(loss.detach()) / model.copies * len(idx)
             tot_correct += float((scores.argmax(-1) == yb[:, None]).float().mean()) * len(idx)
+            tot_ens += float((scores.detach().sum(1).argmax(-1) == yb).float().sum())
             if bar is not None:
                 bar.update(task, advance=1, loss=float(loss.detach()) / model.copies)
         if bar is not None:
             bar.stop()
         rec: dict[str, float] = {"epoch": epoch + 1, "lr": lr, "loss": tot_loss / n, "train_acc": tot_correct / n,
                                  "seconds": time.time() - t0}
+        if model.copies > 1:  # the copies' summed score: the ensemble's (surrogate) training accuracy
+            rec["train_ens_acc"] = tot_ens / n
         rec.update({k: float(v) for k, v in model.method_state().items()})
         if x_val is not None and y_val is not None:
             rec["val_model_acc"] = float(np.mean(model_accuracy(model, x_val, y_val)))
