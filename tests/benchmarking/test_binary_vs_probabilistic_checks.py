@@ -54,3 +54,25 @@ def test_energy_ratio_target_reports_a_lower_bound_when_never_reached(bvp) -> No
     assert bvp.energy_ratio_target(None, ROWS, SCHEMES)["status"] == "NOT RUN"
     checks = bvp.targets(ROWS, SCHEMES)
     assert checks[-2]["best_scheme"] == "input-jitter" and checks[-1]["status"] == "PASS"
+
+
+def test_the_binary_large_recipe_trains_what_the_benchmark_measures(bvp) -> None:  # type: ignore[no-untyped-def]
+    # `spikeforge run binary-large` = the benchmark's BINARY_FULL["large"], warm-started from esser2015-large =
+    # esser2015.FULL["large"] (thread counts aside: they change only the floating-point rounding)
+    from spikeforge.recipes import load_recipe
+
+    esser = importlib.import_module("esser2015")
+    rec = load_recipe("binary-large").config
+    full = bvp.BINARY_FULL["large"]
+    assert rec["model"] == full["model"] and rec["network"]["signs"] == full["signs"]
+    assert rec["deploy"]["ensemble"] == full["pool"] and rec["seed"] == full["train"]["seed"]
+    assert {k: v for k, v in rec["warm_start"].items() if k != "recipe"} == {
+        k: v for k, v in full["warm_start"].items() if k != "probabilistic"}
+    drop = ("threads", "seed")
+    assert {k: v for k, v in rec["train"].items() if k not in drop} == {
+        k: v for k, v in full["train"].items() if k not in drop}
+    prob = load_recipe(rec["warm_start"]["recipe"]).config
+    pfull = esser.FULL["large"]["train"]
+    defaults = {"lr_final_ratio": 0.05, "train_input": "intensity"}
+    assert {k: v for k, v in prob["train"].items() if k not in drop} == {
+        k: v for k, v in {**defaults, **pfull}.items() if k not in drop}

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
-from spikeforge.hardware import check
+from spikeforge.hardware import check, get_chip
 from spikeforge.methods.corenet import build_deployment, evaluate_binary_network, large_network, small_network
 from spikeforge.methods.corenet.topology import CoreLayer, NetworkSpec, interleaved_sources
 from spikeforge.methods.corenet.train import TrainConfig, train
@@ -750,3 +752,98 @@ def test_per_copy_inputs_are_each_copys_own_input() -> None:
         assert torch.equal(got[:, k], m(x[:, k])[:, k])
     with pytest.raises(ValueError, match="per-copy inputs"):
         m(x[:, :2])
+
+
+def _toml(cfg: dict[str, Any]) -> str:
+    """A recipe dict as TOML (scalars at the top, then one table per dict; strings JSON-quoted)."""
+    top = [f"{k} = {json.dumps(v)}" for k, v in cfg.items() if not isinstance(v, dict)]
+    tables = [f"[{k}]\n" + "\n".join(f"{kk} = {json.dumps(vv)}" for kk, vv in v.items())
+              for k, v in cfg.items() if isinstance(v, dict)]
+    return "\n".join(top) + "\n\n" + "\n\n".join(tables) + "\n"
+
+
+def _digits_recipe(method: str, **extra: Any) -> dict[str, Any]:
+    return {"name": f"d-{method}", "method": method, "seed": 3, "data": {"dataset": "digits", "max_test": 80},
+            "network": {"name": "d", "window": 8, "input_neurons": 32, "output_neurons": 50},
+            "train": {"epochs": 2, "threads": 1, "batch_size": 50}, **extra}
+
+
+def test_binary_recipe_warm_starts_from_a_probabilistic_recipe_or_its_model(tmp_path) -> None:
+    """``[warm_start]``: the binary networks start on samples of a trained probabilistic model. Untrained
+    (0 epochs), the deployment is exactly those samples; naming the recipe (trained in OUT/warm-start) and
+    naming the model.pt it saved give the same networks; the source enters the checkpoint key."""
+    from spikeforge.deploy import load
+    from spikeforge.methods.binary.pipeline import run as run_binary
+    from spikeforge.methods.corenet.topology import network_from_config
+    from spikeforge.methods.probabilistic.pipeline import make_model, sample_copies
+    from spikeforge.methods.probabilistic.pipeline import run as run_prob
+    from spikeforge.recipes import load_recipe
+
+    prob = _digits_recipe("probabilistic")
+    (tmp_path / "prob.toml").write_text(_toml(prob))
+    binary = _digits_recipe("binary", deploy={"ensemble": 3},
+                            warm_start={"recipe": str(tmp_path / "prob.toml"), "sample_seed": 5, "margin": 0.2})
+    binary["train"] = {**binary["train"], "epochs": 0}
+    run_binary(binary, tmp_path / "a", None)
+    saved = torch.load(tmp_path / "a" / "warm-start" / "model.pt", weights_only=False)
+    assert saved["config"]["method"] == "probabilistic"
+    # the probabilistic recipe run on its own trains the same model
+    run_prob(prob, tmp_path / "p", None)
+    alone = torch.load(tmp_path / "p" / "model.pt", weights_only=False)
+    for k, v in saved["model"].items():
+        torch.testing.assert_close(v, alone["model"][k])
+    # untrained binary networks = the probabilistic model's samples with sample_seed 5
+    spec = network_from_config(prob["network"], (8, 8), 10)
+    pm = make_model(spec, 1, {}, 3, get_chip("truenorth"))
+    pm.load_state_dict(alone["model"])
+    want = sample_copies(pm, 3, 5)
+    dep = load(tmp_path / "a" / "deployment.sfd")
+    ref = build_deployment(spec, want, chip=get_chip("truenorth"))
+    np.testing.assert_array_equal(dep.crossbar, ref.crossbar)
+    np.testing.assert_array_equal(dep.leak, ref.leak)
+    # the same start from the saved model.pt
+    by_model = {**binary, "warm_start": {"model": str(tmp_path / "p" / "model.pt"), "sample_seed": 5, "margin": 0.2}}
+    run_binary(by_model, tmp_path / "b", None)
+    dep_b = load(tmp_path / "b" / "deployment.sfd")
+    np.testing.assert_array_equal(dep.crossbar, dep_b.crossbar)
+    # a user's recipe names the probabilistic recipe relative to itself; the key records the source model
+    (tmp_path / "bin.toml").write_text(_toml({**binary, "warm_start": {"recipe": "prob.toml"}}))
+    assert load_recipe(str(tmp_path / "bin.toml")).config["warm_start"]["recipe"] == str(tmp_path / "prob.toml")
+    key = json.loads((tmp_path / "a" / "key.json").read_text())
+    assert key["init"]["sample_seed"] == 5 and key["init"]["margin"] == 0.2 and len(key["init"]["model_sha"]) == 16
+    # trained on from the warm start: a few bits move, the deployment still passes the design rules
+    trained = {**binary, "train": {**binary["train"], "epochs": 1}}
+    run_binary(trained, tmp_path / "a", None)  # other settings: the untrained checkpoint is not resumed
+    check(load(tmp_path / "a" / "deployment.sfd"))
+
+
+@pytest.mark.parametrize(("warm", "match"), [
+    ({}, "exactly one of 'recipe'"),
+    ({"recipe": "x", "model": "y"}, "exactly one of 'recipe'"),
+    ({"recipe": "binary-small"}, "is a 'binary' recipe"),
+    ({"recipe": "esser2015-small", "margin": 0.7}, r"margin must be in \(0, 0.5\]"),
+    ({"recipe": "esser2015-small"}, "is for dataset 'mnist', this recipe for 'digits'"),
+    ({"model": "missing.pt"}, "missing.pt does not exist"),
+])
+def test_binary_warm_start_settings_are_refused_before_training(tmp_path, warm, match) -> None:
+    from spikeforge.methods.binary.pipeline import run as run_binary
+
+    cfg = _digits_recipe("binary", warm_start=warm)
+    with pytest.raises((ValueError, FileNotFoundError), match=match):
+        run_binary(cfg, tmp_path / "o", None)
+    assert not (tmp_path / "o" / "checkpoint.pt").exists()
+
+
+def test_binary_warm_start_refuses_another_layout_or_a_foreign_file(tmp_path) -> None:
+    from spikeforge.methods.binary.pipeline import run as run_binary
+
+    prob = _digits_recipe("probabilistic")
+    prob["network"] = {**prob["network"], "input_neurons": 48}
+    (tmp_path / "prob.toml").write_text(_toml(prob))
+    cfg = _digits_recipe("binary", warm_start={"recipe": str(tmp_path / "prob.toml")})
+    with pytest.raises(ValueError, match=r"has the network d: 1x48 .*; this recipe d: 1x32"):
+        run_binary(cfg, tmp_path / "o", None)
+    (tmp_path / "junk.pt").write_bytes(b"not a torch file")
+    cfg = _digits_recipe("binary", warm_start={"model": str(tmp_path / "junk.pt")})
+    with pytest.raises(ValueError, match=r"is not a model\.pt saved by `spikeforge run`"):
+        run_binary(cfg, tmp_path / "o2", None)

@@ -81,6 +81,9 @@ def _load_file(name_or_path: str | Path | None) -> Recipe:
         data = cfg.get("data")
         if isinstance(data, dict):
             _resolve_beside(data, ("dataset",), (".npz",), Path(source).parent)
+        warm = cfg.get("warm_start")
+        if isinstance(warm, dict):  # a binary recipe's probabilistic starting point
+            _resolve_beside(warm, ("recipe", "model"), (".toml", ".pt"), Path(source).parent)
     description = str(cfg.get("description", ""))
     return Recipe(name=str(cfg["name"]), method=str(cfg["method"]), description=description, source=source,
                   config=cfg, summary=str(cfg.get("summary", "")) or _first_sentence(description))

@@ -78,6 +78,66 @@ def corenet_schema(model: type[CoreNetModel], deploy: dict[str, Key] | None = No
     })
 
 
+#: a warm start: ``(spec, dataset, chip, out_dir) → (key, init)``, ``key`` a JSON-able record of where the
+#: starting point came from (it enters the checkpoint key), ``init(model)`` sets the fresh model's parameters
+WarmStart = Callable[[NetworkSpec, Any, Any, Path], tuple[dict[str, Any], Callable[[CoreNetModel], None]]]
+
+
+def check_run_settings(config: dict[str, Any]) -> None:
+    """Refuse, before any training, the ``[deploy]`` / ``[encoding]`` / ``[train]`` settings that could only
+    fail after it."""
+    TrainConfig.from_dict(dict(config.get("train", {})))
+    ensemble = int(config.get("deploy", {}).get("ensemble", 1))
+    if ensemble < 1:
+        raise ValueError(f"[deploy] ensemble must be >= 1, got {ensemble}")
+    enc = config.get("encoding", {})
+    kind = enc.get("kind", "threshold")
+    if kind not in ("threshold", "bernoulli", "bernoulli-draws"):
+        raise ValueError(f"[encoding] kind {kind!r}: use 'threshold', 'bernoulli' or 'bernoulli-draws'")
+    if int(enc.get("ticks", 1)) != 1:
+        raise ValueError("these networks classify one image per tick: [encoding] ticks must be 1")
+
+
+def recipe_network(config: dict[str, Any], ds: Any, chip: Any) -> NetworkSpec:
+    """The core network a recipe's ``[network]`` table describes, for the dataset's image shape and classes."""
+    img = tuple(int(v) for v in ds.x_train.shape[1:])
+    return network_from_config(dict(config.get("network", {})), img, int(ds.n_classes), core=chip.core)
+
+
+def train_recipe_model(
+    method: str,
+    config: dict[str, Any],
+    out_dir: Path,
+    ds: Any,
+    chip: Any,
+    make_model: ModelFactory,
+    copies: int,
+    *,
+    warm_start: WarmStart | None = None,
+) -> tuple[NetworkSpec, CoreNetModel, dict[str, Any]]:
+    """Build the recipe's network and train ``copies`` copies of its model in ``out_dir`` (resuming
+    ``out_dir/checkpoint.pt`` when it was written under the same settings), save ``out_dir/model.pt``.
+    Returns ``(spec, model, history)``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    seed = int(config.get("seed", 0))
+    tcfg_d = dict(config.get("train", {}))
+    tcfg_d.setdefault("seed", seed)
+    tcfg = TrainConfig.from_dict(tcfg_d)
+    mcfg = dict(config.get("model", {}))
+    spec = recipe_network(config, ds, chip)
+    init_key, init = warm_start(spec, ds, chip, out_dir) if warm_start is not None else (None, None)
+    model = make_model(spec, copies, mcfg, seed, chip)
+    if init is not None:
+        init(model)  # a resumed checkpoint (same key, so the same starting point) overrides it
+    # a checkpoint of other settings in out_dir (an edited recipe) is not resumed: training starts afresh
+    key = _cache_key(method, spec, copies, mcfg, tcfg, init_key)
+    prepare_checkpoint(out_dir, {**key, "chip": chip.name, "dataset": ds.name}, _log)
+    hist = train(model, cdata.to_unit(ds.x_train), ds.y_train, tcfg, checkpoint=out_dir / "checkpoint.pt", log=_log)
+    torch_save_atomic({"model": model.state_dict(), "method": model.method_state(), "config": config},
+                      out_dir / "model.pt")
+    return spec, model, hist
+
+
 def run_corenet(
     method: str,
     config: dict[str, Any],
@@ -87,41 +147,25 @@ def run_corenet(
     make_copies: CopyMaker,
     *,
     train_copies: Callable[[int], int],
+    warm_start: WarmStart | None = None,
 ) -> dict[str, Any]:
-    """The shared pipeline (see module docstring). ``train_copies(ensemble)`` = copies trained jointly."""
+    """The shared pipeline (see module docstring). ``train_copies(ensemble)`` = copies trained jointly;
+    ``warm_start`` sets the model's starting point (see :data:`WarmStart`)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     seed = int(config.get("seed", 0))
     dcfg = config.get("data", {})
-    ncfg = config.get("network", {})
-    tcfg_d = dict(config.get("train", {}))
-    tcfg_d.setdefault("seed", seed)
-    tcfg = TrainConfig.from_dict(tcfg_d)
     dep_cfg = config.get("deploy", {})
     enc = config.get("encoding", {})
     chip = get_chip(str(config.get("chip", "truenorth")))
+    check_run_settings(config)  # settings that would only fail after training are checked before it
     ensemble = int(dep_cfg.get("ensemble", 1))
-    if ensemble < 1:
-        raise ValueError(f"[deploy] ensemble must be >= 1, got {ensemble}")
-    # settings that would only fail after training are checked before it
     kind = enc.get("kind", "threshold")
-    if kind not in ("threshold", "bernoulli", "bernoulli-draws"):
-        raise ValueError(f"[encoding] kind {kind!r}: use 'threshold', 'bernoulli' or 'bernoulli-draws'")
-    if int(enc.get("ticks", 1)) != 1:
-        raise ValueError("these networks classify one image per tick: [encoding] ticks must be 1")
 
     ds = cdata.load(dcfg.get("dataset", "mnist"), data_dir)
-    img = tuple(int(v) for v in ds.x_train.shape[1:])
-    spec = network_from_config(dict(ncfg), img, int(ds.n_classes), core=chip.core)
-    model = make_model(spec, train_copies(ensemble), dict(config.get("model", {})), seed, chip)
-    # a checkpoint of other settings in out_dir (an edited recipe) is not resumed: training starts afresh
-    key = _cache_key(method, spec, train_copies(ensemble), dict(config.get("model", {})), tcfg)
-    prepare_checkpoint(out_dir, {**key, "chip": chip.name, "dataset": ds.name}, _log)
-    xtr = cdata.to_unit(ds.x_train)
-    hist = train(model, xtr, ds.y_train, tcfg, checkpoint=out_dir / "checkpoint.pt", log=_log)
-    torch_save_atomic({"model": model.state_dict(), "method": model.method_state(), "config": config},
-                      out_dir / "model.pt")
+    spec, model, hist = train_recipe_model(method, config, out_dir, ds, chip, make_model, train_copies(ensemble),
+                                           warm_start=warm_start)
 
     copies = make_copies(model, ensemble, seed)
     jitter = bool(dep_cfg.get("input_jitter", False))
