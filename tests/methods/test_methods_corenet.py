@@ -741,6 +741,40 @@ def test_copy_views_give_each_copy_its_own_shift_and_draw() -> None:
     assert torch.equal(th, (x > 0.5).float().unsqueeze(1).expand(6, 5, 784))  # no shift, no draw: one view
 
 
+def test_copy_distortions_give_each_copy_its_own_distortion() -> None:
+    from spikeforge.methods.corenet.checkpoints import _cache_key
+    from spikeforge.methods.corenet.data import affine_batch, elastic_batch
+    from spikeforge.methods.corenet.train import copy_view_batch
+
+    x = torch.rand(4, 28 * 28)
+    cfg = TrainConfig(elastic_alpha=20.0, max_rotate=10.0, max_scale=0.1, train_input="intensity",
+                      copy_views=True, copy_distortions=True)
+    v = copy_view_batch(x, (28, 28), 3, cfg, torch.Generator().manual_seed(1))
+    # = elastic then affine distortion of the image repeated once per copy, from the same generator
+    g = torch.Generator().manual_seed(1)
+    rep = x.unsqueeze(1).expand(4, 3, 784).reshape(12, 784)
+    ref = affine_batch(elastic_batch(rep, (28, 28), 20.0, 4.0, g), (28, 28), 10.0, 0.1, g).reshape(4, 3, 784)
+    assert torch.equal(v, ref)
+    assert not torch.allclose(v[:, 0], v[:, 1])  # the copies' distortions differ
+    # without copy_distortions the copies share the (caller's) distortion: intensities, no shift → equal views
+    shared = copy_view_batch(x, (28, 28), 3, TrainConfig(copy_views=True), torch.Generator().manual_seed(1))
+    assert torch.equal(shared[:, 0], shared[:, 2])
+    with pytest.raises(ValueError, match="copy_distortions = true needs copy_views"):
+        TrainConfig.from_dict({"copy_distortions": True})
+    spec = small_network()
+    assert "copy_distortions" not in _cache_key("binary", spec, 2, {}, TrainConfig(copy_views=True))["train"]
+    assert _cache_key("binary", spec, 2, {}, cfg)["train"]["copy_distortions"] is True
+    # training runs with it (per-copy inputs through the whole step)
+    from spikeforge.methods.binary.model import BinaryCoreNet
+
+    rng = np.random.default_rng(0)
+    m = BinaryCoreNet(spec, copies=2, seed=0)
+    tc = TrainConfig(epochs=1, batch_size=10, elastic_alpha=10.0, max_shift=1, train_input="bernoulli",
+                     copy_views=True, copy_distortions=True, ensemble_loss=1.0, log_every_epoch=False)
+    hist = train(m, rng.random((20, 784), dtype=np.float32), rng.integers(0, 10, 20), tc, log=lambda *a: None)
+    assert np.isfinite(hist["history"][0]["loss"])
+
+
 def test_per_copy_inputs_are_each_copys_own_input() -> None:
     from spikeforge.methods.binary.model import BinaryCoreNet
 
@@ -847,3 +881,99 @@ def test_binary_warm_start_refuses_another_layout_or_a_foreign_file(tmp_path) ->
     cfg = _digits_recipe("binary", warm_start={"model": str(tmp_path / "junk.pt")})
     with pytest.raises(ValueError, match=r"is not a model\.pt saved by `spikeforge run`"):
         run_binary(cfg, tmp_path / "o2", None)
+
+
+class _Centroids(torch.nn.Module):
+    """A teacher: nearest class mean, its labels rotated by ``roll`` (a teacher that
+    disagrees with the labels, so that what the student learns shows where it learned it from)."""
+
+    def __init__(self, means: torch.Tensor, roll: int) -> None:
+        super().__init__()
+        self.register_buffer("means", means)
+        self.roll = roll
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        d = ((x[:, None, :] - self.means[None]) ** 2).sum(-1)
+        return torch.roll(-d, self.roll, dims=1)
+
+
+def _digits_teacher(tmp_path, roll: int = 1):  # type: ignore[no-untyped-def]
+    from spikeforge.methods.corenet import data as cdata
+
+    ds = cdata.load("digits", None)
+    x = cdata.to_unit(ds.x_train).reshape(len(ds.x_train), -1).astype(np.float32)
+    means = torch.stack([torch.from_numpy(x[ds.y_train == c].mean(0)) for c in range(10)])
+    path = tmp_path / "teacher.pt2"
+    batch = torch.export.Dim("batch")
+    ep = torch.export.export(_Centroids(means, roll), (torch.zeros(4, 64),), dynamic_shapes=({0: batch},))
+    torch.export.save(ep, str(path))
+    return ds, x, path
+
+
+def test_distillation_loss_closed_forms() -> None:
+    from spikeforge.methods.corenet.train import distilled, ensemble_objective
+
+    torch.manual_seed(0)
+    z = torch.randn(6, 3, 5)
+    y = torch.tensor([0, 4, 1, 2, 3, 3])
+    onehot = torch.nn.functional.one_hot(y, 5).float()
+    for lam in (0.0, 0.5, 1.0):  # soft targets that are one-hot = hard labels
+        torch.testing.assert_close(ensemble_objective(z, onehot, lam), ensemble_objective(z, y, lam))
+    t = torch.randn(6, 5)
+    cfg = TrainConfig(teacher="x", distill=0.3, distill_temperature=2.0, ensemble_loss=1.0)
+    hard = ensemble_objective(z, y, 1.0)
+    soft = torch.softmax(t / 2.0, -1)
+    want = 0.7 * hard - 0.3 * 4.0 * 3 * (soft * torch.log_softmax(z.mean(1) / 2.0, -1)).sum(-1).mean()
+    torch.testing.assert_close(distilled(hard, z, t, cfg), want)
+
+
+def test_a_distilled_student_learns_its_teacher(tmp_path) -> None:
+    """α = 1: the labels do not enter the loss — a student of a teacher whose labels are rotated by one class
+    predicts the rotated labels; α = 0 ignores the teacher."""
+    from spikeforge.methods.corenet.checkpoints import _cache_key
+    from spikeforge.methods.corenet.topology import network_from_config
+
+    ds, x, path = _digits_teacher(tmp_path)
+    spec = network_from_config({"name": "d", "window": 8, "input_neurons": 64, "output_neurons": 100}, (8, 8), 10)
+    accs = {}
+    for alpha in (1.0, 0.0):
+        m = ProbabilisticCoreNet(spec, 1, seed=0)
+        cfg = TrainConfig(epochs=6, lr=0.02, batch_size=50, teacher=str(path), distill=alpha,
+                          distill_temperature=1.0, log_every_epoch=False)
+        train(m, x, ds.y_train, cfg, log=lambda *a: None)
+        m.eval()
+        with torch.no_grad():
+            pred = m(torch.from_numpy(x)).reshape(len(x), -1).argmax(-1).numpy()
+        accs[alpha] = (float(np.mean(pred == ds.y_train)), float(np.mean(pred == (ds.y_train + 1) % 10)))
+    assert accs[1.0][1] > 0.6 and accs[1.0][0] < 0.2  # follows the teacher, not the labels
+    assert accs[0.0][0] > 0.6 and accs[0.0][1] < 0.2
+    # the teacher enters the cache key by content
+    key = _cache_key("probabilistic", spec, 1, {}, TrainConfig(teacher=str(path), distill=0.5))["train"]
+    assert key["teacher"] == file_sha(path) and key["distill"] == 0.5
+    assert "teacher" not in _cache_key("probabilistic", spec, 1, {}, TrainConfig())["train"]
+
+
+def file_sha(path) -> str:  # type: ignore[no-untyped-def]
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def test_bad_teachers_are_refused(tmp_path) -> None:
+    from spikeforge.methods.corenet.train import load_teacher
+
+    with pytest.raises(ValueError, match="distill > 0 needs a teacher"):
+        TrainConfig.from_dict({"distill": 0.5})
+    with pytest.raises(ValueError, match=r"distill must be in \[0, 1\]"):
+        TrainConfig.from_dict({"distill": 1.5, "teacher": "t.pt"})
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_teacher(str(tmp_path / "none.pt"), 64, 10)
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    with pytest.raises(ValueError, match=r"is not a torch\.export model file"):
+        load_teacher(str(tmp_path / "junk.pt"), 64, 10)
+    _, _, path = _digits_teacher(tmp_path)
+    with pytest.raises(ValueError, match=r"needs \(2, 7\) finite logits"):
+        load_teacher(str(path), 64, 7)
+    t = load_teacher(str(path), 64, 10)
+    x = torch.rand(3, 64)
+    torch.testing.assert_close(t(x[:1]), t(x)[:1])  # a lone image (batch size 1 is specialised by export)

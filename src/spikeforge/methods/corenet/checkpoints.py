@@ -39,6 +39,14 @@ def _resumable(old: dict[str, Any], new: dict[str, Any]) -> bool:
     return False
 
 
+def file_digest(path: str) -> str:
+    """sha256 (first 16 hex digits) of a file's bytes; ``"missing"`` if there is none."""
+    import hashlib
+
+    p = Path(path)
+    return hashlib.sha256(p.read_bytes()).hexdigest()[:16] if p.is_file() else "missing"
+
+
 def _cache_key(method: str, spec: NetworkSpec, copies: int, mcfg: dict[str, Any], tcfg: TrainConfig,
                init: dict[str, Any] | None = None) -> dict[str, Any]:
     tkey = asdict(tcfg)
@@ -49,6 +57,12 @@ def _cache_key(method: str, spec: NetworkSpec, copies: int, mcfg: dict[str, Any]
         del tkey["ensemble_loss"]
     if not tcfg.copy_views:
         del tkey["copy_views"]
+    if not tcfg.copy_distortions:
+        del tkey["copy_distortions"]
+    if tcfg.distill == 0:
+        del tkey["teacher"], tkey["distill"], tkey["distill_temperature"]
+    else:  # the teacher by content, not by where its file lies
+        tkey["teacher"] = file_digest(str(tcfg.teacher))
     for fields in _LATER_PHASES:
         if tkey[fields[0]] == 0:
             for f in fields:

@@ -69,6 +69,10 @@ class TrainConfig:
     max_train: int | None = None
     ensemble_loss: float = 0.0  # weight λ of the coupled-ensemble loss on the copies' mean score (0 = independent)
     copy_views: bool = False  # each copy sees its own random shift and input draw of the (shared) distorted image
+    copy_distortions: bool = False  # with copy_views: each copy also its own rotation/scaling/elastic distortion
+    teacher: str | None = None  # torch.export file: (B, n) intensities in [0, 1] → (B, classes) logits
+    distill: float = 0.0  # weight α of the distillation term on the teacher's softened outputs (0 = off)
+    distill_temperature: float = 2.0  # softening temperature T of teacher and student logits
     log_every_epoch: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -78,7 +82,16 @@ class TrainConfig:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"unknown [train] setting(s) {unknown}; allowed: {sorted(known)}")
-        return cls(**d)
+        cfg = cls(**d)
+        if cfg.copy_distortions and not cfg.copy_views:
+            raise ValueError("[train] copy_distortions = true needs copy_views = true (per-copy views)")
+        if not 0.0 <= cfg.distill <= 1.0:
+            raise ValueError(f"[train] distill must be in [0, 1], got {cfg.distill}")
+        if cfg.distill > 0 and not cfg.teacher:
+            raise ValueError("[train] distill > 0 needs a teacher (a model file saved by torch.export.save)")
+        if cfg.distill_temperature <= 0:
+            raise ValueError(f"[train] distill_temperature must be > 0, got {cfg.distill_temperature}")
+        return cfg
 
 
 def total_epochs(cfg: TrainConfig) -> int:
@@ -112,18 +125,25 @@ def copy_view_batch(x: torch.Tensor, shape: tuple[int, ...], copies: int, cfg: T
     ``copies = K``: every copy gets its *own* shift and its own input draw of each (already distorted) image,
     (B, K, n) — what the copies of a deployed ensemble see when each reads its own translated input map and
     its own Bernoulli draw of the same image (``input-jitter`` / ``bernoulli-draws`` schemes), so a coupled
-    ensemble (``ensemble_loss``) is trained on the votes it will cast."""
+    ensemble (``ensemble_loss``) is trained on the votes it will cast. With ``cfg.copy_distortions`` the copies
+    also get their own elastic distortion, rotation and scaling of each image (``x`` then undistorted): their
+    training data decorrelate, as in bagging."""
     b, n = x.shape
     if copies:
         x = x.unsqueeze(1).expand(b, copies, n).reshape(b * copies, n)
     if len(shape) == 2:
-        x = shift_batch(x, (int(shape[0]), int(shape[1])), cfg.max_shift, gen)
+        hw = (int(shape[0]), int(shape[1]))
+        if copies and cfg.copy_distortions:  # every copy its own distortion too (the caller skipped the shared one)
+            x = affine_batch(elastic_batch(x, hw, cfg.elastic_alpha, cfg.elastic_sigma, gen), hw, cfg.max_rotate,
+                             cfg.max_scale, gen)
+        x = shift_batch(x, hw, cfg.max_shift, gen)
     x = train_inputs(x, cfg.train_input, cfg.threshold, gen)
     return x.reshape(b, copies, n) if copies else x
 
 
 def ensemble_objective(logits: torch.Tensor, y: torch.Tensor, ensemble_loss: float = 0.0) -> torch.Tensor:
-    """Training loss of ``K`` copies' logits ``(B, K, classes)`` for labels ``y`` ``(B,)``:
+    """Training loss of ``K`` copies' logits ``(B, K, classes)`` for labels ``y`` ``(B,)`` (or class
+    probabilities ``(B, classes)``, e.g. a teacher's: ``CE`` is then the soft-target cross-entropy):
     ``(1 − λ) Σ_k CE(z_k, y) + λ K CE(mean_k z_k, y)`` (``CE`` the batch-mean cross-entropy, ``λ =
     ensemble_loss``). ``λ = 0`` trains the copies independently (each its own loss, gradients never mix);
     ``λ > 0`` couples them through the loss of their *mean* score — the score the deployed ensemble votes
@@ -135,11 +155,49 @@ def ensemble_objective(logits: torch.Tensor, y: torch.Tensor, ensemble_loss: flo
     k = logits.shape[1]
     loss = logits.new_zeros(())
     if ensemble_loss < 1.0:
-        indiv = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.repeat_interleave(k))
+        indiv = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                                  y.repeat_interleave(k, dim=0))
         loss = loss + (1.0 - ensemble_loss) * k * indiv
     if ensemble_loss > 0.0:
         loss = loss + ensemble_loss * k * torch.nn.functional.cross_entropy(logits.mean(1), y)
     return loss
+
+
+def distilled(loss: torch.Tensor, logits: torch.Tensor, teacher_logits: torch.Tensor,
+              cfg: TrainConfig) -> torch.Tensor:
+    """Knowledge distillation (Hinton, Vinyals & Dean 2015): ``(1 − α) L + α T² L_T``, where ``L`` is the
+    label loss and ``L_T`` the same :func:`ensemble_objective` (coupled as set) of the student logits ``/ T``
+    against the teacher's ``softmax(t / T)`` (``α = distill``, ``T = distill_temperature``; ``T²`` keeps the
+    soft term's gradients on the scale of the hard one's). The soft-target cross-entropy differs from the
+    KL divergence by the teacher's entropy, a constant: the same gradients."""
+    t = cfg.distill_temperature
+    with torch.no_grad():
+        soft = torch.softmax(teacher_logits.detach().float() / t, dim=-1)
+    return (1.0 - cfg.distill) * loss + cfg.distill * t * t * ensemble_objective(logits / t, soft, cfg.ensemble_loss)
+
+
+def load_teacher(path: str | None, n_inputs: int, n_classes: int) -> Any:
+    """The teacher of ``[train] teacher``: a model saved by ``torch.export.save`` (exported with a dynamic
+    batch dimension), checked to map ``(B, n_inputs)`` intensities in [0, 1] to ``(B, n_classes)`` finite
+    logits; run without gradients."""
+    if not path or not Path(path).is_file():
+        raise FileNotFoundError(f"[train] teacher {path!r} does not exist")
+    try:
+        net = torch.export.load(str(path)).module()
+    except Exception as e:  # any unreadable file gets the same clear message
+        raise ValueError(f"[train] teacher {path} is not a torch.export model file ({type(e).__name__}: "
+                         f"{str(e)[:200]})") from None
+    with torch.no_grad():
+        out = net(torch.full((2, n_inputs), 0.5))
+    if tuple(out.shape) != (2, n_classes) or not torch.isfinite(out).all():
+        raise ValueError(f"[train] teacher {path} maps (2, {n_inputs}) inputs to {tuple(out.shape)} (non-finite: "
+                         f"{not bool(torch.isfinite(out).all())}); needs (2, {n_classes}) finite logits")
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():  # exported programs specialise batch size 1: a lone image is run as a pair
+            return net(x) if len(x) > 1 else net(x.expand(2, *x.shape[1:]))[:1]
+
+    return run
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -235,6 +293,7 @@ def _train(
     if cfg.max_train:
         x_train, y_train = x_train[: cfg.max_train], y_train[: cfg.max_train]
     opt = make_optimizer(model, cfg)
+    teacher = load_teacher(cfg.teacher, model.spec.n_inputs, model.spec.n_classes) if cfg.distill > 0 else None
     temp = cfg.temperature if cfg.temperature is not None else 12.5 / model.spec.neurons_per_class
     start = 0
     history: list[dict[str, float]] = []
@@ -283,13 +342,16 @@ def _train(
         for bi in range(nb):
             idx = perm[bi * cfg.batch_size : (bi + 1) * cfg.batch_size]
             xb = xt[idx]
-            if len(shape) == 2:
+            if len(shape) == 2 and not (cfg.copy_distortions and cfg.copy_views):
                 xb = elastic_batch(xb, shape, cfg.elastic_alpha, cfg.elastic_sigma, gen)
                 xb = affine_batch(xb, shape, cfg.max_rotate, cfg.max_scale, gen)
+            x_teacher = xb  # the teacher sees the (shared) distorted image, before shifts and draws
             xb = copy_view_batch(xb, shape, model.copies if cfg.copy_views else 0, cfg, gen)
             yb = yt[idx]
             scores, forward = _forward(forward, model, xb, log)  # (B, K, classes)
             loss = ensemble_objective(scores * temp, yb, cfg.ensemble_loss)
+            if teacher is not None:
+                loss = distilled(loss, scores * temp, teacher(x_teacher), cfg)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
