@@ -843,6 +843,9 @@ def test_binary_recipe_warm_starts_from_a_probabilistic_recipe_or_its_model(tmp_
     # a user's recipe names the probabilistic recipe relative to itself; the key records the source model
     (tmp_path / "bin.toml").write_text(_toml({**binary, "warm_start": {"recipe": "prob.toml"}}))
     assert load_recipe(str(tmp_path / "bin.toml")).config["warm_start"]["recipe"] == str(tmp_path / "prob.toml")
+    (tmp_path / "t.pt2").write_bytes(b"")  # so is a distillation teacher
+    (tmp_path / "bin2.toml").write_text(_toml({**binary, "train": {"teacher": "t.pt2", "distill": 0.5}}))
+    assert load_recipe(str(tmp_path / "bin2.toml")).config["train"]["teacher"] == str(tmp_path / "t.pt2")
     key = json.loads((tmp_path / "a" / "key.json").read_text())
     assert key["init"]["sample_seed"] == 5 and key["init"]["margin"] == 0.2 and len(key["init"]["model_sha"]) == 16
     # trained on from the warm start: a few bits move, the deployment still passes the design rules

@@ -81,6 +81,9 @@ def _load_file(name_or_path: str | Path | None) -> Recipe:
         data = cfg.get("data")
         if isinstance(data, dict):
             _resolve_beside(data, ("dataset",), (".npz",), Path(source).parent)
+        train = cfg.get("train")
+        if isinstance(train, dict):  # a distillation teacher beside the recipe
+            _resolve_beside(train, ("teacher",), (".pt2", ".pt"), Path(source).parent)
         warm = cfg.get("warm_start")
         if isinstance(warm, dict):  # a binary recipe's probabilistic starting point
             _resolve_beside(warm, ("recipe", "model"), (".toml", ".pt"), Path(source).parent)
