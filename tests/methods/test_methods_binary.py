@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 from spikeforge.hardware import check
-from spikeforge.methods.binary.model import BinaryCoreNet, HardThresholdSTE, binarise
+from spikeforge.methods.binary.model import BinaryCoreNet, binarise, hard_threshold_ste
 from spikeforge.methods.corenet import build_deployment, small_network
 from spikeforge.methods.corenet.train import TrainConfig, train
 from spikeforge.sim import simulate
@@ -23,11 +25,17 @@ def test_binarise_forward_threshold_and_identity_gradient() -> None:
 
 def test_hard_threshold_ste() -> None:
     v = torch.tensor([-3.0, -1.0, -0.5, 0.0, 2.0], requires_grad=True)
-    y = HardThresholdSTE.apply(v, 4.0)
+    y = hard_threshold_ste(v, 4.0)
     assert y.tolist() == [0, 0, 0, 1, 1]
     y.sum().backward()
     s = torch.sigmoid(4.0 * (v.detach() + 0.5))
     torch.testing.assert_close(v.grad, 4.0 * s * (1 - s))
+
+
+@given(st.lists(st.floats(-40.0, 40.0, width=32), min_size=1, max_size=64), st.floats(0.1, 50.0))
+def test_hard_threshold_ste_forward_is_exactly_0_or_1(vals: list[float], slope: float) -> None:
+    v = torch.tensor(vals, dtype=torch.float32)
+    torch.testing.assert_close(hard_threshold_ste(v, slope), (v >= 0).float(), rtol=0.0, atol=0.0)
 
 
 def test_shadow_clipped_and_slope_annealed() -> None:

@@ -50,20 +50,14 @@ class BinariseSTE(torch.autograd.Function):
         return grad
 
 
-class HardThresholdSTE(torch.autograd.Function):
-    """y = 1[v ≥ 0] forward (v = u + b, integer-valued at deployment); backward k σ'(k (v + 0.5))."""
+def hard_threshold_ste(v: torch.Tensor, slope: float) -> torch.Tensor:
+    """y = 1[v ≥ 0] forward (v = u + b, integer-valued at deployment); backward k σ'(k (v + 0.5)).
 
-    @staticmethod
-    def forward(ctx: Any, v: torch.Tensor, slope: float) -> torch.Tensor:
-        ctx.save_for_backward(v)
-        ctx.slope = slope
-        return (v >= 0).to(v.dtype)
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        (v,) = ctx.saved_tensors
-        s = torch.sigmoid(ctx.slope * (v + 0.5))
-        return grad * ctx.slope * s * (1 - s), None
+    Written as ``s + (1[v ≥ 0] − s).detach()`` with ``s = σ(k (v + 0.5))``, not as a custom autograd
+    Function, so that ``torch.compile`` traces it. The forward value is exactly 0 or 1 in IEEE arithmetic:
+    ``s + (0 − s) = 0``, and ``s + fl(1 − s)`` is within 2⁻²⁵ of 1, which rounds to 1."""
+    s = torch.sigmoid(slope * (v + 0.5))
+    return s + ((v >= 0).to(v.dtype) - s).detach()
 
 
 binarise = BinariseSTE.apply
@@ -102,7 +96,7 @@ class BinaryCoreNet(CoreNetModel):
         if self.surrogate == "sigmoid":
             return torch.sigmoid(self.slope * (v + 0.5))
         if self.surrogate == "hard-ste":
-            return HardThresholdSTE.apply(v, self.slope)
+            return hard_threshold_ste(v, self.slope)
         var = torch.einsum("bkca,kcan->bkcn", g * (1 - g), w * w)
         z = (v + 0.5) / torch.sqrt(var + 1.0)
         return 0.5 * (1.0 + torch.erf(z / math.sqrt(2.0)))
