@@ -854,6 +854,63 @@ def test_binary_recipe_warm_starts_from_a_probabilistic_recipe_or_its_model(tmp_
     check(load(tmp_path / "a" / "deployment.sfd"))
 
 
+def test_binary_warm_start_from_several_probabilistic_models(tmp_path) -> None:
+    """``models = 2``: the probabilistic recipe is trained with seeds 3 and 4 (OUT/warm-start, OUT/warm-start-1)
+    and network i starts on sample ``5 * 100003 + i // 2`` of model ``i mod 2``; listing the two saved
+    model.pt files gives the same networks; the key records both source models."""
+    from spikeforge.deploy import load
+    from spikeforge.methods.binary.pipeline import run as run_binary
+    from spikeforge.methods.binary.pipeline import warm_start_samples
+    from spikeforge.methods.corenet.topology import network_from_config
+    from spikeforge.methods.probabilistic.pipeline import make_model, sample_copies
+    from spikeforge.methods.probabilistic.pipeline import run as run_prob
+
+    prob = _digits_recipe("probabilistic")
+    prob["train"] = {**prob["train"], "epochs": 1}
+    (tmp_path / "prob.toml").write_text(_toml(prob))
+    binary = _digits_recipe("binary", deploy={"ensemble": 5},
+                            warm_start={"recipe": str(tmp_path / "prob.toml"), "models": 2, "sample_seed": 5})
+    binary["train"] = {**binary["train"], "epochs": 0}
+    run_binary(binary, tmp_path / "a", None)
+    spec = network_from_config(prob["network"], (8, 8), 10)
+    pms = []
+    for k, seed in enumerate((3, 4)):
+        run_prob({**prob, "seed": seed}, tmp_path / f"p{k}", None)
+        alone = torch.load(tmp_path / f"p{k}" / "model.pt", weights_only=False)
+        saved = torch.load(tmp_path / "a" / ("warm-start" if k == 0 else "warm-start-1") / "model.pt",
+                           weights_only=False)
+        for name, v in saved["model"].items():
+            torch.testing.assert_close(v, alone["model"][name])
+        pm = make_model(spec, 1, {}, seed, get_chip("truenorth"))
+        pm.load_state_dict(alone["model"])
+        pms.append(pm)
+    want = warm_start_samples(pms, 5, 5)
+    for i, net in enumerate(want):  # network i: sample 5 * 100003 + i // 2 of model i mod 2
+        ref = pms[i % 2].sample(5 * 100003 + i // 2)
+        for a, b in zip([*net[0], *net[1]], [*ref[0], *ref[1]], strict=True):  # crossbars, leaks
+            np.testing.assert_array_equal(a, b)
+    for x, y in zip(warm_start_samples(pms[:1], 3, 5), sample_copies(pms[0], 3, 5), strict=True):  # K = 1
+        for a, b in zip([*x[0], *x[1]], [*y[0], *y[1]], strict=True):
+            np.testing.assert_array_equal(a, b)
+    dep = load(tmp_path / "a" / "deployment.sfd")
+    ref_dep = build_deployment(spec, want, chip=get_chip("truenorth"))
+    np.testing.assert_array_equal(dep.crossbar, ref_dep.crossbar)
+    np.testing.assert_array_equal(dep.leak, ref_dep.leak)
+    one = build_deployment(spec, warm_start_samples(pms[:1], 5, 5), chip=get_chip("truenorth"))
+    assert not np.array_equal(dep.crossbar, one.crossbar)  # the second model's samples are really there
+    key = json.loads((tmp_path / "a" / "key.json").read_text())
+    assert isinstance(key["init"]["model_sha"], list) and len(set(key["init"]["model_sha"])) == 2
+    by_files = {**binary, "warm_start": {"model": [str(tmp_path / "p0" / "model.pt"),
+                                                   str(tmp_path / "p1" / "model.pt")], "sample_seed": 5}}
+    run_binary(by_files, tmp_path / "b", None)
+    np.testing.assert_array_equal(load(tmp_path / "b" / "deployment.sfd").crossbar, dep.crossbar)
+    # a user's recipe lists the model files relative to itself
+    (tmp_path / "bin.toml").write_text(_toml({**binary, "warm_start": {"model": ["p0/model.pt", "p1/model.pt"]}}))
+    from spikeforge.recipes import load_recipe
+    assert load_recipe(str(tmp_path / "bin.toml")).config["warm_start"]["model"] == [
+        str(tmp_path / "p0" / "model.pt"), str(tmp_path / "p1" / "model.pt")]
+
+
 @pytest.mark.parametrize(("warm", "match"), [
     ({}, "exactly one of 'recipe'"),
     ({"recipe": "x", "model": "y"}, "exactly one of 'recipe'"),
@@ -861,6 +918,11 @@ def test_binary_recipe_warm_starts_from_a_probabilistic_recipe_or_its_model(tmp_
     ({"recipe": "esser2015-small", "margin": 0.7}, r"margin must be in \(0, 0.5\]"),
     ({"recipe": "esser2015-small"}, "is for dataset 'mnist', this recipe for 'digits'"),
     ({"model": "missing.pt"}, "missing.pt does not exist"),
+    ({"model": ["missing.pt"]}, "missing.pt does not exist"),
+    ({"model": []}, "non-empty list"),
+    ({"model": ["a.pt", 3]}, "non-empty list"),
+    ({"model": "a.pt", "models": 2}, "list the model files instead"),
+    ({"recipe": "esser2015-small", "models": 0}, "models must be a positive integer"),
 ])
 def test_binary_warm_start_settings_are_refused_before_training(tmp_path, warm, match) -> None:
     from spikeforge.methods.binary.pipeline import run as run_binary

@@ -95,12 +95,17 @@ def _load_file(name_or_path: str | Path | None) -> Recipe:
 def _resolve_beside(table: dict[str, Any], keys: Sequence[str], suffixes: tuple[str, ...], folder: Path) -> None:
     """Point each relative file name of ``keys`` (ending in ``suffixes``) at ``folder`` if the file is there
     (a chip file or dataset beside the recipe), else leave it relative to the working directory."""
-    for key in keys:
-        value = table.get(key)
+    def beside(value: Any) -> Any:
         if isinstance(value, str) and value.lower().endswith(suffixes) and not Path(value).is_absolute():
-            beside = folder / value
-            if beside.is_file():
-                table[key] = str(beside)
+            there = folder / value
+            if there.is_file():
+                return str(there)
+        return value
+
+    for key in keys:
+        if key in table:  # a file name, or a list of them
+            value = table[key]
+            table[key] = [beside(v) for v in value] if isinstance(value, list) else beside(value)
 
 
 def recipe_text(name_or_path: str | Path | None = None) -> str:

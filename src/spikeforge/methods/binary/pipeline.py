@@ -12,10 +12,13 @@ and that sample's integer leaks (:meth:`~spikeforge.methods.binary.model.BinaryC
 
 * ``recipe`` — a probabilistic recipe (shipped name or TOML path, relative to this recipe's folder or the
   working directory); its model is trained in ``OUT/warm-start/`` first (resumed if interrupted, reused if
-  finished); or
-* ``model`` — the ``model.pt`` a ``spikeforge run`` of a probabilistic recipe saved;
-* ``sample_seed`` (default: the recipe seed) — the samples are the probabilistic method's, with
-  :func:`~spikeforge.methods.probabilistic.pipeline.sample_copies`; ``margin`` (0.1).
+  finished). ``models = K`` (default 1) trains it ``K`` times, model k with the recipe's seeds raised by k,
+  in ``OUT/warm-start-k/`` (k >= 1); or
+* ``model`` — the ``model.pt`` a ``spikeforge run`` of a probabilistic recipe saved, or a list of them;
+* ``sample_seed`` (default: the recipe seed) — with ``K`` models, network i starts on sample
+  ``sample_seed * 100003 + i // K`` of model ``i mod K`` (:func:`warm_start_samples`; one model: the
+  probabilistic method's own :func:`~spikeforge.methods.probabilistic.pipeline.sample_copies`);
+  ``margin`` (0.1).
 
 The probabilistic model must have this recipe's network layout, chip and dataset.
 """
@@ -44,8 +47,8 @@ from spikeforge.recipes.schema import Key, RecipeSchema
 #: tables and keys a ``method = "binary"`` recipe may hold
 RECIPE_SCHEMA = RecipeSchema(tables={
     **corenet_schema(BinaryCoreNet).tables,
-    "warm_start": {"recipe": Key((str,)), "model": Key((str,)), "sample_seed": Key((int,)),
-                   "margin": Key((int, float))},
+    "warm_start": {"recipe": Key((str,)), "model": Key((str, list)), "models": Key((int,)),
+                   "sample_seed": Key((int,)), "margin": Key((int, float))},
 })
 
 
@@ -65,65 +68,118 @@ def warm_start_from(ws: dict[str, Any], config: dict[str, Any]) -> WarmStart:
 
     if ("recipe" in ws) == ("model" in ws):
         raise ValueError("[warm_start] needs exactly one of 'recipe' (a probabilistic recipe to train) and "
-                         "'model' (a trained probabilistic model.pt)")
+                         "'model' (a trained probabilistic model.pt, or a list of them)")
     margin = float(ws.get("margin", 0.1))
     if not 0.0 < margin <= 0.5:
         raise ValueError(f"[warm_start] margin must be in (0, 0.5], got {margin}")
     sample_seed = int(ws.get("sample_seed", config.get("seed", 0)))
-    ensemble = int(config.get("deploy", {}).get("ensemble", 1))
     chip_name = str(config.get("chip", "truenorth"))
     dataset = str(config.get("data", {}).get("dataset", "mnist"))
-    pcfg: dict[str, Any]
+    # the K source models: K seeds of one probabilistic recipe, or K saved model files
+    sources: list[tuple[dict[str, Any], str, dict[str, Any] | None]] = []  # (recipe config, where, state)
     if "recipe" in ws:
+        n_models = ws.get("models", 1)
+        if isinstance(n_models, bool) or not isinstance(n_models, int) or n_models < 1:
+            raise ValueError(f"[warm_start] models must be a positive integer, got {n_models!r}")
         rec = load_recipe(str(ws["recipe"]))
         if rec.method != "probabilistic":
             raise ValueError(f"[warm_start] recipe {rec.source} is a {rec.method!r} recipe; a warm start samples a "
                              "'probabilistic' one")
         validate_recipe(rec)
         check_run_settings(rec.config)
-        pcfg, where = rec.config, rec.source
+        sources = [(_reseeded(rec.config, k), rec.source if k == 0 else f"{rec.source} (seed + {k})", None)
+                   for k in range(n_models)]
     else:
-        path = Path(str(ws["model"]))
-        if not path.is_file():
-            raise FileNotFoundError(f"[warm_start] model {path} does not exist")
-        try:
-            saved = torch.load(path, map_location="cpu", weights_only=False)
-            pcfg, state = dict(saved["config"]), saved["model"]
-        except Exception as e:  # any unreadable file gets the same clear message
-            raise ValueError(f"[warm_start] model {path} is not a model.pt saved by `spikeforge run` "
-                             f"({type(e).__name__}: {e})") from None
-        if pcfg.get("method", "probabilistic") != "probabilistic":
-            raise ValueError(f"[warm_start] model {path} was trained by the {pcfg.get('method')!r} method; a warm "
-                             "start samples a 'probabilistic' one")
-        where = str(path)
-    for what, mine, theirs in (("chip", chip_name, str(pcfg.get("chip", "truenorth"))),
-                               ("dataset", dataset, str(pcfg.get("data", {}).get("dataset", "mnist")))):
-        if mine != theirs:
-            raise ValueError(f"[warm_start] {where} is for {what} {theirs!r}, this recipe for {mine!r}")
+        if "models" in ws:
+            raise ValueError("[warm_start] 'models' trains several seeds of a 'recipe'; with 'model', list the "
+                             "model files instead: model = [\"a/model.pt\", \"b/model.pt\"]")
+        paths = ws["model"] if isinstance(ws["model"], list) else [ws["model"]]
+        if not paths or not all(isinstance(v, str) for v in paths):
+            raise ValueError(f"[warm_start] model must be a model.pt path or a non-empty list of them, got "
+                             f"{ws['model']!r}")
+        for v in paths:
+            pcfg, state = _load_probabilistic(Path(v))
+            sources.append((pcfg, v, state))
+    for pcfg, where, _ in sources:
+        for what, mine, theirs in (("chip", chip_name, str(pcfg.get("chip", "truenorth"))),
+                                   ("dataset", dataset, str(pcfg.get("data", {}).get("dataset", "mnist")))):
+            if mine != theirs:
+                raise ValueError(f"[warm_start] {where} is for {what} {theirs!r}, this recipe for {mine!r}")
+    ensemble = int(config.get("deploy", {}).get("ensemble", 1))
 
     def prepare(spec: NetworkSpec, ds: Any, chip: Any, out_dir: Path
                 ) -> tuple[dict[str, Any], Any]:
-        theirs = recipe_network(pcfg, ds, chip)
-        if theirs.describe() != spec.describe():
-            raise ValueError(f"[warm_start] {where} has the network {theirs.describe()}; this recipe "
-                             f"{spec.describe()}")
-        if "recipe" in ws:
-            _, pmodel, _ = train_recipe_model("probabilistic", pcfg, out_dir / "warm-start", ds, chip,
-                                              prob.make_model, 1)
-        else:
-            pmodel = prob.make_model(theirs, 1, dict(pcfg.get("model", {})), int(pcfg.get("seed", 0)), chip)
-            try:
-                pmodel.load_state_dict(state)
-            except RuntimeError as e:
-                raise ValueError(f"[warm_start] model {where} does not fit its own recipe's network: {e}") from None
-        nets = prob.sample_copies(pmodel, ensemble, sample_seed)  # type: ignore[arg-type]
+        pmodels = []
+        for k, (pcfg, where, state) in enumerate(sources):
+            theirs = recipe_network(pcfg, ds, chip)
+            if theirs.describe() != spec.describe():
+                raise ValueError(f"[warm_start] {where} has the network {theirs.describe()}; this recipe "
+                                 f"{spec.describe()}")
+            if state is None:  # a recipe: model k trains in OUT/warm-start (k = 0) or OUT/warm-start-k
+                _, pmodel, _ = train_recipe_model("probabilistic", pcfg, out_dir / _warm_dir(k), ds, chip,
+                                                  prob.make_model, 1)
+            else:
+                pmodel = prob.make_model(theirs, 1, dict(pcfg.get("model", {})), int(pcfg.get("seed", 0)), chip)
+                try:
+                    pmodel.load_state_dict(state)
+                except RuntimeError as e:
+                    raise ValueError(f"[warm_start] model {where} does not fit its own recipe's network: "
+                                     f"{e}") from None
+            pmodels.append(pmodel)
+        nets = warm_start_samples(pmodels, ensemble, sample_seed)
 
         def init(model: CoreNetModel) -> None:
             model.warm_start_(nets, margin)  # type: ignore[operator]
 
-        return {"model_sha": _state_digest(pmodel), "sample_seed": sample_seed, "margin": margin}, init
+        digests = [_state_digest(m) for m in pmodels]
+        return {"model_sha": digests[0] if len(digests) == 1 else digests, "sample_seed": sample_seed,
+                "margin": margin}, init
 
     return prepare
+
+
+def warm_start_samples(models: list[Any], n: int, sample_seed: int) -> list[Copy]:
+    """The ``n`` networks a warm start begins from: with ``K`` probabilistic models, network i is a sample of
+    model ``i mod K`` with seed ``sample_seed * 100003 + i // K`` — for one model exactly
+    :func:`~spikeforge.methods.probabilistic.pipeline.sample_copies`, and the benchmarks' pools of ``K``
+    models (``members_of``) otherwise."""
+    k = len(models)
+    if k < 1:
+        raise ValueError("a warm start needs at least one probabilistic model")
+    return [models[i % k].sample(sample_seed * 100003 + i // k) for i in range(n)]
+
+
+def _warm_dir(k: int) -> str:
+    return "warm-start" if k == 0 else f"warm-start-{k}"
+
+
+def _reseeded(config: dict[str, Any], k: int) -> dict[str, Any]:
+    """Model ``k`` of a several-model warm start: the recipe with its seed (and its ``[train]`` seed, where
+    set) raised by ``k``; model 0 is the recipe itself."""
+    if k == 0:
+        return config
+    out = {**config, "seed": int(config.get("seed", 0)) + k}
+    train = dict(config.get("train", {}))
+    if "seed" in train:
+        train["seed"] = int(train["seed"]) + k
+    out["train"] = train
+    return out
+
+
+def _load_probabilistic(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The recipe config and parameters of a probabilistic ``model.pt`` saved by ``spikeforge run``."""
+    if not path.is_file():
+        raise FileNotFoundError(f"[warm_start] model {path} does not exist")
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+        pcfg, state = dict(saved["config"]), saved["model"]
+    except Exception as e:  # any unreadable file gets the same clear message
+        raise ValueError(f"[warm_start] model {path} is not a model.pt saved by `spikeforge run` "
+                         f"({type(e).__name__}: {e})") from None
+    if pcfg.get("method", "probabilistic") != "probabilistic":
+        raise ValueError(f"[warm_start] model {path} was trained by the {pcfg.get('method')!r} method; a warm "
+                         "start samples a 'probabilistic' one")
+    return pcfg, state
 
 
 def _state_digest(model: torch.nn.Module) -> str:
