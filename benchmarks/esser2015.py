@@ -38,7 +38,11 @@ SCHEME_NOTES = {  # deployment schemes of scheme_rows (spikeforge.methods.corene
     "input-jitter": "copy k reads the thresholded image through shift k mod 9 of JITTER_SHIFTS",
     "bernoulli-draws": "each copy reads its own Bernoulli draw of the image (private input channels)",
     "bernoulli-draws+jitter": "each copy its own Bernoulli draw, read through shift k mod 9",
+    "axon-draws+jitter": "every input axon of every copy its own Bernoulli draw of its pixel (overlapping windows "
+                         "draw independently), read through shift k mod 9",
 }
+#: The schemes this benchmark measures (binary_vs_probabilistic.py measures every scheme, axon draws too)
+SCHEMES = ("input-jitter", "bernoulli-draws", "bernoulli-draws+jitter")
 
 #: Training of the large network's main phase (80 epochs, lr 0.01 → 5e-4); FULL adds 20 annealing epochs
 LARGE_TRAIN = {"epochs": 80, "lr": 0.01, "max_shift": 2, "max_rotate": 10.0, "max_scale": 0.1, "seed": 0,
@@ -237,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     infos = {}
     for net in args.networks.split(","):
         r, info = run_method_network("probabilistic", net, settings[net], data, workdir, sizes=SIZES,
-                                     seeds=args.seeds, n_test=n_test, energy_images=n_energy)
+                                     seeds=args.seeds, n_test=n_test, energy_images=n_energy, schemes=SCHEMES)
         rows += r
         jrows += info.pop("scheme_rows", [])
         infos[net] = info

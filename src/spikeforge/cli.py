@@ -116,12 +116,12 @@ def cmd_run(a: argparse.Namespace) -> int:
     if not a.no_report:
         from spikeforge.deploy import load
         from spikeforge.fileio import write_json_atomic
-        from spikeforge.report import report_inputs, write_report
+        from spikeforge.report import report_feed, write_report
 
         dep = load(out / "deployment.sfd")
-        x, _, _ = report_inputs(dep, recipe.config, data_dir=data_dir, limit=256)
+        fed, x, _, _ = report_feed(dep, recipe.config, data_dir=data_dir, limit=256)
         results["report"] = str(out / "index.md")
-        write_report(out, dep, results, inputs=x)
+        write_report(out, fed, results, inputs=x)
         write_json_atomic(out / "results.json", results)
     if a.json:
         _emit_json(results)
@@ -241,9 +241,11 @@ def cmd_check(a: argparse.Namespace) -> int:
     return 1 if found else 0
 
 
-def _encoded_dataset(a: argparse.Namespace, dep: Any) -> tuple[np.ndarray, np.ndarray, str]:
+def _encoded_dataset(a: argparse.Namespace, dep: Any) -> tuple[Any, np.ndarray, np.ndarray, str]:
+    """(deployment to simulate, spikes, labels, dataset name): ``dep`` itself, or for encoding
+    ``axon-draws`` the same cores fed one axon at a time (:meth:`Deployment.per_axon_inputs`)."""
     from spikeforge.data import load_dataset
-    from spikeforge.data.encode import encode_for_deployment
+    from spikeforge.data.encode import inputs_for_deployment
 
     ds = load_dataset(a.dataset, Path(a.data_dir) if a.data_dir else None)
     built_for = dep.provenance.get("dataset")
@@ -264,7 +266,7 @@ def _encoded_dataset(a: argparse.Namespace, dep: Any) -> tuple[np.ndarray, np.nd
             enc_cfg[key] = val
             given = True
     # errors are ValueErrors: one "error:" line on stderr and exit status 2, like every other bad input
-    spikes = encode_for_deployment(x, enc_cfg, dep.n_inputs, default_seed=int(dep.provenance.get("seed", 0)))
+    dep, spikes = inputs_for_deployment(x, enc_cfg, dep, default_seed=int(dep.provenance.get("seed", 0)))
     if not recorded and not given and spikes.shape[1] != dep.ticks_per_input:
         # the default encoder (threshold 0.5, one tick) would silently give a wrong answer here
         raise ValueError(
@@ -277,7 +279,7 @@ def _encoded_dataset(a: argparse.Namespace, dep: Any) -> tuple[np.ndarray, np.nd
             f"dataset {ds.name} encodes to {spikes.shape[2]} channels but the deployment expects "
             f"{dep.n_inputs} inputs"
         )
-    return spikes, y, ds.name
+    return dep, spikes, y, ds.name
 
 
 def _load_with_seed(a: argparse.Namespace) -> Deployment:
@@ -304,9 +306,9 @@ def _simulate_over_seeds(a: argparse.Namespace, dep: Deployment) -> int:
         raise ValueError("--prng-repeats and --metrics do not combine: compute metrics on one seed")
     if not dep.stochastic:
         raise ValueError("--prng-repeats: the deployment uses no stochastic mode, so every seed gives the same run")
-    spikes, y, name = _encoded_dataset(a, dep)
+    fed, spikes, y, name = _encoded_dataset(a, dep)
     seeds = [(dep.prng_seed + k) % 2**32 for k in range(a.prng_repeats)]
-    res = evaluate_over_seeds(dep, spikes, y, seeds, name=name, regime=a.regime, tick_hz=a.tick_hz,
+    res = evaluate_over_seeds(fed, spikes, y, seeds, name=name, regime=a.regime, tick_hz=a.tick_hz,
                               batch_size=a.batch_size, progress=not a.json)
     if a.json:
         _emit_json(res)
@@ -329,14 +331,14 @@ def cmd_simulate(a: argparse.Namespace) -> int:
     dep = _load_with_seed(a)
     if a.prng_repeats is not None:
         return _simulate_over_seeds(a, dep)
-    spikes, y, name = _encoded_dataset(a, dep)
-    r = evaluate_deployment(dep, spikes, y, name=name, regime=a.regime, tick_hz=a.tick_hz,
+    fed, spikes, y, name = _encoded_dataset(a, dep)
+    r = evaluate_deployment(fed, spikes, y, name=name, regime=a.regime, tick_hz=a.tick_hz,
                             batch_size=a.batch_size, progress=not a.json, metrics=a.metrics, replay=a.replay)
     if a.report:
         from spikeforge.report import write_report
 
         # the report's activity, metrics and raster come from (at most) the first 256 of these inputs
-        r["report"] = str(write_report(a.report, dep, {**r, "source": str(a.deployment), "split": a.split},
+        r["report"] = str(write_report(a.report, fed, {**r, "source": str(a.deployment), "split": a.split},
                                        inputs=spikes[:256], title=f"{Path(a.deployment).name} on {name}"))
     if a.json:
         _emit_json(r)
@@ -571,8 +573,8 @@ def cmd_energy(a: argparse.Namespace) -> int:
     from spikeforge.evaluate import evaluate_deployment
 
     dep = _load_with_seed(a)
-    spikes, y, name = _encoded_dataset(a, dep)
-    r = evaluate_deployment(dep, spikes, y, name=name, regime=a.regime, tick_hz=a.tick_hz,
+    fed, spikes, y, name = _encoded_dataset(a, dep)
+    r = evaluate_deployment(fed, spikes, y, name=name, regime=a.regime, tick_hz=a.tick_hz,
                             batch_size=a.batch_size, progress=not a.json)
     e = r["energy"]
     if a.plot:
@@ -747,7 +749,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--batch-size", type=_positive_int, default=None,
                         help="inputs simulated together (default: as many as fit 2 GiB, at most 1024)")
         sp.add_argument("--encoding", dest="enc_kind",
-                        choices=("threshold", "bernoulli", "thermometer", "regular", "bernoulli-draws"),
+                        choices=("threshold", "bernoulli", "thermometer", "regular", "bernoulli-draws",
+                                 "axon-draws"),
                         help="override the deployment's recorded encoder")
         sp.add_argument("--ticks", dest="enc_ticks", type=int, help="encoder ticks")
         sp.add_argument("--threshold", dest="enc_threshold", type=float, help="threshold encoder level")

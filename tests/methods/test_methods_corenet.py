@@ -261,8 +261,64 @@ def test_private_inputs_give_each_copy_its_own_draw() -> None:
         private_draws(img, [], seed=5)
 
 
+def test_axon_draws_feed_every_input_axon_its_own_draw() -> None:
+    from spikeforge.data.encode import axon_draws, encode_for_deployment, inputs_for_deployment
+
+    spec = small_network(signs="pm1")  # four 16x16 windows at offsets 0 and 12: pixels 12-15 read by two
+    copies = [_random_copy(spec, 7), _random_copy(spec, 8)]
+    img = np.random.default_rng(1).integers(0, 256, (40, 784)).astype(np.uint8)
+    dep = build_deployment(spec, copies, input_shifts=[(0, 0), (1, -1)], private_inputs=True)
+    fed, source = dep.per_axon_inputs()
+    check(fed)
+    k = len(dep.input_channel)
+    assert fed.n_inputs == k == len(source) and fed.input_shape == (k,)
+    np.testing.assert_array_equal(source, dep.input_channel)
+    np.testing.assert_array_equal(fed.input_core, dep.input_core)
+    assert fed.crossbar is dep.crossbar and dep.n_inputs == 2 * 784  # cores shared, the original untouched
+    # fed the channel each entry reads, the per-axon deployment is the original one, spike for spike
+    x = private_draws_for_test(img, 2)
+    np.testing.assert_array_equal(simulate_pipelined(fed, x[..., source], lanes=40, device="cpu").class_counts,
+                                  simulate_pipelined(dep, x, lanes=40, device="cpu").class_counts)
+    # per-axon draws: block b (copy b) drawn from rng([seed, *key_b, 1]), entry e with P(spike) = its pixel
+    keys = [(3, 0), (4, 2)]
+    a = axon_draws(img, source, seed=5, keys=keys)
+    assert a.shape == (40, 1, k) and a.dtype == np.uint8
+    for b, key in enumerate(keys):
+        e = np.flatnonzero(source // 784 == b)
+        ref = (np.random.default_rng([5, *key, 1]).random((40, len(e)), dtype=np.float32)
+               < img[:, source[e] % 784].astype(np.float32) / 255)
+        np.testing.assert_array_equal(a[:, 0, e], ref)
+    # two axons reading the same pixel draw independently (a per-copy draw would give them equal spikes)
+    same = [np.flatnonzero(source == c) for c in np.unique(source)]
+    pairs = [(i[0], i[1]) for i in same if len(i) > 1]
+    assert pairs and any(not np.array_equal(a[:, 0, i], a[:, 0, j]) for i, j in pairs)
+    # the encoding table route: default key (b,), seed from the table
+    got_dep, got = inputs_for_deployment(img, {"kind": "axon-draws", "seed": 5}, dep)
+    np.testing.assert_array_equal(got, axon_draws(img, source, 5))
+    assert got_dep.n_inputs == k
+    same_dep, thr = inputs_for_deployment(img, {"kind": "threshold"}, dep.normalised())
+    assert thr.shape[2] == 784 and same_dep.n_inputs == 2 * 784
+    with pytest.raises(ValueError, match="inputs_for_deployment"):
+        encode_for_deployment(img, {"kind": "axon-draws"}, dep.n_inputs)
+    with pytest.raises(ValueError, match="one tick per image"):
+        inputs_for_deployment(img, {"kind": "axon-draws", "ticks": 2}, dep)
+    with pytest.raises(ValueError, match="unknown setting"):
+        inputs_for_deployment(img, {"kind": "axon-draws", "levels": 4}, dep)
+    with pytest.raises(ValueError, match="multiple of 64"):
+        inputs_for_deployment(img[:, :64], {"kind": "axon-draws"}, dep)
+    with pytest.raises(ValueError, match="2 keys for 3 blocks"):
+        axon_draws(img, np.array([0, 784, 1568]), keys=[(0,), (1,)])
+
+
+def private_draws_for_test(img: np.ndarray, copies: int) -> np.ndarray:
+    from spikeforge.methods.corenet.data import private_draws
+
+    return private_draws(img, [(c, 0) for c in range(copies)], seed=3)
+
+
 def test_scheme_rows_sum_simulated_members(tmp_path) -> None:
     """Each scheme's ensemble accuracy equals that of the real N-copy deployment on the same inputs."""
+    from spikeforge.data.encode import axon_draws
     from spikeforge.methods.corenet import data as cdata
     from spikeforge.methods.corenet.evaluate import ensemble_activity
     from spikeforge.methods.corenet.experiment import scheme_plan, scheme_rows
@@ -279,15 +335,18 @@ def test_scheme_rows_sum_simulated_members(tmp_path) -> None:
     rng = np.random.default_rng(2)
     img = (rng.random((30, 28, 28)) * 255).astype(np.uint8)
     labels = rng.integers(0, 10, 30)
-    for scheme in ("bernoulli-draws", "bernoulli-draws+jitter", "input-jitter"):
+    for scheme in ("bernoulli-draws", "bernoulli-draws+jitter", "input-jitter", "axon-draws+jitter"):
         rows = scheme_rows("binary", "small", spec, members, img, labels, None, img[:10], scheme=scheme,
                            sizes=[1, 2, 5], seeds=1, cache=tmp_path / scheme, log=lambda *_: None)
         assert [r["ensemble"] for r in rows] == [2, 5] and all(r["scheme"] == scheme for r in rows)
         ens = scheme_plan(scheme, 3, [5], 1)[5][0]
         jit, private = scheme != "bernoulli-draws", scheme != "input-jitter"
+        axon = scheme.startswith("axon")
         x = cdata.private_draws(img, ens, 7) if private else cdata.encode(img, "threshold")
+        adraw = (lambda src, ens=ens: axon_draws(img, src, 7, keys=list(ens))) if axon else None
         _, cls, _ = ensemble_activity(spec, [members[m] for m, _ in ens], x, private_inputs=private,
-                                      input_shifts=[JITTER_SHIFTS[v] for _, v in ens] if jit else None)
+                                      input_shifts=[JITTER_SHIFTS[v] for _, v in ens] if jit else None,
+                                      axon_draw=adraw)
         assert rows[1]["accuracy_mean"] == float(np.mean(cls.argmax(1) == labels))
         again = scheme_rows("binary", "small", spec, members, img, labels, None, img[:10], scheme=scheme,
                             sizes=[1, 2, 5], seeds=1, cache=tmp_path / scheme, log=lambda *_: None)

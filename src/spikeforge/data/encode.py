@@ -14,12 +14,15 @@ import math
 import numbers
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 
-__all__ = ["Encoder", "EncoderKind", "bernoulli_encode", "copy_draws", "encode_for_deployment", "private_draws",
-           "regular_encode", "thermometer_encode", "threshold_encode"]
+if TYPE_CHECKING:
+    from spikeforge.deploy.deployment import Deployment
+
+__all__ = ["Encoder", "EncoderKind", "axon_draws", "bernoulli_encode", "copy_draws", "encode_for_deployment",
+           "inputs_for_deployment", "private_draws", "regular_encode", "thermometer_encode", "threshold_encode"]
 
 EncoderKind = Literal["threshold", "bernoulli", "thermometer", "regular"]
 
@@ -341,14 +344,75 @@ def copy_draws(x: np.ndarray, n_inputs: int, seed: int = 0) -> np.ndarray:
     return private_draws(x, [(c, 0) for c in range(n_inputs // k)], seed)
 
 
+def axon_draws(x: np.ndarray, source: np.ndarray, seed: int = 0,
+               keys: list[tuple[int, ...]] | None = None) -> np.ndarray:
+    """One independent one-tick Bernoulli draw per *axon*: (B, 1, len(source)) uint8.
+
+    ``source[k]`` is the channel that input-map entry ``k`` reads (:meth:`Deployment.per_axon_inputs`); the
+    channels are the images' ``P`` pixels, block after block (``channel = block · P + pixel``: one block per
+    copy for per-copy inputs, a single block otherwise). Entry ``k`` spikes with probability
+    ``x[source[k] mod P]``, independently of every other entry, so two axons that read the same pixel (two
+    overlapping windows, two input cores) see two independent draws. The draws of block ``b`` come from
+    ``numpy.random.default_rng([seed, *key_b, 1])`` with ``key_b = keys[b]`` (default ``(b,)``), so a copy's
+    draws depend only on its key. Per pixel each entry is an exact Bernoulli draw, as with per-copy draws
+    (:func:`private_draws`); the expected input spikes, and so the energy, are the same.
+    x: (B, ...) intensities (``uint8`` / 255 or floats in [0, 1])."""
+    a = _as_batch(x)
+    xf = a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a.astype(np.float32, copy=False)
+    src = np.asarray(source)
+    if src.ndim != 1 or src.dtype.kind not in "iu" or (src.size and src.min() < 0):
+        raise ValueError("axon_draws: source must be a 1-D array of non-negative channel indices")
+    p = xf.shape[1]
+    block, pixel = src // p, src % p
+    n_blocks = int(block.max()) + 1 if src.size else 0
+    if keys is not None and len(keys) < n_blocks:
+        raise ValueError(f"axon_draws: {len(keys)} keys for {n_blocks} blocks of {p} channels")
+    out = np.zeros((len(xf), 1, len(src)), np.uint8)
+    for b in range(n_blocks):
+        e = np.flatnonzero(block == b)
+        if not len(e):
+            continue
+        key = keys[b] if keys is not None else (b,)
+        rng = np.random.default_rng([int(seed), *(int(v) for v in key), 1])
+        out[:, 0, e] = rng.random((len(xf), len(e)), dtype=np.float32) < xf[:, pixel[e]]
+    return out
+
+
+def inputs_for_deployment(x: np.ndarray, encoding: Mapping[str, Any], dep: Deployment,
+                          default_seed: int = 0) -> tuple[Deployment, np.ndarray]:
+    """``(deployment to simulate, spikes)`` for ``dep`` under an encoding table (see
+    :func:`encode_for_deployment`). Kind ``"axon-draws"`` (one tick) gives every input axon its own
+    Bernoulli draw (:func:`axon_draws`, seed ``encoding["seed"]`` else ``default_seed``): the spikes then
+    feed :meth:`Deployment.per_axon_inputs` of ``dep``, the same cores addressed one axon at a time. Any
+    other kind: ``dep`` itself and :func:`encode_for_deployment`."""
+    enc = dict(encoding)
+    if enc.get("kind") != "axon-draws":
+        return dep, encode_for_deployment(x, enc, dep.n_inputs, default_seed)
+    unknown = sorted(set(enc) - {"kind", "seed", "ticks"})
+    if unknown:
+        raise ValueError(f"encoding 'axon-draws': unknown setting(s) {unknown}; allowed: ['kind', 'seed', 'ticks']")
+    if int(enc.get("ticks", 1)) != 1:
+        raise ValueError(f"encoding 'axon-draws' is one tick per image, not ticks={enc['ticks']}")
+    k = int(np.prod(np.shape(x)[1:]))
+    if k == 0 or dep.n_inputs % k:
+        raise ValueError(f"axon draws of {k}-pixel images need a multiple of {k} input channels; the deployment "
+                         f"has {dep.n_inputs}")
+    seed = enc.get("seed")
+    expanded, source = dep.per_axon_inputs()
+    return expanded, axon_draws(x, source, int(default_seed if seed is None else seed))
+
+
 def encode_for_deployment(x: np.ndarray, encoding: Mapping[str, Any], n_inputs: int,
                           default_seed: int = 0) -> np.ndarray:
     """Spikes for a deployment with ``n_inputs`` input channels from an encoding table (a recipe's
     ``[encoding]`` or a deployment's recorded ``provenance["encoding"]``): kind ``"bernoulli-draws"`` gives
     every copy its own draw (:func:`copy_draws`, seed ``encoding["seed"]`` else ``default_seed``; one tick;
     ``threshold`` and ``levels`` do not apply and are ignored); any other table is an :class:`Encoder` (an
-    empty one the default encoder)."""
+    empty one the default encoder). Kind ``"axon-draws"`` needs the deployment: :func:`inputs_for_deployment`."""
     enc = dict(encoding)
+    if enc.get("kind") == "axon-draws":
+        raise ValueError("encoding 'axon-draws' feeds the deployment one axon at a time: use "
+                         "inputs_for_deployment(x, encoding, deployment)")
     if enc.get("kind") == "bernoulli-draws":
         allowed = sorted(f.name for f in fields(Encoder))
         unknown = sorted(set(enc) - set(allowed))

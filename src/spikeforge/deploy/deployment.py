@@ -316,6 +316,25 @@ class Deployment:
         kw["input_shape"] = tuple(int(s) for s in self.input_shape)
         return Deployment(**kw)
 
+    def per_axon_inputs(self) -> tuple[Deployment, np.ndarray]:
+        """The same network with one input channel per input-map entry: ``(deployment, source)``.
+
+        Entry ``k`` of the input map (channel ``c_k`` → axon ``input_axon[k]`` of core ``input_core[k]``)
+        becomes channel ``k`` of the returned deployment (``n_inputs = K``, ``input_shape = (K,)``), and
+        ``source[k] = c_k`` says which channel of this deployment it carries. Fed ``x[..., source]`` it
+        behaves exactly like this deployment fed ``x``; fed *independent* spikes per entry it models an input
+        encoder that addresses every axon separately (each axon its own Bernoulli draw of its channel's
+        intensity: :func:`spikeforge.data.encode.axon_draws`), as the host of a chip whose input spikes are
+        packets to (core, axon) does. Cores, neurons and routes are shared with this deployment (not copied).
+        """
+        source = np.asarray(self.input_channel, np.int32).copy()
+        kw: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        k = len(source)
+        kw.update(n_inputs=k, input_shape=(k,), input_channel=np.arange(k, dtype=np.int32),
+                  provenance={**self.provenance, "per_axon_inputs": {"channels": int(self.n_inputs)}},
+                  core_labels=list(self.core_labels))
+        return Deployment(**kw), source
+
     # ------------------------------------------------------------------ helpers used by mappers
     def effective_weights(self) -> np.ndarray:
         """W_eff[c, i, j] = w_ij · s_j[G_i] as int32 (C, A, N): the signed weight axon i applies to neuron j

@@ -8,7 +8,7 @@ from spikeforge.report.plots import (
     plot_raster,
     utilisation,
 )
-from spikeforge.report.report import report_inputs, write_report
+from spikeforge.report.report import report_feed, report_inputs, write_report
 
 __all__ = [
     "REFERENCE_POINTS",
@@ -16,6 +16,7 @@ __all__ = [
     "plot_chip_map",
     "plot_layer_activity",
     "plot_raster",
+    "report_feed",
     "report_inputs",
     "utilisation",
     "write_report",

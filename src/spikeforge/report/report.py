@@ -39,21 +39,23 @@ from spikeforge.sim.counts import EventCounts
 from spikeforge.sim.engine import SimResult, simulate
 
 
-def report_inputs(
+def report_feed(
     dep: Deployment,
     config: Mapping[str, Any] | None = None,
     *,
     data_dir: str | os.PathLike[str] | None = None,
     limit: int = 256,
     split: str = "test",
-) -> tuple[np.ndarray, np.ndarray, str]:
-    """Encoded inputs for a report: the dataset and encoder of a recipe ``config`` (``[data] dataset``,
-    ``[encoding]``), else those recorded in ``dep.provenance`` (``dataset``, ``encoding``); the first
-    ``limit`` images of ``split``. Encoding ``"bernoulli-draws"`` (or a deployment with private inputs and no
-    encoding named) gives every copy its own Bernoulli draw, seeded as the core-network recipes draw them
-    (:func:`spikeforge.data.encode.copy_draws`). Returns (spikes (B, T, K), labels, dataset name)."""
+) -> tuple[Deployment, np.ndarray, np.ndarray, str]:
+    """Encoded inputs for a report and the deployment they feed: the dataset and encoder of a recipe
+    ``config`` (``[data] dataset``, ``[encoding]``), else those recorded in ``dep.provenance`` (``dataset``,
+    ``encoding``); the first ``limit`` images of ``split``. Encoding ``"bernoulli-draws"`` (or a deployment
+    with private inputs and no encoding named) gives every copy its own Bernoulli draw, seeded as the
+    core-network recipes draw them (:func:`spikeforge.data.encode.copy_draws`); ``"axon-draws"`` every input
+    axon its own draw, fed to :meth:`Deployment.per_axon_inputs` (the deployment returned).
+    Returns (deployment to simulate, spikes (B, T, K), labels, dataset name)."""
     from spikeforge.data import load_dataset
-    from spikeforge.data.encode import encode_for_deployment
+    from spikeforge.data.encode import inputs_for_deployment
 
     cfg = dict(config or {})
     name = (cfg.get("data") or {}).get("dataset") or dep.provenance.get("dataset")
@@ -65,10 +67,27 @@ def report_inputs(
     if not enc_cfg and dep.provenance.get("private_inputs"):  # written before deployments recorded encodings
         enc_cfg = {"kind": "bernoulli-draws"}
     seed = int(cfg.get("seed", dep.provenance.get("seed", 0)))
-    spikes = encode_for_deployment(x[:limit], enc_cfg, dep.n_inputs, default_seed=seed)
-    if spikes.shape[2] != dep.n_inputs:
-        raise ValueError(f"{ds.name} encodes to {spikes.shape[2]} channels, the deployment has {dep.n_inputs}")
-    return spikes, np.asarray(y[:limit]), ds.name
+    fed, spikes = inputs_for_deployment(x[:limit], enc_cfg, dep, default_seed=seed)
+    if spikes.shape[2] != fed.n_inputs:
+        raise ValueError(f"{ds.name} encodes to {spikes.shape[2]} channels, the deployment has {fed.n_inputs}")
+    return fed, spikes, np.asarray(y[:limit]), ds.name
+
+
+def report_inputs(
+    dep: Deployment,
+    config: Mapping[str, Any] | None = None,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    limit: int = 256,
+    split: str = "test",
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """(spikes, labels, dataset name) of :func:`report_feed` for encodings that feed ``dep`` itself; an
+    ``"axon-draws"`` encoding feeds another deployment, so it is refused here: use :func:`report_feed`."""
+    fed, spikes, y, name = report_feed(dep, config, data_dir=data_dir, limit=limit, split=split)
+    if fed is not dep:
+        raise ValueError("this encoding feeds the deployment one axon at a time (axon-draws): use report_feed(), "
+                         "which also returns the deployment the spikes feed")
+    return spikes, y, name
 
 
 def _json(path: Path, data: Any) -> None:

@@ -56,26 +56,38 @@ def member_class_counts(
     progress: Callable[[int], Any] | None = None,
     shifts: Sequence[tuple[int, int]] | None = None,
     draw: Callable[[list[int]], np.ndarray] | None = None,
+    axon_draw: Callable[[list[int], np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
     """(n_members, B, n_classes) class spike counts of every member, from the simulator; member i reads the
     input through the map translated by ``shifts[i]`` when given.
 
     ``draw``: private inputs — ``draw(idx)`` returns the (B, 1, len(idx) · K) spikes of members ``idx`` side
     by side (e.g. :func:`~spikeforge.methods.corenet.data.private_draws`), each member reading its own block
-    (``build_deployment(..., private_inputs=True)``); ``spikes`` is then unused."""
+    (``build_deployment(..., private_inputs=True)``); ``spikes`` is then unused.
+    ``axon_draw``: private inputs addressed one axon at a time — the group's deployment is fed through
+    :meth:`~spikeforge.deploy.Deployment.per_axon_inputs` and ``axon_draw(idx, source)`` returns its
+    (B, 1, len(source)) spikes (e.g. :func:`~spikeforge.data.encode.axon_draws`); ``spikes`` is then unused."""
     if shifts is not None and len(shifts) != len(members):
         raise ValueError(f"{len(shifts)} shifts for {len(members)} members")
+    if draw is not None and axon_draw is not None:
+        raise ValueError("give draw or axon_draw, not both")
+    private = draw is not None or axon_draw is not None
     out = []
     for s in range(0, len(members), group):
         grp = list(members[s : s + group])
         sh = list(shifts[s : s + group]) if shifts is not None else None
-        dep = build_deployment(spec, grp, chip=chip, input_shifts=sh, private_inputs=draw is not None)
+        dep = build_deployment(spec, grp, chip=chip, input_shifts=sh, private_inputs=private)
         check(dep)
         n = len(grp)
         copy_of_output = np.repeat(np.arange(n), len(dep.output_core) // n)
         dep.output_class = (dep.output_class + copy_of_output * spec.n_classes).astype(np.int32)
         dep.n_classes = spec.n_classes * n
-        x = draw(list(range(s, s + n))) if draw is not None else spikes
+        idx = list(range(s, s + n))
+        if axon_draw is not None:
+            dep, source = dep.per_axon_inputs()
+            x = axon_draw(idx, source)
+        else:
+            x = draw(idx) if draw is not None else spikes
         cls, _ = simulate_deployment(dep, x, chunk)
         out.append(cls.reshape(len(x), n, spec.n_classes).transpose(1, 0, 2))
         if progress is not None:
@@ -152,6 +164,7 @@ def jitter_table(
     chip: str = "truenorth",
     plan: dict[int, list[list[tuple[int, int]]]] | None = None,
     draw: Callable[[list[tuple[int, int]]], np.ndarray] | None = None,
+    axon_draw: Callable[[list[tuple[int, int]], np.ndarray], np.ndarray] | None = None,
 ) -> tuple[dict[int, list[float]], dict[tuple[int, int], np.ndarray]]:
     """Simulator accuracy of input-jitter ensembles (:func:`jitter_ensembles`, or the given ``plan``):
     size → per-seed accuracies.
@@ -159,7 +172,8 @@ def jitter_table(
     Each needed (member, shift) pair is simulated once (``known`` may supply pairs already simulated, e.g.
     the unshifted members); returns the accuracies and every pair's (B, n_classes) class counts.
     ``draw``: private inputs per pair — ``draw(pairs)`` returns their (B, 1, len(pairs) · K) spikes side by
-    side (see :func:`member_class_counts`); ``spikes`` is then unused."""
+    side (see :func:`member_class_counts`); ``spikes`` is then unused. ``axon_draw``: per-axon draws,
+    ``axon_draw(pairs, source)`` (see :func:`member_class_counts`)."""
     from spikeforge.methods.corenet.topology import JITTER_SHIFTS
 
     if plan is None:
@@ -168,8 +182,9 @@ def jitter_table(
     need = sorted({p for ens in plan.values() for e in ens for p in e} - set(counts))
     if need:
         pdraw = None if draw is None else (lambda idx: draw([need[i] for i in idx]))
+        padraw = None if axon_draw is None else (lambda idx, src: axon_draw([need[i] for i in idx], src))
         sim = member_class_counts(spec, [members[m] for m, _ in need], spikes, chip=chip,
-                                  shifts=[JITTER_SHIFTS[k] for _, k in need], draw=pdraw)
+                                  shifts=[JITTER_SHIFTS[k] for _, k in need], draw=pdraw, axon_draw=padraw)
         counts.update(zip(need, sim, strict=True))
     accs = {n: [float(np.mean(sum(counts[p] for p in e).argmax(axis=1) == labels)) for e in ens]
             for n, ens in plan.items()}
@@ -180,11 +195,21 @@ def ensemble_activity(
     spec: NetworkSpec, members: Sequence[Copy], spikes: np.ndarray, *, chip: str = "truenorth",
     provenance: dict[str, Any] | None = None, input_shifts: Sequence[tuple[int, int]] | None = None,
     private_inputs: bool = False,
+    axon_draw: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[Deployment, np.ndarray, EventCounts]:
     """Build the real N-copy deployment, design-rule check it, and simulate ``spikes`` on it (with
-    ``private_inputs``, ``spikes`` holds every copy's own block of channels side by side)."""
+    ``private_inputs``, ``spikes`` holds every copy's own block of channels side by side). ``axon_draw``
+    (with ``private_inputs``): the deployment is fed one axon at a time
+    (:meth:`~spikeforge.deploy.Deployment.per_axon_inputs`), ``axon_draw(source)`` giving the spikes;
+    ``spikes`` is then unused. The deployment returned is the one built (its input channels per pixel)."""
     dep = build_deployment(spec, list(members), chip=chip, provenance=provenance, input_shifts=input_shifts,
                            private_inputs=private_inputs)
     check(dep)
-    cls, counts = simulate_deployment(dep, spikes)
+    if axon_draw is not None:
+        if not private_inputs:
+            raise ValueError("axon_draw needs private_inputs=True")
+        fed, source = dep.per_axon_inputs()
+        cls, counts = simulate_deployment(fed, axon_draw(source))
+    else:
+        cls, counts = simulate_deployment(dep, spikes)
     return dep, cls, counts

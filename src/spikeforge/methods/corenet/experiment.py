@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from spikeforge.data.encode import axon_draws
 from spikeforge.fileio import torch_save_atomic, write_text_atomic
 from spikeforge.methods.corenet.build import Copy
 from spikeforge.methods.corenet.checkpoints import _cache_key, prepare_checkpoint
@@ -249,7 +250,11 @@ SCHEMES: dict[str, tuple[bool, bool]] = {
     "input-jitter": (True, False),
     "bernoulli-draws": (False, True),
     "bernoulli-draws+jitter": (True, True),
+    "axon-draws+jitter": (True, True),
 }
+
+#: Schemes whose draws are per input axon (:func:`spikeforge.data.encode.axon_draws`), not per copy.
+PER_AXON_SCHEMES = frozenset({"axon-draws+jitter"})
 
 
 def scheme_plan(scheme: str, pool: int, sizes: Sequence[int], seeds: int) -> dict[int, list[list[tuple[int, int]]]]:
@@ -288,7 +293,10 @@ def scheme_rows(
     * ``bernoulli-draws``: every copy reads its own Bernoulli draw of the image (private input channels:
       ``build_deployment(..., private_inputs=True)``; the draw of copy (member m, variant v) is seeded by
       ``(draw_seed, m, v)``);
-    * ``bernoulli-draws+jitter``: both.
+    * ``bernoulli-draws+jitter``: both;
+    * ``axon-draws+jitter``: as ``bernoulli-draws+jitter``, but every input axon of every copy draws on its
+      own (:func:`~spikeforge.data.encode.axon_draws`, key ``(member, variant)``): overlapping windows read
+      independent draws of a pixel.
 
     Accuracy from the simulator (each (member, variant) pair simulated once and cached under ``cache``);
     energy from the real N-copy deployment with its shifted / private input maps on ``e_images``.
@@ -307,15 +315,19 @@ def scheme_rows(
         z = np.load(f)
         known.update({(int(m), int(k)): c for (m, k), c in zip(z["pairs"], z["counts"], strict=True)})
     spikes = cdata.encode(images, "threshold")
-    draw = (lambda pairs: cdata.private_draws(images, list(pairs), draw_seed)) if private else None
+    per_axon = scheme in PER_AXON_SCHEMES
+    draw = (lambda pairs: cdata.private_draws(images, list(pairs), draw_seed)) if private and not per_axon else None
+    adraw = (lambda pairs, src: axon_draws(images, src, draw_seed, keys=list(pairs))) if per_axon else None
     t0 = time.time()
     if jit:
-        accs, allc = jitter_table(spec, members, spikes, labels, sizes, seeds, known=known, plan=plan, draw=draw)
+        accs, allc = jitter_table(spec, members, spikes, labels, sizes, seeds, known=known, plan=plan, draw=draw,
+                                  axon_draw=adraw)
     else:  # variants are draws, not shifts: every pair reads the image unshifted
         need = sorted({p for ens in plan.values() for e in ens for p in e} - set(known))
         if need:
             pdraw = None if draw is None else (lambda idx: draw([need[i] for i in idx]))
-            sim = member_class_counts(spec, [members[m] for m, _ in need], spikes, draw=pdraw)
+            padraw = None if adraw is None else (lambda idx, src: adraw([need[i] for i in idx], src))
+            sim = member_class_counts(spec, [members[m] for m, _ in need], spikes, draw=pdraw, axon_draw=padraw)
             known.update(zip(need, sim, strict=True))
         allc = known
         accs = {n: [float(np.mean(np.sum([allc[p] for p in e], axis=0).argmax(axis=1) == labels)) for e in ens]
@@ -332,7 +344,8 @@ def scheme_rows(
     for n, a in accs.items():
         ens = plan[n][0]
         row: dict[str, Any] = {"method": method, "network": network, "ensemble": n, "scheme": scheme,
-                               "encoding": "bernoulli (one draw per copy)" if private else "threshold",
+                               "encoding": "bernoulli (one draw per axon)" if per_axon
+                               else "bernoulli (one draw per copy)" if private else "threshold",
                                "accuracy_mean": float(np.mean(a)), "accuracy_std": float(np.std(a)),
                                "seeds": len(a), "seed_scheme": seed_scheme(pool, n, seeds),
                                "test_images": len(labels), "distinct_networks": len({m for m, _ in ens})}
@@ -341,9 +354,10 @@ def scheme_rows(
             erow = json.loads(ef.read_text())
         else:
             shifts = [shift_of(v) for _, v in ens] if jit else None
-            x = cdata.private_draws(e_images, list(ens), draw_seed) if private else e_thr
+            x = cdata.private_draws(e_images, list(ens), draw_seed) if private and not per_axon else e_thr
+            ea = (lambda src, ens=ens: axon_draws(e_images, src, draw_seed, keys=list(ens))) if per_axon else None
             dep, _, counts = ensemble_activity(spec, [members[m] for m, _ in ens], x, input_shifts=shifts,
-                                               private_inputs=private)
+                                               private_inputs=private, axon_draw=ea)
             erow = {"cores": dep.n_cores}
             erow.update(energy_summary(dep, counts))
             cache.mkdir(parents=True, exist_ok=True)

@@ -14,10 +14,13 @@ Config keys (TOML tables; every key optional except where noted):
 * ``[deploy]`` ``ensemble`` (copies on distinct cores, votes summed), ``sample_seed`` (probabilistic),
   ``input_jitter`` (bool, default false: copy k reads the image translated by ``JITTER_SHIFTS[k mod 9]``,
   an input-jitter ensemble; see :meth:`~spikeforge.methods.corenet.topology.NetworkSpec.input_sources`).
-* ``[encoding]`` test-time input spikes: ``kind`` ("threshold" | "bernoulli" | "bernoulli-draws"),
-  ``threshold``, ``seed``; one tick per image. ``"bernoulli-draws"`` gives every copy its own Bernoulli draw
-  of the image on its own input channels (``build_deployment(..., private_inputs=True)``; copy k's draw is
-  seeded by ``(seed, k, 0)``), where ``"bernoulli"`` feeds one draw to all copies.
+* ``[encoding]`` test-time input spikes: ``kind`` ("threshold" | "bernoulli" | "bernoulli-draws" |
+  "axon-draws"), ``threshold``, ``seed``; one tick per image. ``"bernoulli-draws"`` gives every copy its own
+  Bernoulli draw of the image on its own input channels (``build_deployment(..., private_inputs=True)``; copy
+  k's draw is seeded by ``(seed, k, 0)``), where ``"bernoulli"`` feeds one draw to all copies.
+  ``"axon-draws"`` gives every input *axon* its own draw (:func:`spikeforge.data.encode.axon_draws`): the
+  deployment keeps per-copy pixel channels and is fed through
+  :meth:`~spikeforge.deploy.Deployment.per_axon_inputs`.
 * ``chip`` — preset name ("truenorth").
 """
 
@@ -29,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from spikeforge.data.encode import encode_for_deployment
+from spikeforge.data.encode import inputs_for_deployment
 from spikeforge.deploy import save
 from spikeforge.energy import estimate_energy
 from spikeforge.evaluate import evaluate_deployment
@@ -61,6 +64,10 @@ def energy_summary(dep: Any, counts: Any) -> dict[str, float]:
             "axon_events_per_image": m["axon_events"], "hops_per_image": m["hops"]}
 
 
+#: test-time encodings of the core-network recipes (one tick per image)
+ENCODING_KINDS = ("threshold", "bernoulli", "bernoulli-draws", "axon-draws")
+
+
 def corenet_schema(model: type[CoreNetModel], deploy: dict[str, Key] | None = None) -> RecipeSchema:
     """The recipe schema of a method built on :func:`run_corenet` with the model class ``model`` (its
     keyword settings form ``[model]``; ``seed``, ``leak_min``/``leak_max`` come from the recipe and chip)."""
@@ -73,7 +80,7 @@ def corenet_schema(model: type[CoreNetModel], deploy: dict[str, Key] | None = No
         "model": table_from_callables(model.__init__, CoreNetModel.__init__,
                                       exclude=("copies", "seed", "leak_min", "leak_max")),
         "deploy": {"ensemble": Key((int,)), "input_jitter": Key((bool,)), **(deploy or {})},
-        "encoding": {"kind": Key((str,), ("threshold", "bernoulli", "bernoulli-draws")),
+        "encoding": {"kind": Key((str,), ENCODING_KINDS),
                      "threshold": Key((int, float)), "seed": Key((int,)), "ticks": Key((int,))},
     })
 
@@ -92,8 +99,8 @@ def check_run_settings(config: dict[str, Any]) -> None:
         raise ValueError(f"[deploy] ensemble must be >= 1, got {ensemble}")
     enc = config.get("encoding", {})
     kind = enc.get("kind", "threshold")
-    if kind not in ("threshold", "bernoulli", "bernoulli-draws"):
-        raise ValueError(f"[encoding] kind {kind!r}: use 'threshold', 'bernoulli' or 'bernoulli-draws'")
+    if kind not in ENCODING_KINDS:
+        raise ValueError(f"[encoding] kind {kind!r}: use one of {', '.join(map(repr, ENCODING_KINDS))}")
     if int(enc.get("ticks", 1)) != 1:
         raise ValueError("these networks classify one image per tick: [encoding] ticks must be 1")
 
@@ -169,7 +176,7 @@ def run_corenet(
 
     copies = make_copies(model, ensemble, seed)
     jitter = bool(dep_cfg.get("input_jitter", False))
-    private = kind == "bernoulli-draws"
+    private = kind in ("bernoulli-draws", "axon-draws")
     eseed = int(enc.get("seed", seed))
     # the test-time encoding, recorded so that `spikeforge simulate` / reports encode as this run did
     enc_rec: dict[str, Any] = {"kind": kind, "threshold": float(enc.get("threshold", 0.5))} if kind == "threshold" \
@@ -184,8 +191,8 @@ def run_corenet(
 
     max_test = dcfg.get("max_test")
     xte, yte = (ds.x_test, ds.y_test) if not max_test else (ds.x_test[:max_test], ds.y_test[:max_test])
-    spikes = encode_for_deployment(xte, enc_rec, dep.n_inputs)  # exactly what the deployment records
-    ev = evaluate_deployment(dep, spikes, yte, name=ds.name)  # pipelined regime: one image per tick
+    fed, spikes = inputs_for_deployment(xte, enc_rec, dep)  # exactly what the deployment records
+    ev = evaluate_deployment(fed, spikes, yte, name=ds.name)  # pipelined regime: one image per tick
     m = ev["events_per_input"]
     res: dict[str, Any] = {
         "method": method, "network": spec.name, "layout": spec.describe(), "ensemble": ensemble,
