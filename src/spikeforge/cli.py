@@ -121,7 +121,7 @@ def cmd_run(a: argparse.Namespace) -> int:
         dep = load(out / "deployment.sfd")
         fed, x, _, _ = report_feed(dep, recipe.config, data_dir=data_dir, limit=256)
         results["report"] = str(out / "index.md")
-        write_report(out, fed, results, inputs=x)
+        write_report(out, dep, results, inputs=x, fed=fed)
         write_json_atomic(out / "results.json", results)
     if a.json:
         _emit_json(results)
@@ -338,8 +338,8 @@ def cmd_simulate(a: argparse.Namespace) -> int:
         from spikeforge.report import write_report
 
         # the report's activity, metrics and raster come from (at most) the first 256 of these inputs
-        r["report"] = str(write_report(a.report, fed, {**r, "source": str(a.deployment), "split": a.split},
-                                       inputs=spikes[:256], title=f"{Path(a.deployment).name} on {name}"))
+        r["report"] = str(write_report(a.report, dep, {**r, "source": str(a.deployment), "split": a.split},
+                                       inputs=spikes[:256], title=f"{Path(a.deployment).name} on {name}", fed=fed))
     if a.json:
         _emit_json(r)
     else:

@@ -320,6 +320,57 @@ seed = 5
     assert code == 0 and sim["accuracy"] == pytest.approx(res["accuracy"])
 
 
+def test_run_recipe_with_axon_draws(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # every input axon draws on its own: the stored deployment keeps per-copy pixel channels, reports and
+    # `spikeforge simulate` feed it one axon at a time, exactly as the recipe measured it
+    from spikeforge.data import load_dataset
+    from spikeforge.data.encode import axon_draws
+    from spikeforge.report.report import report_feed, report_inputs
+    from spikeforge.sim import simulate
+
+    recipe = tmp_path / "axon.toml"
+    recipe.write_text('''name = "axon"
+method = "binary"
+seed = 2
+[data]
+dataset = "digits"
+max_test = 120
+[network]
+name = "d"
+window = 6
+stride = 2
+input_neurons = 32
+output_neurons = 50
+[train]
+epochs = 2
+[deploy]
+ensemble = 2
+[encoding]
+kind = "axon-draws"
+seed = 5
+''')
+    code, res = run_json(capsys, "run", str(recipe), "--out", str(tmp_path / "r"))
+    assert code == 0 and res["encoding"] == "axon-draws" and res["test_images"] == 120
+    assert (tmp_path / "r" / "index.md").exists()
+    dep = load(tmp_path / "r" / "deployment.sfd")
+    assert dep.n_inputs == 2 * 64 and dep.provenance["encoding"] == {"kind": "axon-draws", "seed": 5}
+    fed, spikes, labels, _ = report_feed(dep, load_recipe(str(recipe)).config, limit=120)
+    k = len(dep.input_channel)
+    assert k > dep.n_inputs and fed.n_inputs == k and spikes.shape == (120, 1, k)  # overlapping 6x6 windows
+    _, source = dep.per_axon_inputs()
+    ds_x = load_dataset("digits").x_test[:120]
+    np.testing.assert_array_equal(spikes, axon_draws(ds_x, source, 5))
+    acc = float(np.mean(simulate(fed, spikes).class_counts.argmax(1) == labels))
+    assert acc == pytest.approx(res["accuracy"])
+    with pytest.raises(ValueError, match="report_feed"):
+        report_inputs(dep, load_recipe(str(recipe)).config, limit=120)
+    code, sim = run_json(capsys, "simulate", str(tmp_path / "r" / "deployment.sfd"), "-d", "digits", "--limit", "120")
+    assert code == 0 and sim["accuracy"] == pytest.approx(res["accuracy"])
+    code, sim2 = run_json(capsys, "simulate", str(tmp_path / "r" / "deployment.sfd"), "-d", "digits", "--limit", "120",
+                          "--encoding", "bernoulli-draws")
+    assert code == 0 and 0.0 <= sim2["accuracy"] <= 1.0  # per-copy draws of the same deployment also run
+
+
 @pytest.mark.parametrize("args", [["--limit", "0"], ["--limit", "-5"], ["--batch-size", "0"], ["--limit", "x"]])
 def test_simulate_rejects_non_positive_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                               args: list[str]) -> None:

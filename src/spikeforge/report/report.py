@@ -141,6 +141,7 @@ def write_report(
     comparisons: Sequence[Mapping[str, Any]] = (),
     n_raster: int = 4,
     title: str | None = None,
+    fed: Deployment | None = None,
 ) -> Path:
     """Write the report folder (see the module docstring) and return the path of its ``index.md``.
 
@@ -159,13 +160,16 @@ def write_report(
             published points for the dataset (:data:`~spikeforge.report.plots.REFERENCE_POINTS`) are added.
         n_raster: inputs shown in the raster.
         title: heading (default: the recipe name or the deployment's method).
+        fed: the deployment ``inputs`` feed when it is not ``deployment`` itself — the same cores fed one
+            axon at a time (:meth:`Deployment.per_axon_inputs`, encoding ``axon-draws``; :func:`report_feed`
+            returns it): simulated and plotted, while ``deployment`` is the one saved.
     """
     from spikeforge.deploy.io import save
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    dep = deployment
-    save(dep, out / "deployment.sfd", check_rules=False)
+    save(deployment, out / "deployment.sfd", check_rules=False)
+    dep = fed if fed is not None else deployment
     _json(out / "results.json", dict(results))
     title = title or str(results.get("recipe") or dep.provenance.get("method") or "spikeforge run")
     figures: list[tuple[str, str, str]] = []
