@@ -277,32 +277,40 @@ def test_convert_command_digital_loihi_writes_checked_deployment(tmp_path: Path,
     assert code == 0 and isinstance(sim2, dict) and sim2["accuracy"] == res["snn_accuracy"]
 
 
-def test_run_recipe_with_per_copy_draws_writes_its_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # an ensemble whose copies read their own Bernoulli draws (private input channels): the report draws the
-    # inputs as the recipe did, so simulating the deployment on them reproduces the recipe's accuracy
-    from spikeforge.report.report import report_inputs
-    from spikeforge.sim import simulate
-
-    recipe = tmp_path / "draws.toml"
-    recipe.write_text('''name = "draws"
-method = "probabilistic"
+def _draws_recipe(tmp_path: Path, method: str, kind: str, *, window: int, epochs: int, ensemble: int,
+                  stride: int | None = None) -> Path:
+    """A small digits recipe whose copies read their own Bernoulli draws (``kind``), seed 5."""
+    recipe = tmp_path / f"{kind}.toml"
+    stride_line = f"stride = {stride}\n" if stride is not None else ""
+    recipe.write_text(f"""name = "{kind}"
+method = "{method}"
 seed = 2
 [data]
 dataset = "digits"
 max_test = 120
 [network]
 name = "d"
-window = 8
-input_neurons = 32
+window = {window}
+{stride_line}input_neurons = 32
 output_neurons = 50
 [train]
-epochs = 3
+epochs = {epochs}
 [deploy]
-ensemble = 3
+ensemble = {ensemble}
 [encoding]
-kind = "bernoulli-draws"
+kind = "{kind}"
 seed = 5
-''')
+""")
+    return recipe
+
+
+def test_run_recipe_with_per_copy_draws_writes_its_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # an ensemble whose copies read their own Bernoulli draws (private input channels): the report draws the
+    # inputs as the recipe did, so simulating the deployment on them reproduces the recipe's accuracy
+    from spikeforge.report.report import report_inputs
+    from spikeforge.sim import simulate
+
+    recipe = _draws_recipe(tmp_path, "probabilistic", "bernoulli-draws", window=8, epochs=3, ensemble=3)
     code, res = run_json(capsys, "run", str(recipe), "--out", str(tmp_path / "r"))
     assert code == 0 and res["encoding"] == "bernoulli-draws" and res["test_images"] == 120
     assert (tmp_path / "r" / "index.md").exists() and (tmp_path / "r" / "raster.png").exists()
@@ -328,27 +336,7 @@ def test_run_recipe_with_axon_draws(tmp_path: Path, capsys: pytest.CaptureFixtur
     from spikeforge.report.report import report_feed, report_inputs
     from spikeforge.sim import simulate
 
-    recipe = tmp_path / "axon.toml"
-    recipe.write_text('''name = "axon"
-method = "binary"
-seed = 2
-[data]
-dataset = "digits"
-max_test = 120
-[network]
-name = "d"
-window = 6
-stride = 2
-input_neurons = 32
-output_neurons = 50
-[train]
-epochs = 2
-[deploy]
-ensemble = 2
-[encoding]
-kind = "axon-draws"
-seed = 5
-''')
+    recipe = _draws_recipe(tmp_path, "binary", "axon-draws", window=6, epochs=2, ensemble=2, stride=2)
     code, res = run_json(capsys, "run", str(recipe), "--out", str(tmp_path / "r"))
     assert code == 0 and res["encoding"] == "axon-draws" and res["test_images"] == 120
     assert (tmp_path / "r" / "index.md").exists()
