@@ -296,6 +296,10 @@ def test_axon_draws_feed_every_input_axon_its_own_draw() -> None:
     got_dep, got = inputs_for_deployment(img, {"kind": "axon-draws", "seed": 5}, dep)
     np.testing.assert_array_equal(got, axon_draws(img, source, 5))
     assert got_dep.n_inputs == k
+    shared = build_deployment(spec, copies)  # both copies on the same 784 channels: one block, key (0,)
+    sfed, sx = inputs_for_deployment(img, {"kind": "axon-draws", "seed": 5}, shared)
+    assert sx.shape == (40, 1, len(shared.input_channel)) and sfed.n_inputs == sx.shape[2]
+    np.testing.assert_array_equal(sx, axon_draws(img, shared.input_channel, 5))
     same_dep, thr = inputs_for_deployment(img, {"kind": "threshold"}, dep.normalised())
     assert thr.shape[2] == 784 and same_dep.n_inputs == 2 * 784
     with pytest.raises(ValueError, match="inputs_for_deployment"):
