@@ -16,7 +16,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from spikeforge.deploy import Deployment
-from spikeforge.hardware import ChipSpec, CoreSpec
+from spikeforge.hardware import ChipSpec, CoreSpec, check
 
 #: the neuron that holds no state: spikes iff input + leak ≥ 0 (Esser 2015, Jimeno Yepes 2016)
 MEMORYLESS = {"threshold": 0, "neg_threshold": 0, "floor_mode": 1, "reset_mode": 0, "reset_value": 0}
@@ -216,3 +216,29 @@ def run_checked(d: Deployment, x: np.ndarray, ticks: int, seed: int | None = Non
     np.testing.assert_array_equal(r.class_counts, cls)
     assert_counts_equal(r.counts, counts)
     return r
+
+
+def feedforward(rng: np.random.Generator, ticks_per_input: int) -> Deployment:
+    """Three layers of memoryless neurons on 4 cores: cores 0, 1 (inputs, depth 0) → core 2 (delay 2, depth 2)
+    → core 3 (delay 1, depth 3); classes 0-1 read core 3, class 2 reads core 2. Leaks are ≤ -1 so no neuron
+    fires without input (otherwise drain ticks would add spikes that a pipeline never sees)."""
+    a = n = 6
+    d = blank(tiny_chip(a, n, membrane_bits=10, mesh=(2, 2), max_chips=1), n_cores=4, n_inputs=8, n_classes=3,
+              ticks_per_input=ticks_per_input)
+    d.crossbar[:] = rng.random(d.crossbar.shape) < 0.6
+    d.axon_type[:] = rng.integers(0, 4, d.axon_type.shape)
+    for c in range(4):
+        for j in range(n):
+            neuron(d, c, j, weights=rng.integers(-3, 6, 4).tolist(), leak=int(rng.integers(-3, 0)), **MEMORYLESS)
+    for c in (0, 1):
+        for j in range(n):
+            d.dest_core[c, j], d.dest_axon[c, j], d.dest_delay[c, j] = 2, (j + 3 * c) % a, 2
+    for j in range(n):
+        if j < 4:
+            d.dest_core[2, j], d.dest_axon[2, j], d.dest_delay[2, j] = 3, j, 1
+    ch = np.arange(8)
+    inputs(d, *[(int(k), int(k % 2), int(k % a)) for k in ch], (0, 1, 5))
+    outputs(d, *[(3, j, j % 2) for j in range(n)], (2, 4, 2), (2, 5, 2))
+    d = d.normalised()
+    check(d)
+    return d

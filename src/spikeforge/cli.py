@@ -35,6 +35,7 @@ from rich.table import Table
 from spikeforge import __version__
 
 if TYPE_CHECKING:
+    from spikeforge.data.source import Spikes
     from spikeforge.deploy import Deployment
 
 console = Console()
@@ -104,7 +105,7 @@ def cmd_run(a: argparse.Namespace) -> int:
     if not a.json:
         console.print(f"[bold]spikeforge run[/bold] {recipe.name} ({recipe.method}) → {out}")
         if recipe.description:
-            console.print(escape(recipe.description.strip()), style="dim")
+            console.print(escape(" ".join(recipe.description.split())), style="dim")  # rich re-wraps it
         if recipe.overrides:
             console.print(escape(f"settings changed: {' '.join(recipe.overrides)}"), highlight=False)
         previous = _previous_config(out / "results.json")
@@ -241,9 +242,10 @@ def cmd_check(a: argparse.Namespace) -> int:
     return 1 if found else 0
 
 
-def _encoded_dataset(a: argparse.Namespace, dep: Any) -> tuple[Any, np.ndarray, np.ndarray, str]:
+def _encoded_dataset(a: argparse.Namespace, dep: Any) -> tuple[Any, Spikes, np.ndarray, str]:
     """(deployment to simulate, spikes, labels, dataset name): ``dep`` itself, or for encoding
-    ``axon-draws`` the same cores fed one axon at a time (:meth:`Deployment.per_axon_inputs`)."""
+    ``axon-draws`` the same cores fed one axon at a time (:meth:`Deployment.per_axon_inputs`), whose spikes
+    are drawn a block at a time as the simulator reads them."""
     from spikeforge.data import load_dataset
     from spikeforge.data.encode import inputs_for_deployment
 
@@ -339,7 +341,8 @@ def cmd_simulate(a: argparse.Namespace) -> int:
 
         # the report's activity, metrics and raster come from (at most) the first 256 of these inputs
         r["report"] = str(write_report(a.report, dep, {**r, "source": str(a.deployment), "split": a.split},
-                                       inputs=spikes[:256], title=f"{Path(a.deployment).name} on {name}", fed=fed))
+                                       inputs=np.asarray(spikes[:256]),
+                                       title=f"{Path(a.deployment).name} on {name}", fed=fed))
     if a.json:
         _emit_json(r)
     else:

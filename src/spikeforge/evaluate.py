@@ -12,11 +12,13 @@ simulator's output spikes, never from a training framework's model.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
 
+from spikeforge.data.source import Spikes, input_shape, read_inputs
 from spikeforge.deploy.deployment import Deployment
 from spikeforge.energy import estimate_energy
 from spikeforge.sim import CompiledDeployment, SimResult, simulate, simulate_pipelined
@@ -40,16 +42,38 @@ def choose_regime(sim: CompiledDeployment, regime: RegimeChoice = "auto") -> Lit
     return "pipelined" if topo.acyclic and topo.synchronous and sim.dep.memoryless else "sequential"
 
 
+#: Bytes one pipelined block of inputs may hold (its spikes and per-tick counters): see :func:`stream_block`.
+STREAM_MEMORY_BUDGET = 2**30
+
+
+def stream_block(sim: CompiledDeployment, lanes: int, channels: int, budget: int = STREAM_MEMORY_BUDGET) -> int:
+    """Inputs per block when a long input set is pipelined block by block: a multiple of ``lanes`` whose
+    spikes and counters fit ``budget`` bytes. Per input a block holds its ``T · channels`` spike bytes three
+    times (as read, as a tensor, padded into lanes) and about eight float64 counters per core and tick (five
+    event counters, the active-core flags and their per-input sums), ``T`` = ticks per input. E.g. the
+    28-core MNIST network, 64 copies fed per-axon draws (262 144 channels): 3 200 inputs per GiB."""
+    t = max(1, sim.dep.ticks_per_input)
+    per_input = t * (3 * int(channels) + 64 * sim.C)
+    return max(1, budget // max(per_input * lanes, 1)) * lanes
+
+
 def run_simulation(
     dep: Deployment | CompiledDeployment,
-    spikes: np.ndarray,
+    spikes: Spikes,
     *,
     regime: RegimeChoice = "auto",
     batch_size: int | None = None,
+    block_size: int | None = None,
     progress: bool = False,
 ) -> tuple[SimResult, Literal["sequential", "pipelined"]]:
     """Simulate in the chosen regime; returns the result and the regime used. ``batch_size=None`` picks
-    :func:`auto_batch_size` (a 64-copy ensemble of 28-core networks would otherwise need ~19 GB)."""
+    :func:`auto_batch_size` (a 64-copy ensemble of 28-core networks would otherwise need ~19 GB).
+
+    ``spikes`` is a (B, T, K) array or a :class:`~spikeforge.data.source.SpikeSource`. The sequential regime
+    reads it one batch at a time. The pipelined regime streams it in blocks of ``block_size`` inputs (default
+    :func:`stream_block`, memory-bounded), each a stream of its own: for the memoryless neurons this regime
+    is chosen for, every input's spikes, votes and counts are those of one long stream, and the stochastic
+    draws are keyed by the input's index in ``spikes`` either way."""
     sim = dep if isinstance(dep, CompiledDeployment) else CompiledDeployment(dep)
     used = choose_regime(sim, regime)
     if used == "pipelined" and not sim.dep.memoryless:
@@ -59,25 +83,40 @@ def run_simulation(
                       "network)", StatefulPipelineWarning, stacklevel=2)
     if batch_size is None:
         batch_size = auto_batch_size(sim)
-    if used == "pipelined":
-        return simulate_pipelined(sim, spikes, lanes=batch_size, progress=progress), used
-    return simulate(sim, spikes, batch_size=batch_size, progress=progress), used
+    if used == "sequential":
+        return simulate(sim, spikes, batch_size=batch_size, progress=progress), used
+    total, _, channels = input_shape(spikes)
+    block = stream_block(sim, batch_size, channels) if block_size is None else int(block_size)
+    if block < 1:
+        raise ValueError(f"block_size must be >= 1, got {block_size}")
+    if total <= block:
+        return simulate_pipelined(sim, spikes, lanes=batch_size), used
+    starts: Iterable[int] = range(0, total, block)
+    if progress:
+        from spikeforge.progress import track
+
+        starts = track(starts, description="simulating", total=-(-total // block))
+    parts = [simulate_pipelined(sim, read_inputs(spikes, s, min(s + block, total)), lanes=batch_size, first=s)
+             for s in starts]
+    return SimResult.concat(parts, pipelined=True), used
 
 
 def evaluate_deployment(
     dep: Deployment,
-    spikes: np.ndarray,
+    spikes: Spikes,
     labels: np.ndarray,
     *,
     name: str = "",
     regime: RegimeChoice = "auto",
     tick_hz: float | None = None,
     batch_size: int | None = None,
+    block_size: int | None = None,
     progress: bool = False,
     metrics: bool = False,
     replay: bool = False,
 ) -> dict[str, Any]:
-    """Accuracy, event counts per input and the energy report of ``dep`` on ``spikes`` (B, T, K).
+    """Accuracy, event counts per input and the energy report of ``dep`` on ``spikes`` (B, T, K): an array
+    or a :class:`~spikeforge.data.source.SpikeSource` (see :func:`run_simulation`, also for ``block_size``).
 
     With ``metrics`` the result carries NeuroBench-style metrics (:func:`spikeforge.metrics.compute_metrics`);
     ``replay`` re-runs the inputs to count effective ACs and membrane updates exactly.
@@ -85,7 +124,8 @@ def evaluate_deployment(
     labels = np.asarray(labels)
     if len(labels) != len(spikes):
         raise ValueError(f"{len(spikes)} inputs but {len(labels)} labels")
-    result, used = run_simulation(dep, spikes, regime=regime, batch_size=batch_size, progress=progress)
+    result, used = run_simulation(dep, spikes, regime=regime, batch_size=batch_size, block_size=block_size,
+                                  progress=progress)
     out = summarise_run(dep, result, used, labels, name=name, tick_hz=tick_hz)
     if metrics:
         from spikeforge.metrics import compute_metrics
@@ -96,7 +136,7 @@ def evaluate_deployment(
 
 def evaluate_over_seeds(
     dep: Deployment,
-    spikes: np.ndarray,
+    spikes: Spikes,
     labels: np.ndarray,
     seeds: list[int],
     **kw: Any,

@@ -262,7 +262,8 @@ def test_private_inputs_give_each_copy_its_own_draw() -> None:
 
 
 def test_axon_draws_feed_every_input_axon_its_own_draw() -> None:
-    from spikeforge.data.encode import axon_draws, encode_for_deployment, inputs_for_deployment
+    from spikeforge.data.encode import AxonDraws, axon_draws, encode_for_deployment, inputs_for_deployment
+    from spikeforge.evaluate import evaluate_deployment
 
     spec = small_network(signs="pm1")  # four 16x16 windows at offsets 0 and 12: pixels 12-15 read by two
     copies = [_random_copy(spec, 7), _random_copy(spec, 8)]
@@ -294,8 +295,14 @@ def test_axon_draws_feed_every_input_axon_its_own_draw() -> None:
     assert pairs and any(not np.array_equal(a[:, 0, i], a[:, 0, j]) for i, j in pairs)
     # the encoding table route: default key (b,), seed from the table
     got_dep, got = inputs_for_deployment(img, {"kind": "axon-draws", "seed": 5}, dep)
-    np.testing.assert_array_equal(got, axon_draws(img, source, 5))
+    assert isinstance(got, AxonDraws)  # drawn a block at a time as the simulator reads it
+    np.testing.assert_array_equal(np.asarray(got), axon_draws(img, source, 5))
     assert got_dep.n_inputs == k
+    # simulated from the source, block by block, the result is that of the whole array
+    ref = evaluate_deployment(got_dep, axon_draws(img, source, 5), np.zeros(40, np.int64))
+    for block in (7, None):
+        r = evaluate_deployment(got_dep, got, np.zeros(40, np.int64), batch_size=4, block_size=block)
+        assert (r["accuracy"], r["events_per_input"]) == (ref["accuracy"], ref["events_per_input"])
     shared = build_deployment(spec, copies)  # both copies on the same 784 channels: one block, key (0,)
     sfed, sx = inputs_for_deployment(img, {"kind": "axon-draws", "seed": 5}, shared)
     assert sx.shape == (40, 1, len(shared.input_channel)) and sfed.n_inputs == sx.shape[2]

@@ -8,36 +8,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import MEMORYLESS, assert_counts_equal, blank, inputs, neuron, outputs, random_spikes, seeds, tiny_chip
-from spikeforge.deploy import Deployment
+from helpers import (
+    MEMORYLESS,
+    assert_counts_equal,
+    blank,
+    feedforward,
+    inputs,
+    neuron,
+    outputs,
+    random_spikes,
+    seeds,
+    tiny_chip,
+)
 from spikeforge.hardware import check
 from spikeforge.sim import TopologyError, analyse, simulate, simulate_pipelined
-
-
-def feedforward(rng: np.random.Generator, ticks_per_input: int) -> Deployment:
-    """Three layers of memoryless neurons on 4 cores: cores 0, 1 (inputs, depth 0) → core 2 (delay 2, depth 2)
-    → core 3 (delay 1, depth 3); classes 0-1 read core 3, class 2 reads core 2. Leaks are ≤ -1 so no neuron
-    fires without input (otherwise drain ticks would add spikes that a pipeline never sees)."""
-    a = n = 6
-    d = blank(tiny_chip(a, n, membrane_bits=10, mesh=(2, 2), max_chips=1), n_cores=4, n_inputs=8, n_classes=3,
-              ticks_per_input=ticks_per_input)
-    d.crossbar[:] = rng.random(d.crossbar.shape) < 0.6
-    d.axon_type[:] = rng.integers(0, 4, d.axon_type.shape)
-    for c in range(4):
-        for j in range(n):
-            neuron(d, c, j, weights=rng.integers(-3, 6, 4).tolist(), leak=int(rng.integers(-3, 0)), **MEMORYLESS)
-    for c in (0, 1):
-        for j in range(n):
-            d.dest_core[c, j], d.dest_axon[c, j], d.dest_delay[c, j] = 2, (j + 3 * c) % a, 2
-    for j in range(n):
-        if j < 4:
-            d.dest_core[2, j], d.dest_axon[2, j], d.dest_delay[2, j] = 3, j, 1
-    ch = np.arange(8)
-    inputs(d, *[(int(k), int(k % 2), int(k % a)) for k in ch], (0, 1, 5))
-    outputs(d, *[(3, j, j % 2) for j in range(n)], (2, 4, 2), (2, 5, 2))
-    d = d.normalised()
-    check(d)
-    return d
 
 
 @settings(max_examples=15, deadline=None)
@@ -92,6 +76,27 @@ def test_pipelined_refuses_a_non_synchronous_deployment() -> None:
         simulate_pipelined(d, np.zeros((2, 1, 1), np.uint8), device="cpu")
     # sequential mode handles it
     simulate(d, np.ones((2, 1, 1), np.uint8), device="cpu")
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=seeds, ticks_per_input=st.integers(1, 3), n=st.integers(1, 9), lanes=st.sampled_from([2, 4]))
+def test_pipelined_per_core_totals_count_only_real_inputs(seed: int, ticks_per_input: int, n: int,
+                                                          lanes: int) -> None:
+    """Neurons that fire on silence spike in the start-up ticks, the drain and the zero inputs that pad the last
+    lanes; none of that is an input's activity, so the per-core totals (utilisation maps, activation sparsity)
+    equal the per-input counts summed, whatever the batch and lane count."""
+    rng = np.random.default_rng(seed)
+    d = feedforward(rng, ticks_per_input)
+    d.leak[:, :3] = 1  # three neurons per core fire on every tick, input or not
+    check(d)
+    x = random_spikes(rng, n, ticks_per_input, d.n_inputs, p=0.5)
+    pipe = simulate_pipelined(d, x, lanes=lanes, device="cpu")
+    assert pipe.counts.spikes.min() > 0
+    assert int(pipe.counts.core_spikes.sum()) == int(pipe.counts.spikes.sum())
+    assert int(pipe.counts.core_synaptic_events.sum()) == int(pipe.counts.synaptic_events.sum())
+    # per input, the same spikes whether it runs alone or padded into lanes beside others
+    alone = [simulate_pipelined(d, x[i : i + 1], lanes=1, device="cpu").counts for i in range(n)]
+    np.testing.assert_array_equal(pipe.counts.core_spikes, np.sum([c.core_spikes for c in alone], axis=0))
 
 
 def test_pipelined_refuses_a_recurrent_deployment() -> None:

@@ -18,11 +18,14 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 
+from spikeforge.data.source import SpikeSource
+
 if TYPE_CHECKING:
     from spikeforge.deploy.deployment import Deployment
 
-__all__ = ["Encoder", "EncoderKind", "axon_draws", "bernoulli_encode", "copy_draws", "encode_for_deployment",
-           "inputs_for_deployment", "private_draws", "regular_encode", "thermometer_encode", "threshold_encode"]
+__all__ = ["AxonDraws", "Encoder", "EncoderKind", "axon_draws", "bernoulli_encode", "copy_draws",
+           "encode_for_deployment", "inputs_for_deployment",
+           "private_draws", "regular_encode", "thermometer_encode", "threshold_encode"]
 
 EncoderKind = Literal["threshold", "bernoulli", "thermometer", "regular"]
 
@@ -344,6 +347,63 @@ def copy_draws(x: np.ndarray, n_inputs: int, seed: int = 0) -> np.ndarray:
     return private_draws(x, [(c, 0) for c in range(n_inputs // k)], seed)
 
 
+class AxonDraws(SpikeSource):
+    """Per-axon Bernoulli draws (:func:`axon_draws`) made on demand: a :class:`~spikeforge.data.source.SpikeSource`
+    of shape (B, 1, len(source)) that keeps the images and draws a block of inputs when it is read.
+
+    Block ``b``'s generator draws the images in order, so reading inputs ``[0, 100)`` then ``[100, 200)``
+    gives exactly the spikes of one ``[0, 200)`` read (numpy's generators fill arrays in order). A read that
+    does not start where the previous one stopped restarts the generators and skips to its start (drawing
+    and discarding), so any read gives the same spikes, in-order reads cost nothing extra, and memory
+    follows the block read, not the data set. Not thread-safe (the generators hold the position).
+    """
+
+    def __init__(self, x: np.ndarray, source: np.ndarray, seed: int = 0,
+                 keys: list[tuple[int, ...]] | None = None) -> None:
+        a = _as_batch(x)
+        self._x = a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a.astype(np.float32, copy=False)
+        src = np.asarray(source)
+        if src.ndim != 1 or src.dtype.kind not in "iu" or (src.size and src.min() < 0):
+            raise ValueError("axon_draws: source must be a 1-D array of non-negative channel indices")
+        p = self._x.shape[1]
+        block, self._pixel = src // p, src % p
+        n_blocks = int(block.max()) + 1 if src.size else 0
+        if keys is not None and len(keys) < n_blocks:
+            raise ValueError(f"axon_draws: {len(keys)} keys for {n_blocks} blocks of {p} channels")
+        self._seed = int(seed)
+        self._blocks = [(e, keys[b] if keys is not None else (b,))
+                        for b in range(n_blocks) if len(e := np.flatnonzero(block == b))]
+        self._shape = (len(self._x), 1, len(src))
+        self._restart()
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self._shape
+
+    def _restart(self) -> None:
+        self._rngs = [np.random.default_rng([self._seed, *(int(v) for v in key), 1]) for _, key in self._blocks]
+        self._next = 0
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        n = len(self._x)
+        if not 0 <= start <= stop <= n:
+            raise IndexError(f"AxonDraws.read({start}, {stop}) outside the {n} inputs")
+        if start != self._next:
+            if start < self._next:
+                self._restart()
+            while self._next < start:  # skip, a bounded block at a time
+                self._draw(self._next, min(start, self._next + 1024))
+        return self._draw(start, stop)
+
+    def _draw(self, start: int, stop: int) -> np.ndarray:
+        out = np.zeros((stop - start, 1, self._shape[2]), np.uint8)
+        xs = self._x[start:stop]
+        for (e, _), rng in zip(self._blocks, self._rngs, strict=True):
+            out[:, 0, e] = rng.random((stop - start, len(e)), dtype=np.float32) < xs[:, self._pixel[e]]
+        self._next = stop
+        return out
+
+
 def axon_draws(x: np.ndarray, source: np.ndarray, seed: int = 0,
                keys: list[tuple[int, ...]] | None = None) -> np.ndarray:
     """One independent one-tick Bernoulli draw per *axon*: (B, 1, len(source)) uint8.
@@ -356,35 +416,20 @@ def axon_draws(x: np.ndarray, source: np.ndarray, seed: int = 0,
     ``numpy.random.default_rng([seed, *key_b, 1])`` with ``key_b = keys[b]`` (default ``(b,)``), so a copy's
     draws depend only on its key. Per pixel each entry is an exact Bernoulli draw, as with per-copy draws
     (:func:`private_draws`); the expected input spikes, and so the energy, are the same.
-    x: (B, ...) intensities (``uint8`` / 255 or floats in [0, 1])."""
-    a = _as_batch(x)
-    xf = a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a.astype(np.float32, copy=False)
-    src = np.asarray(source)
-    if src.ndim != 1 or src.dtype.kind not in "iu" or (src.size and src.min() < 0):
-        raise ValueError("axon_draws: source must be a 1-D array of non-negative channel indices")
-    p = xf.shape[1]
-    block, pixel = src // p, src % p
-    n_blocks = int(block.max()) + 1 if src.size else 0
-    if keys is not None and len(keys) < n_blocks:
-        raise ValueError(f"axon_draws: {len(keys)} keys for {n_blocks} blocks of {p} channels")
-    out = np.zeros((len(xf), 1, len(src)), np.uint8)
-    for b in range(n_blocks):
-        e = np.flatnonzero(block == b)
-        if not len(e):
-            continue
-        key = keys[b] if keys is not None else (b,)
-        rng = np.random.default_rng([int(seed), *(int(v) for v in key), 1])
-        out[:, 0, e] = rng.random((len(xf), len(e)), dtype=np.float32) < xf[:, pixel[e]]
-    return out
+    x: (B, ...) intensities (``uint8`` / 255 or floats in [0, 1]). :class:`AxonDraws` gives the same spikes
+    a block at a time."""
+    draws = AxonDraws(x, source, seed, keys)
+    return draws.read(0, len(draws))
 
 
 def inputs_for_deployment(x: np.ndarray, encoding: Mapping[str, Any], dep: Deployment,
-                          default_seed: int = 0) -> tuple[Deployment, np.ndarray]:
+                          default_seed: int = 0) -> tuple[Deployment, np.ndarray | AxonDraws]:
     """``(deployment to simulate, spikes)`` for ``dep`` under an encoding table (see
     :func:`encode_for_deployment`). Kind ``"axon-draws"`` (one tick) gives every input axon its own
-    Bernoulli draw (:func:`axon_draws`, seed ``encoding["seed"]`` else ``default_seed``): the spikes then
-    feed :meth:`Deployment.per_axon_inputs` of ``dep``, the same cores addressed one axon at a time. Any
-    other kind: ``dep`` itself and :func:`encode_for_deployment`."""
+    Bernoulli draw, seed ``encoding["seed"]`` else ``default_seed``: the spikes are an :class:`AxonDraws`
+    source (drawn a block at a time as the simulator reads them; ``numpy.asarray`` draws them all, as
+    :func:`axon_draws`) and feed :meth:`Deployment.per_axon_inputs` of ``dep``, the same cores addressed one
+    axon at a time. Any other kind: ``dep`` itself and the array of :func:`encode_for_deployment`."""
     enc = dict(encoding)
     if enc.get("kind") != "axon-draws":
         return dep, encode_for_deployment(x, enc, dep.n_inputs, default_seed)
@@ -399,7 +444,7 @@ def inputs_for_deployment(x: np.ndarray, encoding: Mapping[str, Any], dep: Deplo
                          f"has {dep.n_inputs}")
     seed = enc.get("seed")
     expanded, source = dep.per_axon_inputs()
-    return expanded, axon_draws(x, source, int(default_seed if seed is None else seed))
+    return expanded, AxonDraws(x, source, int(default_seed if seed is None else seed))
 
 
 def encode_for_deployment(x: np.ndarray, encoding: Mapping[str, Any], n_inputs: int,

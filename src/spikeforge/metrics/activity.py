@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from spikeforge.data.source import Spikes, input_shape, read_inputs
 from spikeforge.deploy.deployment import Deployment
 from spikeforge.sim import prng
 from spikeforge.sim.counts import EventCounts
@@ -91,33 +92,38 @@ class Activity:
     @staticmethod
     def replay(
         dep: Deployment,
-        spikes: np.ndarray,
+        spikes: Spikes,
         ticks: int | None = None,
         *,
         batch_size: int = 256,
         raster: bool = False,
     ) -> Activity | tuple[Activity, np.ndarray]:
-        """Replay ``spikes`` (B, T, K) through ``dep`` for ``ticks`` ticks per input (default: as
+        """Replay ``spikes`` (B, T, K) — an array or a :class:`~spikeforge.data.source.SpikeSource`, read a
+        batch at a time — through ``dep`` for ``ticks`` ticks per input (default: as
         :func:`spikeforge.sim.simulate`, ``max(ticks_per_input, T) + latency``).
 
         With ``raster=True`` also returns every neuron's spikes (ticks, C, N, B), as the simulator records them.
         """
-        x = np.asarray(spikes)
-        if x.ndim == 2:
-            x = x[:, None, :]
-        if x.ndim != 3 or x.shape[2] != dep.n_inputs:
-            raise ValueError(f"spikes must be (B, T, {dep.n_inputs}), got {np.asarray(spikes).shape}")
+        shape = tuple(spikes.shape)
+        if len(shape) not in (2, 3) or shape[-1] != dep.n_inputs:
+            raise ValueError(f"spikes must be (B, T, {dep.n_inputs}), got {shape}")
+        total, t_in, _ = input_shape(spikes)
         if ticks is None:
             topo = analyse(dep)
             if not topo.acyclic:
                 raise TopologyError("the routing has a cycle: pass ticks= explicitly")
-            ticks = max(dep.ticks_per_input, x.shape[1]) + topo.latency
-        parts = [_replay_batch(dep, x[s : s + batch_size], int(ticks), raster, s) for s in range(0, len(x), batch_size)]
+            ticks = max(dep.ticks_per_input, t_in) + topo.latency
+
+        def block(s: int) -> np.ndarray:
+            x = np.asarray(read_inputs(spikes, s, min(s + batch_size, total)))
+            return x[:, None, :] if x.ndim == 2 else x
+
+        parts = [_replay_batch(dep, block(s), int(ticks), raster, s) for s in range(0, total, batch_size)]
         cat = lambda i: np.concatenate([p[i] for p in parts], axis=-1)  # noqa: E731
         spk, eff, hw, mem = cat(0), cat(1), cat(2), cat(3)  # (C, B)
         act = Activity(
             source="replay",
-            batch=int(x.shape[0]),
+            batch=int(total),
             ticks=int(ticks),
             n_enabled=dep.enabled.sum(axis=1).astype(np.int64),
             core_spikes=spk.sum(axis=1),
@@ -128,7 +134,7 @@ class Activity:
             effective_acs=eff.sum(axis=0),
             core_membrane_updates=mem.sum(axis=1),
             membrane_updates=mem.sum(axis=0),
-            neuron_updates=np.full(x.shape[0], int(dep.enabled.sum()) * int(ticks), np.int64),
+            neuron_updates=np.full(total, int(dep.enabled.sum()) * int(ticks), np.int64),
         )
         if raster:
             return act, np.concatenate([p[4] for p in parts], axis=3)

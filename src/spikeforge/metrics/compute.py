@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from spikeforge.data.source import Spikes
 from spikeforge.deploy.deployment import Deployment
 from spikeforge.metrics.activity import Activity
 from spikeforge.metrics.static import ConnectionSparsity, Footprint
@@ -18,7 +19,7 @@ def compute_metrics(
     dep: Deployment,
     result: SimResult | EventCounts | None = None,
     *,
-    inputs: np.ndarray | None = None,
+    inputs: Spikes | None = None,
     ticks: int | None = None,
     batch_size: int = 256,
 ) -> dict[str, Any]:
@@ -29,7 +30,8 @@ def compute_metrics(
         result: the simulator's output on the workload (:class:`~spikeforge.sim.SimResult` or its
             :class:`~spikeforge.sim.counts.EventCounts`). Workload metrics come from its counters unless
             ``inputs`` is given. ``None`` with no ``inputs``: static metrics only.
-        inputs: the encoded inputs (B, T, K) the result was produced from. When given, the inputs are replayed
+        inputs: the encoded inputs (B, T, K) the result was produced from (an array or a
+            :class:`~spikeforge.data.source.SpikeSource`). When given, the inputs are replayed
             (sequential regime) to count NeuroBench's effective synaptic operations and membrane updates
             exactly; the replay's spikes are checked against ``result`` where the result is sequential.
         ticks: ticks per input for the replay (default: the result's, if sequential, else the simulator's

@@ -67,7 +67,8 @@ def report_feed(
     if not enc_cfg and dep.provenance.get("private_inputs"):  # written before deployments recorded encodings
         enc_cfg = {"kind": "bernoulli-draws"}
     seed = int(cfg.get("seed", dep.provenance.get("seed", 0)))
-    fed, spikes = inputs_for_deployment(x[:limit], enc_cfg, dep, default_seed=seed)
+    fed, source = inputs_for_deployment(x[:limit], enc_cfg, dep, default_seed=seed)
+    spikes = np.asarray(source)  # at most ``limit`` inputs: drawn now
     if spikes.shape[2] != fed.n_inputs:
         raise ValueError(f"{ds.name} encodes to {spikes.shape[2]} channels, the deployment has {fed.n_inputs}")
     return fed, spikes, np.asarray(y[:limit]), ds.name

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from spikeforge.data.source import Spikes, input_shape, read_inputs
 from spikeforge.deploy.deployment import Deployment
 from spikeforge.sim import prng
 from spikeforge.sim.counts import EventCounts
@@ -78,6 +79,29 @@ class SimResult:
         if labels.shape != (self.class_counts.shape[0],):
             raise ValueError(f"labels shape {labels.shape} does not match batch {self.class_counts.shape[0]}")
         return float(np.mean(self.predictions() == labels))
+
+    @staticmethod
+    def concat(parts: list[SimResult], *, pipelined: bool) -> SimResult:
+        """Join the results of consecutive blocks of inputs simulated one after another (in the same regime).
+        Per-input arrays are concatenated; ``ticks`` is the per-input window of a sequential run and the sum of
+        the blocks' streams for pipelined ones (each block is a stream of its own that drains at its end)."""
+        if not parts:
+            raise ValueError("SimResult.concat needs at least one part")
+
+        def cat(name: str, axis: int = 0) -> np.ndarray | None:
+            arrays = [getattr(p, name) for p in parts]
+            if any(a is None for a in arrays):
+                return None
+            return np.concatenate(arrays, axis=axis)
+
+        return SimResult(
+            class_counts=np.concatenate([p.class_counts for p in parts]),
+            counts=EventCounts.concat([p.counts for p in parts]),
+            ticks=sum(p.ticks for p in parts) if pipelined else parts[0].ticks,
+            latency=parts[0].latency,
+            output_spikes=cat("output_spikes"),
+            spikes=cat("spikes", axis=3),
+        )
 
 
 #: largest integer magnitude up to which every integer is exact in each float format
@@ -680,6 +704,16 @@ def _to_drive(spikes: np.ndarray | torch.Tensor, n_inputs: int, device: torch.de
     return x.to(device=device, dtype=torch.uint8).contiguous()
 
 
+def _check_inputs(spikes: Spikes, n_inputs: int, first: int) -> tuple[int, int, int]:
+    """(inputs, ticks, channels) of ``spikes``, checked against the deployment's input channels."""
+    shape = input_shape(spikes)
+    if shape[2] != n_inputs:
+        raise ValueError(f"input spikes have {shape[2]} channels, the deployment's input map expects {n_inputs}")
+    if isinstance(first, bool) or not isinstance(first, (int, np.integer)) or first < 0:
+        raise ValueError(f"first must be a non-negative input index, got {first!r}")
+    return shape
+
+
 def _counts(out: dict[str, torch.Tensor], sim: CompiledDeployment, ticks: int) -> EventCounts:
     get = lambda k: out[k].sum(dim=(0, 1)).round().to(torch.int64).cpu().numpy()  # noqa: E731
     active = ((out["axe"] + out["spk"]).sum(dim=0) > 0).sum(dim=0).cpu().numpy().astype(np.int64)
@@ -718,7 +752,7 @@ def auto_batch_size(sim: CompiledDeployment, budget: int = SIM_MEMORY_BUDGET) ->
 
 def simulate(
     dep: Deployment | CompiledDeployment,
-    spikes: np.ndarray | torch.Tensor,
+    spikes: Spikes,
     *,
     ticks: int | None = None,
     batch_size: int | None = None,
@@ -727,12 +761,14 @@ def simulate(
     record_spikes: bool = False,
     progress: bool = False,
     seed: int | None = None,
+    first: int = 0,
 ) -> SimResult:
     """Simulate each input on a fresh network (state reset to V0, no spikes in flight): *sequential* mode.
 
     Args:
         dep: the deployment (or one compiled with :class:`CompiledDeployment` to reuse across calls).
-        spikes: (B, T_in, K) binary input-channel spikes (T_in ≤ ticks; a 2-D (B, K) array is one tick).
+        spikes: (B, T_in, K) binary input-channel spikes (T_in ≤ ticks; a 2-D (B, K) array is one tick), or a
+            :class:`~spikeforge.data.source.SpikeSource`, read one batch at a time.
         ticks: ticks per input; default ``ticks_per_input + latency`` (the network drains fully when its
             routing is acyclic; pass it explicitly for recurrent deployments).
         batch_size: inputs simulated together; default :func:`auto_batch_size` (memory-bounded).
@@ -741,17 +777,18 @@ def simulate(
         progress: show a progress bar over batches.
         seed: seed of the stochastic modes' pseudo-random numbers (default: the deployment's ``prng_seed``);
             input k of ``spikes`` draws the same numbers whatever the batch size.
+        first: index of ``spikes``' first input in a longer stream of inputs (its stochastic draws are those
+            of input ``first + k``), for simulating a long input set block by block.
     """
     sim = dep if isinstance(dep, CompiledDeployment) else CompiledDeployment(dep, device)
     d = sim.dep
-    drive_all = _to_drive(spikes, d.n_inputs, torch.device("cpu"))
+    total, t_in, _ = _check_inputs(spikes, d.n_inputs, first)
     if ticks is None:
         if not sim.topology.acyclic:
             raise TopologyError("the routing has a cycle: pass ticks= explicitly for a recurrent deployment")
-        ticks = max(d.ticks_per_input, drive_all.shape[1]) + sim.topology.latency
+        ticks = max(d.ticks_per_input, t_in) + sim.topology.latency
     if ticks < 1:
         raise ValueError(f"ticks must be >= 1, got {ticks}")
-    total = drive_all.shape[0]
     parts: list[EventCounts] = []
     cls_parts, outs_parts, raster_parts = [], [], []
     if batch_size is None:
@@ -764,9 +801,9 @@ def simulate(
         iterator = track(starts, description="simulating", total=len(starts))
     with torch.no_grad():
         for s in iterator:
-            drive = drive_all[s : s + batch_size].to(sim.device)
+            drive = _to_drive(read_inputs(spikes, s, min(s + batch_size, total)), d.n_inputs, sim.device)
             out = sim.run(drive, ticks, record_outputs=record_outputs, record_spikes=record_spikes, seed=seed,
-                          when=_sequential_keys(s, drive.shape[0], sim.device))
+                          when=_sequential_keys(first + s, drive.shape[0], sim.device))
             parts.append(_counts(out, sim, ticks))
             cls_parts.append(out["cls"].sum(dim=0).round().to(torch.int64).T.cpu().numpy())
             if record_outputs:
@@ -799,12 +836,13 @@ def _empty_counts(sim: CompiledDeployment, ticks: int) -> EventCounts:
 
 def simulate_pipelined(
     dep: Deployment | CompiledDeployment,
-    spikes: np.ndarray | torch.Tensor,
+    spikes: Spikes,
     *,
     lanes: int = 64,
     device: str | torch.device = "auto",
     progress: bool = False,
     seed: int | None = None,
+    first: int = 0,
 ) -> SimResult:
     """Stream inputs through the chip without draining: input n of a lane occupies ticks
     [n·T, (n+1)·T) (T = ticks_per_input) and the network's state carries over, as on hardware.
@@ -814,7 +852,10 @@ def simulate_pipelined(
     counters are attributed that way. ``lanes`` independent streams are simulated side by side (batch).
 
     The stochastic modes draw the numbers a sequential run would (:mod:`spikeforge.sim.prng`): core c at
-    tick t draws as input ⌊(t − depth_c) / T⌋ at its tick t − ⌊(t − depth_c) / T⌋·T.
+    tick t draws as input ⌊(t − depth_c) / T⌋ at its tick t − ⌊(t − depth_c) / T⌋·T (offset by ``first``,
+    as in :func:`simulate`). The whole stream is simulated at once, so a
+    :class:`~spikeforge.data.source.SpikeSource` is read whole: :func:`spikeforge.evaluate.run_simulation`
+    streams long input sets block by block.
     """
     sim = dep if isinstance(dep, CompiledDeployment) else CompiledDeployment(dep, device)
     d, topo = sim.dep, sim.topology
@@ -823,7 +864,8 @@ def simulate_pipelined(
             "pipelined mode needs a layer-synchronous, acyclic deployment; cores reached at several depths: "
             f"{list(topo.conflicts)[:20]}"
         )
-    drive_all = _to_drive(spikes, d.n_inputs, torch.device("cpu"))  # (B, T_in, K)
+    total, _, _ = _check_inputs(spikes, d.n_inputs, first)
+    drive_all = _to_drive(read_inputs(spikes, 0, total), d.n_inputs, torch.device("cpu"))  # (B, T_in, K)
     T = d.ticks_per_input
     if drive_all.shape[1] > T:
         raise ValueError(f"each input has {drive_all.shape[1]} ticks but ticks_per_input is {T}")
@@ -839,7 +881,7 @@ def simulate_pipelined(
     depth = np.where(topo.depth >= 0, topo.depth, 0)
     n_ticks = per_lane * T + topo.latency
     depth_t = torch.from_numpy(depth.astype(np.int64)).to(sim.device)[:, None]  # (C, 1)
-    lane_base = torch.arange(lanes, device=sim.device)[None, :] * per_lane  # (1, lanes)
+    lane_base = first + torch.arange(lanes, device=sim.device)[None, :] * per_lane  # (1, lanes)
 
     def when(t: int) -> torch.Tensor:
         pos = torch.div(t - depth_t, T, rounding_mode="floor")  # the input each core works on at tick t
@@ -879,6 +921,15 @@ def simulate_pipelined(
             cls[:, k] = seq.T.reshape(-1)[:total].round().to(torch.int64).cpu().numpy()
     core_active = ((out["axe"] + out["spk"]) > 0).to(torch.float64)
     out["act"] = core_active
+    # per-core totals: only (tick, core, lane) cells that belong to a real input — not the start-up ticks before
+    # a core's first input, the drain after its last, or the zero inputs padding the last lanes (neurons that
+    # fire on silence would count spikes there that no input caused)
+    lane_of = torch.arange(lanes, device=sim.device)[None, None, :]
+    real = valid_t[..., None] & (lane_of * per_lane + pos_t[..., None] < total)  # (ticks, C, lanes)
+
+    def per_core(key: str) -> np.ndarray:
+        return (out[key] * real).sum(dim=(0, 2)).round().to(torch.int64).cpu().numpy()
+
     counts = EventCounts(
         ticks=T,
         synaptic_events=attribute("syn"),
@@ -890,8 +941,8 @@ def simulate_pipelined(
         core_ticks=np.full(total, sim.ticking_cores * T, np.int64),
         neuron_updates=np.full(total, sim.n_enabled * T, np.int64),
         n_cores=sim.C,
-        core_spikes=out["spk"].sum(dim=(0, 2)).round().to(torch.int64).cpu().numpy(),
-        core_synaptic_events=out["syn"].sum(dim=(0, 2)).round().to(torch.int64).cpu().numpy(),
+        core_spikes=per_core("spk"),
+        core_synaptic_events=per_core("syn"),
     )
     return SimResult(class_counts=cls, counts=counts, ticks=n_ticks, latency=topo.latency)
 
