@@ -63,11 +63,11 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _results_rows(r: dict[str, Any]) -> list[tuple[str, Any]]:
+def _results_rows(r: dict[str, Any], split: str = "test") -> list[tuple[str, Any]]:
     ev = r.get("events_per_input", {})
     rows: list[tuple[str, Any]] = [
         ("dataset", r.get("dataset", "")),
-        ("test inputs", r.get("n_inputs", "")),
+        (f"{split} inputs", r.get("n_inputs", "")),
         ("accuracy (simulator)", f"{100 * r['accuracy']:.2f} %"),
         ("cores / chips", f"{r['cores']} / {r['chips']}"),
         ("regime", r.get("regime", "")),
@@ -218,6 +218,8 @@ def cmd_check(a: argparse.Namespace) -> int:
     from spikeforge.deploy import load
     from spikeforge.hardware.rules import violations
 
+    if a.max_rows < 0:
+        raise ValueError(f"--max-rows must be >= 0, got {a.max_rows}")
     dep = load(a.deployment, check_rules=False)
     found = violations(dep)
     if a.json:
@@ -315,7 +317,7 @@ def _simulate_over_seeds(a: argparse.Namespace, dep: Deployment) -> int:
     if a.json:
         _emit_json(res)
         return 0
-    rows = _results_rows(res["runs"][0])
+    rows = _results_rows(res["runs"][0], a.split)
     summary = {
         "accuracy (simulator)": f"{100 * res['accuracy_mean']:.2f} ± {100 * res['accuracy_std']:.2f} % "
                                 f"over {len(seeds)} PRN seeds",
@@ -346,7 +348,7 @@ def cmd_simulate(a: argparse.Namespace) -> int:
     if a.json:
         _emit_json(r)
     else:
-        console.print(_table(f"{a.deployment} on {name} ({a.split})", _results_rows(r)))
+        console.print(_table(f"{a.deployment} on {name} ({a.split})", _results_rows(r, a.split)))
         if a.metrics:
             from spikeforge.metrics import metrics_rows
 
@@ -395,8 +397,12 @@ def cmd_convert(a: argparse.Namespace) -> int:
 
 
 def _is_deployment_file(path: str) -> bool:
+    """A ``.sfd`` file (read as a deployment, so a damaged one gets the deployment reader's error), or any zip
+    archive holding a deployment manifest."""
     import zipfile
 
+    if path.lower().endswith(".sfd"):
+        return True
     try:
         with zipfile.ZipFile(path) as z:
             return "manifest.json" in z.namelist()
@@ -415,14 +421,24 @@ def _memory_report_of_model(a: argparse.Namespace) -> Any:
     from spikeforge.methods.layerwise.api import load_model, read_torch_file
 
     try:
-        shape = tuple(int(s) for s in a.input_shape.split(","))
+        shape = tuple(int(s) for s in (a.input_shape or "1,28,28").split(","))
     except ValueError:
         raise ValueError(f"--input-shape must be integers such as 1,28,28, got {a.input_shape!r}") from None
+
+    def module_shape(m: nn.Module) -> tuple[int, ...]:
+        """--input-shape, else what a model whose first weighted layer is a Linear takes: its in_features."""
+        if a.input_shape is None:
+            first = next((x for x in m.modules() if isinstance(x, (nn.Linear, nn.Conv2d))), None)
+            if isinstance(first, nn.Linear):
+                return (first.in_features,)
+        return shape
+
     obj = read_torch_file(a.deployment, allow_pickle=a.allow_pickle)
     if isinstance(obj, Mapping) and "arch" in obj:
-        return memory_report_module(load_model(a.deployment, allow_pickle=a.allow_pickle), a.bits, shape)
+        model = load_model(a.deployment, allow_pickle=a.allow_pickle)
+        return memory_report_module(model, a.bits, module_shape(model))
     if isinstance(obj, nn.Module):
-        return memory_report_module(obj, a.bits, shape)
+        return memory_report_module(obj, a.bits, module_shape(obj))
     sd = obj.get("state_dict", obj) if isinstance(obj, Mapping) else None
     if not isinstance(sd, Mapping) or not any(isinstance(v, torch.Tensor) for v in sd.values()):
         raise ValueError(f"{a.deployment}: neither a deployment, a model nor a state dict of tensors")
@@ -449,7 +465,6 @@ def cmd_memory(a: argparse.Namespace) -> int:
         what = a.source
     else:
         a.bits = 8 if a.bits is None else a.bits
-        a.input_shape = "1,28,28" if a.input_shape is None else a.input_shape
         rep = _memory_report_of_model(a)
         what = f"{a.bits}-bit weights"
     if a.plot:
@@ -650,7 +665,17 @@ def cmd_data(a: argparse.Namespace) -> int:
         return 0
     names = [a.name] if a.name else [n for n in list_datasets() if n != "digits"]
     if a.action == "download":
+        from spikeforge.data.locate import DatasetNotFoundError
+
         for n in names:
+            try:  # a verified copy anywhere on the search path (e.g. the Debian package) needs no download
+                found = verify_dataset(n, data_dir)
+            except DatasetNotFoundError:
+                found = []
+            if found and all(c.status == "ok" for c in found):
+                console.print(escape(f"{n}: already present and verified in {Path(found[0].file).parent}"),
+                              highlight=False)
+                continue
             p = download_dataset(n, data_dir)
             console.print(f"{n}: verified in {p}")
         return 0
@@ -810,7 +835,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="PyTorch models: weight bits, 1-16 (symmetric per-tensor codes; default 8)")
     sp.add_argument("--input-shape", default=None,
                     help="PyTorch models: input shape C,H,W (gives each convolution its feature-map size; "
-                    "default 1,28,28)")
+                    "default: a leading Linear's inputs, else 1,28,28)")
     sp.add_argument("--allow-pickle", action="store_true", help="allow loading a pickled module (trusted files)")
     sp.add_argument("--plot", metavar="PNG", help="also draw the energy per pass of every encoding")
     common(sp)

@@ -161,6 +161,11 @@ def test_memory_command_on_pytorch_models(tmp_path: Path, capsys: pytest.Capture
     assert "--allow-pickle" in " ".join(capsys.readouterr().err.split())
     code, rep = run_json(capsys, "memory", str(tmp_path / "pickled.pt"), "--allow-pickle", "--bits", "4")
     assert code == 0 and isinstance(rep, dict) and rep["totals"] == json.loads(json.dumps(want.totals()))
+    # an MLP on 8x8 digits needs no --input-shape: its first Linear says it takes 64 inputs
+    save_model(build_model("mlp:64-10"), "mlp:64-10", tmp_path / "mlp.pt")
+    code, rep = run_json(capsys, "memory", str(tmp_path / "mlp.pt"))
+    assert code == 0 and isinstance(rep, dict)
+    assert [(layer["name"], layer["shape"]) for layer in rep["layers"]] == [("1", [64, 10])]
 
 
 @pytest.mark.parametrize("case", ["missing", "junk", "nan", "no-layers", "wrong-shape"])
@@ -178,11 +183,12 @@ def test_memory_and_convert_name_bad_model_files(tmp_path: Path, capsys: pytest.
         torch.save({"fc.weight": torch.full((3, 4), float("nan"))}, path)
     elif case == "no-layers":
         torch.save({"bias": torch.zeros(3)}, path)
-    elif case == "wrong-shape":
-        save_model(build_model("mlp:64-10"), "mlp:64-10", path)
-    expect = {"missing": "no such file", "junk": "not a readable PyTorch file", "nan": "tensor 'fc.weight'",
-              "no-layers": "no 2-D (Linear)", "wrong-shape": "does not accept inputs of shape (1, 28, 28)"}[case]
-    assert main(["memory", str(path)]) == 2
+    elif case == "wrong-shape":  # a convolution 5x5 cannot read 4x4 maps
+        save_model(build_model("lenet"), "lenet", path)
+    expect = {"missing": "no such file", "junk": "not a PyTorch file (torch.save writes a zip archive",
+              "nan": "tensor 'fc.weight'", "no-layers": "no 2-D (Linear)",
+              "wrong-shape": "does not accept inputs of shape (1, 4, 4)"}[case]
+    assert main(["memory", str(path), *(["--input-shape", "1,4,4"] if case == "wrong-shape" else [])]) == 2
     assert expect in " ".join(capsys.readouterr().err.split())
     if case in ("missing", "junk"):  # convert reads model files the same way
         assert main(["convert", str(path), "-d", "digits"]) == 2

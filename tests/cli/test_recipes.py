@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -59,11 +59,63 @@ def test_every_method_declares_a_schema_that_accepts_its_own_defaults() -> None:
     ({"trian": {"epochs": 2}}, "unknown table 'trian' (did you mean 'train'?)"),
     ({"seed": "0"}, "seed: expected an integer, got str '0'"),
     ({"train": 5}, "[train] must be a table, got int 5"),
+    ({"train": {"epochs": -1}}, "[train] epochs: must be >= 0, got -1"),
+    ({"train": {"batch_size": 0}}, "[train] batch_size: must be >= 1, got 0"),
+    ({"train": {"threads": 0}}, "[train] threads: must be >= 1, got 0"),
+    ({"train": {"max_train": 0}}, "[train] max_train: must be >= 1, got 0"),
+    ({"train": {"temperature": 0}}, "[train] temperature: must be > 0, got 0"),
+    ({"train": {"momentum": 1.0}}, "[train] momentum: must be < 1, got 1.0"),
+    ({"train": {"lr": float("nan")}}, "[train] lr: must be a number, got NaN"),
+    ({"train": {"optimizer": "sgd"}}, "[train] optimizer: 'sgd' is not one of 'adam', 'momentum'"),
+    ({"data": {"max_test": 0}}, "[data] max_test: must be >= 1, got 0"),
+    ({"deploy": {"ensemble": 0}}, "[deploy] ensemble: must be >= 1, got 0"),
+    ({"encoding": {"threshold": 1.5}}, "[encoding] threshold: must be <= 1, got 1.5"),
+    ({"encoding": {"ticks": 0}}, "[encoding] ticks: must be >= 1, got 0"),
 ])
 def test_schema_names_the_table_the_key_and_the_fix(config: dict[str, Any], expected: str) -> None:
     problems = recipe_schema("binary").problems({"name": "x", "method": "binary", **config})
     assert len(problems) == 1
     assert problems[0].startswith(expected), problems[0]
+
+
+@pytest.mark.parametrize(("method", "config", "expected"), [
+    ("template", {"params": {"neurons_per_class": 0}}, "[params] neurons_per_class: must be >= 1, got 0"),
+    ("template", {"params": {"template_threshold": 2}}, "[params] template_threshold: must be < 1, got 2"),
+    ("template", {"encoding": {"ticks": -2}}, "[encoding] ticks: must be >= 1, got -2"),
+    ("eedn", {"train": {"batch_size": 0}}, "[train] batch_size: must be >= 1, got 0"),
+    ("eedn", {"network": {"eta": 0.5}}, "[network] eta: must be < 0.5, got 0.5"),
+    ("layerwise", {"layerwise": {"keep": 1.5}}, "[layerwise] keep: must be <= 1, got 1.5"),
+    ("layerwise", {"ann": {"lr": 0}}, "[ann] lr: must be > 0, got 0"),
+])
+def test_every_method_bounds_its_numbers(method: str, config: dict[str, Any], expected: str) -> None:
+    assert recipe_schema(method).problems({"name": "x", "method": method, **config}) == [expected]
+
+
+def test_config_dataclasses_refuse_numbers_out_of_range() -> None:
+    """Built in Python, not from a recipe, the training configs check the same bounds."""
+    from spikeforge.methods.corenet.train import TrainConfig
+    from spikeforge.methods.eedn.train import TrainConfig as EednTrain
+    from spikeforge.recipes.schema import bounds, field_problems
+
+    with pytest.raises(ValueError, match=r"\[train\] epochs must be >= 0, got -1; threads must be >= 1, got 0"):
+        TrainConfig(epochs=-1, threads=0)
+    with pytest.raises(ValueError, match="train_input 'pixels' is not"):
+        TrainConfig(train_input="pixels")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="copy_distortions = true needs copy_views"):
+        TrainConfig(copy_distortions=True)
+    with pytest.raises(ValueError, match="max_train must be >= 1, got 0"):
+        EednTrain(max_train=0)
+    assert TrainConfig(max_train=None, temperature=None).max_train is None  # None means "unset", not a number
+
+    @dataclass
+    class C:
+        a: float = field(default=0.5, metadata=bounds(gt=0, lt=1))
+        b: int = 0
+
+    assert field_problems(C(a=0.5)) == []
+    assert field_problems(C(a=1.0)) == ["a must be < 1, got 1.0"]
+    assert field_problems(C(a=0)) == ["a must be > 0, got 0"]
+    assert Key((int,), ge=1).problem(True) is not None and Key((int,), ge=1).problem("x") is not None
 
 
 def test_every_problem_is_reported_at_once() -> None:

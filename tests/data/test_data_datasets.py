@@ -62,6 +62,14 @@ def test_search_order_data_dir_then_env_then_cache(
     # An incomplete data_dir falls through to the next place.
     (tmp_path / "arg" / "mnist" / "t10k-labels-idx1-ubyte.gz").unlink()
     assert load_dataset("mnist", data_dir=tmp_path / "arg").x_train.shape[0] == 2
+    # a data_dir that does not exist at all (a typo?) falls through too, but says so
+    with pytest.warns(locate.DataDirWarning, match=r"data directory .*nope does not exist; mnist was found in"):
+        assert load_dataset("mnist", data_dir=tmp_path / "nope").x_train.shape[0] == 2
+
+
+def test_unknown_name_suggests_the_closest() -> None:
+    with pytest.raises(DatasetError, match=r"unknown dataset 'mnsit' \(did you mean 'mnist'\?"):
+        load_dataset("mnsit")
 
 
 def test_relative_env_path_and_pathsep_list(

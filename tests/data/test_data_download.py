@@ -134,20 +134,21 @@ def test_load_with_download_rejects_bad_checksum(
     serve({f"{base}{f}.gz": gzip.compress(RAW) for f in _specs.IDX_FILES.values()})
     with pytest.raises(DownloadError, match="checksum mismatch"):
         load_dataset("fashion-mnist", tmp_path, download=True)
-    assert os.listdir(tmp_path / "fashion-mnist") == []
+    assert os.listdir(tmp_path) == []  # nothing kept, not even the empty folder
 
 
 def test_download_goes_to_env_root_then_cache(
     isolated: Path, tmp_path: Path, serve: Callable[..., FakeServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    serve({})
-    with pytest.raises(DownloadError, match="404"):
+    server = serve({})
+    with pytest.raises(DownloadError, match=f"into {isolated / 'mnist'}; every mirror failed"):
         download_dataset("mnist")
-    assert (isolated / "mnist").is_dir()
+    assert server.requested and not isolated.exists()  # a failed download leaves no empty folders behind
     monkeypatch.setenv("SPIKEFORGE_DATA", str(tmp_path / "env"))
-    with pytest.raises(DownloadError):
+    (tmp_path / "env").mkdir()
+    with pytest.raises(DownloadError, match=str(tmp_path / "env" / "mnist")):
         download_dataset("mnist")
-    assert (tmp_path / "env" / "mnist").is_dir()
+    assert os.listdir(tmp_path / "env") == []  # the root existed before: it stays, empty
 
 
 def test_digits_has_nothing_to_download() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -69,13 +70,16 @@ def test_float_bool_and_channel_images_are_converted(tmp_path: Path) -> None:
     ({"y_train": np.zeros(11, int)}, "12 train images but 11 train labels"),  # from the Dataset checks
     ({"classes": np.array(["a", "b"])}, "label 2 but only 2 class names"),
     ({"classes": np.arange(3)}, "classes must be a 1-D array of strings"),
+    ({"x_train": np.ones((12, 5, 4), np.int64)}, "x_train: int64 images hold only 0 and 1, which integer images"),
+    ({"x_test": np.eye(5, 4, dtype=np.uint8)[None].repeat(6, 0)}, "x_test: uint8 images hold only 0 and 1"),
+    ({"x_train": np.zeros((0, 5, 4), np.uint8), "y_train": np.zeros(0, int)}, "x_train holds no images"),
 ])
 def test_bad_arrays_are_named(tmp_path: Path, change: dict[str, np.ndarray | None], match: str) -> None:
     a = {**_arrays(), **change}
     path = _npz(tmp_path, **{k: v for k, v in a.items() if v is not None})
     with pytest.raises(DatasetError, match=match) as err:
         load_npz_dataset(path)
-    assert "mine" in str(err.value)
+    assert str(path) in str(err.value)  # the file, not only the dataset's name
 
 
 def test_unreadable_and_pickled_files_are_refused(tmp_path: Path) -> None:
@@ -83,12 +87,46 @@ def test_unreadable_and_pickled_files_are_refused(tmp_path: Path) -> None:
         load_dataset(str(tmp_path / "none.npz"))
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip")
-    with pytest.raises(DatasetError, match=r"not a readable \.npz dataset"):
+    with pytest.raises(DatasetError, match=r"bad\.npz: not a \.npz file \(a zip archive of \.npy arrays"):
         load_npz_dataset(bad)
+    np.save(tmp_path / "one.npy", np.zeros(3))  # a lone .npy saved under a .npz name: no pickle advice
+    (tmp_path / "one.npy").rename(tmp_path / "one.npz")
+    with pytest.raises(DatasetError, match=r"not a \.npz file"):
+        load_npz_dataset(tmp_path / "one.npz")
     a = _arrays()
     objs = _npz(tmp_path, "obj.npz", **{**a, "y_train": np.array([{"x": 1}] * 12, dtype=object)})
     with pytest.raises(DatasetError, match=r"not a readable \.npz dataset"):  # allow_pickle=False
         load_npz_dataset(objs)
+
+
+def test_fingerprint_follows_the_content(tmp_path: Path) -> None:
+    a = _arrays()
+    ds = load_npz_dataset(_npz(tmp_path, **a))
+    assert ds.source == str(tmp_path / "mine.npz") and load_dataset("digits").source == ""
+    same = load_npz_dataset(_npz(tmp_path, "other-name.npz", **a))
+    assert same.fingerprint() == ds.fingerprint() and len(ds.fingerprint()) == 16
+    flipped = load_npz_dataset(_npz(tmp_path, "mine.npz", **{**a, "y_train": 2 - a["y_train"]}))
+    assert flipped.name == ds.name and flipped.fingerprint() != ds.fingerprint()
+
+
+def test_a_checkpoint_of_other_data_under_the_same_name_is_not_resumed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Edit your .npz file and rerun into the same folder: training starts afresh, it does not resume."""
+    digits = load_dataset("digits")
+    path = save_npz_dataset(digits, tmp_path / "d.npz")
+    args = ["run", "binary-small", "--out", str(tmp_path / "o"), "--no-report", "--json",
+            "--set", f"data.dataset={path}", "--set", "train.epochs=1", "--set", "network.window=8",
+            "--set", "network.name=d", "--set", "network.stride=8", "--set", "network.input_neurons=16",
+            "--set", "network.output_neurons=50"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(args) == 0  # the same data: the finished checkpoint is resumed, nothing retrained
+    assert "resumed from" in capsys.readouterr().err
+    flipped = dataclasses.replace(digits, y_train=(digits.y_train + 1) % 10)
+    save_npz_dataset(flipped, path)
+    assert main(args) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "was written with other settings" in err and "resumed from" not in err
 
 
 def test_recipes_and_the_cli_take_npz_datasets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

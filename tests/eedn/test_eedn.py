@@ -224,6 +224,15 @@ def test_checkpoint_resume_equals_uninterrupted(tmp_path: Path, digits) -> None:
     msgs = []
     train_eedn(EednNet((1, 8, 8), DIGITS_LAYERS, 10), x, y, cfg, log=msgs.append, checkpoint=ckpt)
     assert len(msgs) == 1 and msgs[0].startswith("resumed from")
+    # a checkpoint records its data: the same settings on another dataset are not resumed
+    ck2 = tmp_path / "ck2.pt"
+    train_eedn(EednNet((1, 8, 8), DIGITS_LAYERS, 10), x, y, cfg, checkpoint=ck2, data={"dataset": "digits"})
+    with pytest.raises(ValueError, match="other settings"):
+        train_eedn(EednNet((1, 8, 8), DIGITS_LAYERS, 10), x, y, cfg, checkpoint=ck2, data={"dataset": "other"})
+    msgs = []  # the keys above (written before checkpoints recorded their data) are still resumed
+    train_eedn(EednNet((1, 8, 8), DIGITS_LAYERS, 10), x, y, cfg, log=msgs.append, checkpoint=ckpt,
+               data={"dataset": "digits"})
+    assert len(msgs) == 1 and msgs[0].startswith("resumed from")
 
 
 def test_pipeline_thermometer_input_on_simulator(tmp_path: Path) -> None:

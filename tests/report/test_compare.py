@@ -81,6 +81,11 @@ def test_a_folder_of_runs_stands_for_the_runs_in_it(tmp_path: Path) -> None:
     assert [r["label"] for r in rows] == ["a", "b"]
     with pytest.raises(ComparisonError, match="neither a run folder"):
         compare_runs([tmp_path / "runs" / "notes"])
+    # a sweep's folder inside runs/ is searched too, but not the inside of a run (e.g. its warm-start run)
+    _run(tmp_path / "runs" / "a-sweep" / "train.epochs=5", 0.7, 0.5)
+    _run(tmp_path / "runs" / "a" / "warm-start", 0.6, 0.1)
+    rows = compare_runs([tmp_path / "runs"])
+    assert sorted(r["label"] for r in rows) == ["a", "b", "epochs=5"]
 
 
 def test_sweep_run_folders_get_short_labels(tmp_path: Path) -> None:

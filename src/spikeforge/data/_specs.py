@@ -108,6 +108,10 @@ def canonical_name(name: str) -> str:
     """
     key = name.strip().lower().replace("_", "-")
     if key not in DATASET_ALIASES:
+        import difflib
+
         known = ", ".join(sorted(set(DATASET_ALIASES.values())))
-        raise DatasetError(f"unknown dataset {name!r} (known: {known})")
+        close = difflib.get_close_matches(key, list(DATASET_ALIASES), n=1, cutoff=0.6)
+        hint = f"did you mean {DATASET_ALIASES[close[0]]!r}? " if close else ""
+        raise DatasetError(f"unknown dataset {name!r} ({hint}known: {known}; or the path of a .npz file)")
     return DATASET_ALIASES[key]

@@ -53,6 +53,9 @@ class Dataset:
         Number of classes.
     classes
         Class names, index = label.
+    source
+        The file a user dataset was read from (:mod:`spikeforge.data.npz`); ``""`` for the shipped datasets,
+        whose files are checksum-verified, so that their name identifies their content.
 
     Raises
     ------
@@ -67,6 +70,7 @@ class Dataset:
     y_test: np.ndarray
     n_classes: int
     classes: tuple[str, ...]
+    source: str = ""
 
     def __post_init__(self) -> None:
         """Check dtypes, shapes, image/label counts and label range."""
@@ -89,6 +93,18 @@ class Dataset:
             raise DatasetError(
                 f"{self.name}: train images are {self.x_train.shape[1:]}, test images {self.x_test.shape[1:]}"
             )
+
+    def fingerprint(self) -> str:
+        """sha256 (first 16 hex digits) of the images and labels of both splits, with their shapes: what a
+        training checkpoint records of a user dataset, so that another file under the same name (or the same
+        file edited) is never resumed as if it were the data the checkpoint was trained on."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for a in (self.x_train, self.y_train, self.x_test, self.y_test):
+            h.update(str((a.dtype.str, a.shape)).encode())
+            h.update(np.ascontiguousarray(a).data)
+        return h.hexdigest()[:16]
 
     @property
     def image_shape(self) -> tuple[int, int]:

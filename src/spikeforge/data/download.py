@@ -129,7 +129,8 @@ def fetch_verified(
             failures.append(f"  - {url}: {exc}")
         finally:
             tmp.unlink(missing_ok=True)
-    raise DownloadError(f"could not download {dest.name}; every mirror failed:\n" + "\n".join(failures))
+    raise DownloadError(f"could not download {dest.name} into {dest.parent}; every mirror failed:\n"
+                        + "\n".join(failures))
 
 
 def download_dataset(
@@ -170,16 +171,23 @@ def download_dataset(
         raise DatasetError(f"dataset {name!r} is bundled with its library; there is nothing to download")
     spec = SPECS[name]
     folder = default_download_dir(name, data_dir)
+    created = [d for d in (folder, *folder.parents) if not d.exists()]  # innermost first
     folder.mkdir(parents=True, exist_ok=True)
-    for filename in IDX_FILES.values():
-        expected = spec.sha256[filename]
-        present = find_idx_file(folder, filename)
-        if present is not None and not force:
-            try:
-                if uncompressed_sha256(present) == expected:
-                    continue
-            except DatasetError:
-                pass
-        urls = [f"{base.rstrip('/')}/{filename}.gz" for base in spec.mirrors]
-        fetch_verified(urls, folder / f"{filename}.gz", expected, timeout=timeout)
+    try:
+        for filename in IDX_FILES.values():
+            expected = spec.sha256[filename]
+            present = find_idx_file(folder, filename)
+            if present is not None and not force:
+                try:
+                    if uncompressed_sha256(present) == expected:
+                        continue
+                except DatasetError:
+                    pass
+            urls = [f"{base.rstrip('/')}/{filename}.gz" for base in spec.mirrors]
+            fetch_verified(urls, folder / f"{filename}.gz", expected, timeout=timeout)
+    except BaseException:
+        for d in created:  # leave no empty folders behind a failed download
+            if d.is_dir() and not any(d.iterdir()):
+                d.rmdir()
+        raise
     return folder

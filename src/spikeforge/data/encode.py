@@ -13,12 +13,13 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 
 from spikeforge.data.source import SpikeSource
+from spikeforge.recipes.schema import bounds
 
 if TYPE_CHECKING:
     from spikeforge.deploy.deployment import Deployment
@@ -257,10 +258,10 @@ class Encoder:
     """
 
     kind: EncoderKind = "threshold"
-    ticks: int = 1
-    threshold: float = 0.5
+    ticks: int = field(default=1, metadata=bounds(ge=1))
+    threshold: float = field(default=0.5, metadata=bounds(ge=0, le=1))
     seed: int | None = 0
-    levels: int = 1
+    levels: int = field(default=1, metadata=bounds(ge=1))
 
     def __post_init__(self) -> None:
         """Validate the fields (see class docstring)."""

@@ -15,6 +15,7 @@ The first folder holding all four files wins. Each file may be gzipped (``NAME.g
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,10 @@ SYSTEM_DIRS: dict[str, tuple[Path, ...]] = {
 }
 
 _SYSTEM_ORIGIN = {"fashion-mnist": "Debian package dataset-fashion-mnist"}
+
+
+class DataDirWarning(UserWarning):
+    """An explicit data directory does not exist; the dataset was found further down the search path."""
 
 
 class DatasetNotFoundError(DatasetError):
@@ -160,6 +165,9 @@ def locate_dataset(name: str, data_dir: str | os.PathLike[str] | None = None) ->
     for place in search_places(name, data_dir):
         files, why = _diagnose(place)
         if files is not None:
+            if data_dir is not None and not Path(data_dir).is_dir():
+                warnings.warn(f"data directory {data_dir} does not exist; {name} was found in {place.path} "
+                              f"({place.origin}) instead", DataDirWarning, stacklevel=2)
             return files
         report.append(f"  - {place.path}  ({place.origin}): {why}")
         root = place.path.parent

@@ -4,7 +4,9 @@ Wherever a dataset name is accepted (``load_dataset``, a recipe's ``[data] datas
 -d``, ``convert -d``), the path of a ``.npz`` file works too. The file holds four arrays:
 
 * ``x_train``, ``x_test`` — grayscale images ``(N, H, W)`` (or ``(N, H, W, 1)`` / ``(N, 1, H, W)``), either
-  ``uint8`` 0..255 (0 = background), ``bool``, or floats in ``[0, 1]`` (scaled by 255 and rounded);
+  ``uint8`` 0..255 (0 = background), ``bool``, or floats in ``[0, 1]`` (scaled by 255 and rounded); integer
+  images that hold only 0 and 1 are refused (as intensities out of 255 they would be almost black: binary
+  images are ``bool``); each split holds at least one image;
 * ``y_train``, ``y_test`` — integer labels ``(N,)`` in ``[0, n_classes)``;
 
 and optionally ``classes``, the class names (its length is ``n_classes``; otherwise ``n_classes`` is the
@@ -45,6 +47,9 @@ def load_npz_dataset(path: str | os.PathLike[str]) -> Dataset:
     p = Path(path)
     if not p.is_file():
         raise DatasetError(f"dataset file {p} does not exist")
+    if not zipfile.is_zipfile(p):
+        raise DatasetError(f"{p}: not a .npz file (a zip archive of .npy arrays, as numpy.savez writes); see "
+                           "docs/datasets.md for the arrays it must hold")
     try:
         with np.load(p, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
@@ -56,6 +61,9 @@ def load_npz_dataset(path: str | os.PathLike[str]) -> Dataset:
                            f"{list(_REQUIRED)} (+ optional 'classes')")
     xs = {k: _images(arrays[k], f"{p}: {k}") for k in ("x_train", "x_test")}
     ys = {k: _labels(arrays[k], f"{p}: {k}") for k in ("y_train", "y_test")}
+    for k, x in xs.items():
+        if not len(x):
+            raise DatasetError(f"{p}: {k} holds no images")
     if xs["x_train"].shape[1:] != xs["x_test"].shape[1:]:
         raise DatasetError(f"{p}: x_train images are {xs['x_train'].shape[1:]} but x_test images are "
                            f"{xs['x_test'].shape[1:]}")
@@ -71,7 +79,11 @@ def load_npz_dataset(path: str | os.PathLike[str]) -> Dataset:
         classes = tuple(str(i) for i in range(top + 1))
     if not classes:
         raise DatasetError(f"{p}: no labels")
-    return Dataset(p.stem, xs["x_train"], ys["y_train"], xs["x_test"], ys["y_test"], len(classes), classes)
+    try:
+        return Dataset(p.stem, xs["x_train"], ys["y_train"], xs["x_test"], ys["y_test"], len(classes), classes,
+                       source=str(p))
+    except DatasetError as e:  # name the file, not just its stem
+        raise DatasetError(f"{p}: {str(e).removeprefix(p.stem + ': ')}") from None
 
 
 def save_npz_dataset(ds: Dataset, path: str | os.PathLike[str]) -> Path:
@@ -90,6 +102,10 @@ def _images(x: np.ndarray, where: str) -> np.ndarray:
         x = x[:, 0] if x.shape[1] == 1 else x[..., 0]
     if x.ndim != 3:
         raise DatasetError(f"{where}: expected grayscale images (N, H, W), got shape {x.shape}")
+    if x.dtype.kind in "iu" and x.size and 0 <= x.min() and x.max() == 1:
+        raise DatasetError(f"{where}: {x.dtype} images hold only 0 and 1, which integer images read as "
+                           "intensities out of 255 (almost black); store binary images as bool, as uint8 0/255, "
+                           "or as floats in [0, 1]")
     if x.dtype == np.uint8:
         return x
     if x.dtype == np.bool_:

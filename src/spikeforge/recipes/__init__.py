@@ -53,6 +53,8 @@ def load_recipe(name_or_path: str | Path | None = None, overrides: Sequence[str]
 
     Example: ``load_recipe("binary-small", ["data.dataset=fashion-mnist", "train.epochs=10"])``.
     """
+    if isinstance(overrides, str):  # one "TABLE.KEY=VALUE", not a sequence of its characters
+        overrides = [overrides]
     recipe = _load_file(name_or_path)
     return apply_overrides(recipe, overrides) if overrides else recipe
 
@@ -146,6 +148,8 @@ def apply_overrides(recipe: Recipe, overrides: Sequence[str]) -> Recipe:
     """
     if not overrides:
         return recipe
+    if isinstance(overrides, str):
+        overrides = [overrides]
     cfg = copy.deepcopy(recipe.config)
     for item in overrides:
         path, value = parse_override(item)
@@ -192,6 +196,18 @@ def validate_recipe(recipe: Recipe) -> None:
             get_chip(chip)
         except (KeyError, ValueError) as e:
             problems.append(f"chip: {e.args[0] if isinstance(e, KeyError) and e.args else e}")
+    dataset = (recipe.config.get("data") or {}).get("dataset") if isinstance(recipe.config.get("data"), dict) else None
+    if isinstance(dataset, str):  # an unknown name or a missing .npz file is found now, not after set-up
+        from spikeforge.data._specs import canonical_name
+
+        if dataset.lower().endswith(".npz"):
+            if not Path(dataset).is_file():
+                problems.append(f"[data] dataset: no such .npz file {dataset!r}")
+        else:
+            try:
+                canonical_name(dataset)
+            except ValueError as e:
+                problems.append(f"[data] dataset: {e}")
     if problems:
         where = recipe.source + (f" with --set {' '.join(recipe.overrides)}" if recipe.overrides else "")
         raise RecipeError(f"{where}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))

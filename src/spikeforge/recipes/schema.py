@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import inspect
+import math
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
@@ -25,6 +26,8 @@ __all__ = [
     "COMMON_KEYS",
     "Key",
     "RecipeSchema",
+    "bounds",
+    "field_problems",
     "key_from_hint",
     "table_from_callables",
     "table_from_dataclass",
@@ -33,13 +36,34 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Key:
-    """One allowed recipe key: the TOML value types it accepts (empty: any) and, optionally, its choices."""
+    """One allowed recipe key: the TOML value types it accepts (empty: any), optionally its choices, and for
+    numbers optional bounds: ``ge`` ≤ value, ``gt`` < value, value ≤ ``le``, value < ``lt``."""
 
     types: tuple[type, ...] = ()
     choices: tuple[Any, ...] = ()
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
 
     def problem(self, value: Any) -> str | None:
         """Why ``value`` is not acceptable, or ``None`` if it is."""
+        why = self._type_problem(value)
+        return why if why is not None else self.range_problem(value)
+
+    def range_problem(self, value: Any) -> str | None:
+        """Why a number is outside the bounds (or NaN), or ``None``; anything else (e.g. ``None``) passes."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        if math.isnan(value):
+            return "must be a number, got NaN"
+        for bound, bad, word in ((self.ge, value < (self.ge or 0), ">="), (self.gt, value <= (self.gt or 0), ">"),
+                                 (self.le, value > (self.le or 0), "<="), (self.lt, value >= (self.lt or 0), "<")):
+            if bound is not None and bad:
+                return f"must be {word} {bound:g}, got {value!r}"
+        return None
+
+    def _type_problem(self, value: Any) -> str | None:
         if self.choices:
             if value in self.choices and type(value) in {type(c) for c in self.choices}:
                 return None
@@ -88,11 +112,31 @@ def key_from_hint(hint: Any) -> Key:
     return Key()
 
 
+def bounds(*, ge: float | None = None, gt: float | None = None, le: float | None = None,
+           lt: float | None = None) -> dict[str, Any]:
+    """Field metadata that bounds a config dataclass's number, e.g. ``epochs: int = field(default=20,
+    metadata=bounds(ge=0))``: :func:`table_from_dataclass` puts the bounds on the recipe key (so a recipe is
+    refused before any work, ``--dry-run`` included) and :func:`field_problems` checks an instance."""
+    given = {"ge": ge, "gt": gt, "le": le, "lt": lt}
+    return {"bounds": {k: v for k, v in given.items() if v is not None}}
+
+
+def field_problems(obj: Any) -> list[str]:
+    """``"name: why"`` for every field of the dataclass instance ``obj`` outside its :func:`bounds`."""
+    out = []
+    for f in dataclasses.fields(obj):
+        b = f.metadata.get("bounds")
+        if b and (why := Key(**b).range_problem(getattr(obj, f.name))) is not None:
+            out.append(f"{f.name} {why}")
+    return out
+
+
 def table_from_dataclass(cls: type, *, exclude: Iterable[str] = ()) -> dict[str, Key]:
-    """Keys of a config dataclass: its field names, typed by their hints."""
+    """Keys of a config dataclass: its field names, typed by their hints and bounded by their :func:`bounds`."""
     hints = typing.get_type_hints(cls)
     skip = set(exclude)
-    return {f.name: key_from_hint(hints.get(f.name, Any)) for f in dataclasses.fields(cls) if f.name not in skip}
+    return {f.name: dataclasses.replace(key_from_hint(hints.get(f.name, Any)), **f.metadata.get("bounds", {}))
+            for f in dataclasses.fields(cls) if f.name not in skip}
 
 
 def table_from_callables(*fns: Callable[..., Any], exclude: Iterable[str] = ()) -> dict[str, Key]:

@@ -87,14 +87,21 @@ def pareto_front(rows: Sequence[dict[str, Any]]) -> list[bool]:
     return out
 
 
+def _run_folders(p: Path) -> list[Path]:
+    """Run folders (holding ``results.json``) in ``p`` at any depth, in path order, not looking inside a run."""
+    if (p / "results.json").is_file():
+        return [p]
+    return [r for d in sorted(p.iterdir()) if d.is_dir() for r in _run_folders(d)]
+
+
 def _expand(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
-    """Run folders and results files as given; a folder of run folders (a sweep's, or ``runs/``) stands for
-    every run folder directly in it."""
+    """Run folders and results files as given; any other folder (a sweep's, or ``runs/`` holding runs and
+    sweeps) stands for every run folder in it, at any depth."""
     out: list[Path] = []
     for given in paths:
         p = Path(given)
         if p.is_dir() and not (p / "results.json").is_file():
-            runs = sorted(d for d in p.iterdir() if (d / "results.json").is_file())
+            runs = _run_folders(p)
             if not runs:
                 raise ComparisonError(f"{p}: neither a run folder (no results.json) nor a folder of run folders")
             out += runs

@@ -72,16 +72,17 @@ def corenet_schema(model: type[CoreNetModel], deploy: dict[str, Key] | None = No
     """The recipe schema of a method built on :func:`run_corenet` with the model class ``model`` (its
     keyword settings form ``[model]``; ``seed``, ``leak_min``/``leak_max`` come from the recipe and chip)."""
     return RecipeSchema(tables={
-        "data": {"dataset": Key((str,)), "max_test": Key((int,))},
-        "network": {"name": Key((str,)), "signs": Key((str,)), "sign_seed": Key((int,)), "window": Key((int,)),
-                    "stride": Key((int,)), "input_neurons": Key((int,)), "hidden": Key((list,)),
-                    "output_cores": Key((int,)), "output_neurons": Key((int,))},
+        "data": {"dataset": Key((str,)), "max_test": Key((int,), ge=1)},
+        "network": {"name": Key((str,)), "signs": Key((str,)), "sign_seed": Key((int,)),
+                    "window": Key((int,), ge=1), "stride": Key((int,), ge=1), "input_neurons": Key((int,), ge=1),
+                    "hidden": Key((list,)), "output_cores": Key((int,), ge=1),
+                    "output_neurons": Key((int,), ge=1)},
         "train": table_from_dataclass(TrainConfig),
         "model": table_from_callables(model.__init__, CoreNetModel.__init__,
                                       exclude=("copies", "seed", "leak_min", "leak_max")),
-        "deploy": {"ensemble": Key((int,)), "input_jitter": Key((bool,)), **(deploy or {})},
+        "deploy": {"ensemble": Key((int,), ge=1), "input_jitter": Key((bool,)), **(deploy or {})},
         "encoding": {"kind": Key((str,), ENCODING_KINDS),
-                     "threshold": Key((int, float)), "seed": Key((int,)), "ticks": Key((int,))},
+                     "threshold": Key((int, float), ge=0, le=1), "seed": Key((int,)), "ticks": Key((int,), ge=1)},
     })
 
 
@@ -138,7 +139,10 @@ def train_recipe_model(
         init(model)  # a resumed checkpoint (same key, so the same starting point) overrides it
     # a checkpoint of other settings in out_dir (an edited recipe) is not resumed: training starts afresh
     key = _cache_key(method, spec, copies, mcfg, tcfg, init_key)
-    prepare_checkpoint(out_dir, {**key, "chip": chip.name, "dataset": ds.name}, _log)
+    data = {"dataset": ds.name}
+    if ds.source:  # a user's .npz file: by content (a shipped dataset's name is its checksum-verified content)
+        data["data_sha256"] = ds.fingerprint()
+    prepare_checkpoint(out_dir, {**key, "chip": chip.name, **data}, _log)
     hist = train(model, cdata.to_unit(ds.x_train), ds.y_train, tcfg, checkpoint=out_dir / "checkpoint.pt", log=_log)
     torch_save_atomic({"model": model.state_dict(), "method": model.method_state(), "config": config},
                       out_dir / "model.pt")

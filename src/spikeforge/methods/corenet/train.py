@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -39,42 +39,68 @@ import torch
 from spikeforge.fileio import torch_save_atomic
 from spikeforge.methods.corenet.data import affine_batch, elastic_batch, shift_batch, train_inputs
 from spikeforge.methods.corenet.torchnet import CoreNetModel
+from spikeforge.recipes.schema import bounds, field_problems
 
 
 @dataclass
 class TrainConfig:
     """Training settings (all recipe-configurable under ``[train]``)."""
 
-    epochs: int = 20
-    batch_size: int = 100
-    optimizer: str = "adam"  # "adam" | "momentum"
-    lr: float = 0.01
-    momentum: float = 0.9
-    lr_final_ratio: float = 0.05
-    anneal_epochs: int = 0  # extra epochs after ``epochs``, lr decaying on from lr·lr_final_ratio (0 = none)
-    anneal_ratio: float = 1.0  # the annealing phase ends at lr · lr_final_ratio · anneal_ratio
-    restart_epochs: int = 0  # a warm restart after the annealing phase: lr jumps to restart_lr (0 = none) ...
-    restart_lr: float = 0.002  # ... and decays geometrically back to the annealing phase's final lr
-    temperature: float | None = None  # None → 12.5 / neurons per class
-    max_shift: int = 0
-    max_rotate: float = 0.0  # degrees; random rotations in training (0 = off)
-    max_scale: float = 0.0  # random isotropic scaling by 1 ± max_scale in training (0 = off)
-    elastic_alpha: float = 0.0  # elastic distortion strength in pixels (Simard 2003: 34; 0 = off)
-    elastic_sigma: float = 4.0  # smoothing of the elastic displacement field, pixels (Simard 2003: 4)
-    train_input: str = "intensity"  # "intensity" | "threshold" | "bernoulli"
-    threshold: float = 0.5
+    epochs: int = field(default=20, metadata=bounds(ge=0))
+    batch_size: int = field(default=100, metadata=bounds(ge=1))
+    optimizer: Literal["adam", "momentum"] = "adam"
+    lr: float = field(default=0.01, metadata=bounds(gt=0))
+    momentum: float = field(default=0.9, metadata=bounds(ge=0, lt=1))
+    lr_final_ratio: float = field(default=0.05, metadata=bounds(gt=0))
+    # extra epochs after ``epochs``, lr decaying on from lr·lr_final_ratio (0 = none)
+    anneal_epochs: int = field(default=0, metadata=bounds(ge=0))
+    # the annealing phase ends at lr · lr_final_ratio · anneal_ratio
+    anneal_ratio: float = field(default=1.0, metadata=bounds(gt=0))
+    # a warm restart after the annealing phase: lr jumps to restart_lr (0 = none) ...
+    restart_epochs: int = field(default=0, metadata=bounds(ge=0))
+    # ... and decays geometrically back to the annealing phase's final lr
+    restart_lr: float = field(default=0.002, metadata=bounds(gt=0))
+    temperature: float | None = field(default=None, metadata=bounds(gt=0))  # None → 12.5 / neurons per class
+    max_shift: int = field(default=0, metadata=bounds(ge=0))
+    # degrees; random rotations in training (0 = off)
+    max_rotate: float = field(default=0.0, metadata=bounds(ge=0, le=180))
+    # random isotropic scaling by 1 ± max_scale in training (0 = off)
+    max_scale: float = field(default=0.0, metadata=bounds(ge=0, lt=1))
+    # elastic distortion strength in pixels (Simard 2003: 34; 0 = off)
+    elastic_alpha: float = field(default=0.0, metadata=bounds(ge=0))
+    # smoothing of the elastic displacement field, pixels (Simard 2003: 4)
+    elastic_sigma: float = field(default=4.0, metadata=bounds(gt=0))
+    train_input: Literal["intensity", "threshold", "bernoulli"] = "intensity"
+    threshold: float = field(default=0.5, metadata=bounds(ge=0, le=1))
     seed: int = 0
-    threads: int = 1
+    threads: int = field(default=1, metadata=bounds(ge=1))
     compile: bool = False  # torch.compile the forward pass (≈1.5x faster on CPU; needs a C++ compiler)
-    max_train: int | None = None
-    ensemble_loss: float = 0.0  # weight λ of the coupled-ensemble loss on the copies' mean score (0 = independent)
+    max_train: int | None = field(default=None, metadata=bounds(ge=1))
+    # weight λ of the coupled-ensemble loss on the copies' mean score (0 = independent)
+    ensemble_loss: float = field(default=0.0, metadata=bounds(ge=0, le=1))
     copy_views: bool = False  # each copy sees its own random shift and input draw of the (shared) distorted image
     copy_distortions: bool = False  # with copy_views: each copy also its own rotation/scaling/elastic distortion
     teacher: str | None = None  # torch.export file: (B, n) intensities in [0, 1] → (B, classes) logits
-    distill: float = 0.0  # weight α of the distillation term on the teacher's softened outputs (0 = off)
-    distill_temperature: float = 2.0  # softening temperature T of teacher and student logits
+    # weight α of the distillation term on the teacher's softened outputs (0 = off)
+    distill: float = field(default=0.0, metadata=bounds(ge=0, le=1))
+    # softening temperature T of teacher and student logits
+    distill_temperature: float = field(default=2.0, metadata=bounds(gt=0))
     log_every_epoch: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Refuse settings out of range (:func:`~spikeforge.recipes.schema.bounds`) or inconsistent."""
+        problems = field_problems(self)
+        if self.optimizer not in ("adam", "momentum"):
+            problems.append(f"optimizer {self.optimizer!r} is not 'adam' or 'momentum'")
+        if self.train_input not in ("intensity", "threshold", "bernoulli"):
+            problems.append(f"train_input {self.train_input!r} is not 'intensity', 'threshold' or 'bernoulli'")
+        if self.copy_distortions and not self.copy_views:
+            problems.append("copy_distortions = true needs copy_views = true (per-copy views)")
+        if self.distill > 0 and not self.teacher:
+            problems.append("distill > 0 needs a teacher (a model file saved by torch.export.save)")
+        if problems:
+            raise ValueError(f"[train] {'; '.join(problems)}")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
@@ -82,16 +108,7 @@ class TrainConfig:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"unknown [train] setting(s) {unknown}; allowed: {sorted(known)}")
-        cfg = cls(**d)
-        if cfg.copy_distortions and not cfg.copy_views:
-            raise ValueError("[train] copy_distortions = true needs copy_views = true (per-copy views)")
-        if not 0.0 <= cfg.distill <= 1.0:
-            raise ValueError(f"[train] distill must be in [0, 1], got {cfg.distill}")
-        if cfg.distill > 0 and not cfg.teacher:
-            raise ValueError("[train] distill > 0 needs a teacher (a model file saved by torch.export.save)")
-        if cfg.distill_temperature <= 0:
-            raise ValueError(f"[train] distill_temperature must be > 0, got {cfg.distill_temperature}")
-        return cfg
+        return cls(**d)
 
 
 def total_epochs(cfg: TrainConfig) -> int:

@@ -35,9 +35,9 @@ from spikeforge.recipes.schema import Key, RecipeSchema, table_from_dataclass
 
 #: tables and keys a ``method = "eedn"`` recipe may hold (the layer tables are checked by the model builder)
 RECIPE_SCHEMA = RecipeSchema(tables={
-    "data": {"dataset": Key((str,)), "n_test": Key((int,))},
+    "data": {"dataset": Key((str,)), "n_test": Key((int,), ge=1)},
     "encoding": table_from_dataclass(Encoder),
-    "network": {"layers": Key((list,)), "eta": Key((int, float)), "max_cores": Key((int,))},
+    "network": {"layers": Key((list,)), "eta": Key((int, float), ge=0, lt=0.5), "max_cores": Key((int,), ge=1)},
     "train": table_from_dataclass(TrainConfig),
 })
 
@@ -78,7 +78,8 @@ def build_and_deploy(
     h, w = ds.image_shape
     x_train = encoder.encode(ds.x_train)[:, 0]
     model = EednNet((encoder.channels_per_pixel, h, w), layers, ds.n_classes, eta=eta, n_axons=spec.core.n_axons)
-    tlog = train_eedn(model, x_train, ds.y_train, train, log=log, checkpoint=checkpoint)
+    data = {"dataset": ds.name, **({"sha256": ds.fingerprint()} if ds.source else {})}
+    tlog = train_eedn(model, x_train, ds.y_train, train, log=log, checkpoint=checkpoint, data=data)
     net = model.to_network(name=f"eedn-{ds.name}")
     dep, report = compile_network(net, spec, max_cores=max_cores,
                                   provenance={"method": "eedn", "dataset": ds.name, "encoding": encoder.to_dict(),

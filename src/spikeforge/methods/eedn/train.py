@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,24 +28,31 @@ from torch.nn import functional as F
 
 from spikeforge.fileio import torch_save_atomic
 from spikeforge.methods.eedn.model import EednNet
+from spikeforge.recipes.schema import bounds, field_problems
 
 
 @dataclass
 class TrainConfig:
     """Training settings (the recipe's ``[train]`` table)."""
 
-    epochs: int = 10
-    batch_size: int = 64
-    lr: float = 0.05
-    bn_lr: float = 0.01
-    weight_decay: float = 0.0
-    logit_scale: float = 8.0
+    epochs: int = field(default=10, metadata=bounds(ge=0))
+    batch_size: int = field(default=64, metadata=bounds(ge=1))
+    lr: float = field(default=0.05, metadata=bounds(gt=0))
+    bn_lr: float = field(default=0.01, metadata=bounds(ge=0))
+    weight_decay: float = field(default=0.0, metadata=bounds(ge=0))
+    logit_scale: float = field(default=8.0, metadata=bounds(gt=0))
     seed: int = 0
-    max_train: int | None = None
-    bn_recalibration_batches: int = 300  # 19 200 images at batch 64 (see recalibrate_bn)
-    shift_augment: int = 0  # random translation by up to this many pixels
+    max_train: int | None = field(default=None, metadata=bounds(ge=1))
+    # 19 200 images at batch 64 (see recalibrate_bn)
+    bn_recalibration_batches: int = field(default=300, metadata=bounds(ge=0))
+    shift_augment: int = field(default=0, metadata=bounds(ge=0))  # random translation by up to this many pixels
     hflip: bool = False  # random horizontal flips (for datasets whose classes are mirror-symmetric)
-    threads: int | None = 1
+    threads: int | None = field(default=1, metadata=bounds(ge=1))
+
+    def __post_init__(self) -> None:
+        problems = field_problems(self)
+        if problems:
+            raise ValueError(f"[train] {'; '.join(problems)}")
 
 
 @dataclass
@@ -69,11 +77,15 @@ def _shift(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch.Tenso
     return out
 
 
-def _settings_key(cfg: TrainConfig, model: EednNet, n: int) -> str:
-    """What a checkpoint must match to be resumed: training settings, network and data size. Threads and the
-    batch-norm recalibration sample (applied after the last epoch, not checkpointed) may differ."""
+def _settings_key(cfg: TrainConfig, model: EednNet, n: int, data: dict[str, Any] | None = None) -> str:
+    """What a checkpoint must match to be resumed: training settings, network, data size and (``data``) the
+    dataset. Threads and the batch-norm recalibration sample (applied after the last epoch, not checkpointed)
+    may differ."""
     tc = {k: v for k, v in asdict(cfg).items() if k not in ("threads", "bn_recalibration_batches")}
-    return json.dumps({"train": tc, "layers": model.spec, "input": list(model.input_shape), "n": n}, sort_keys=True)
+    key: dict[str, Any] = {"train": tc, "layers": model.spec, "input": list(model.input_shape), "n": n}
+    if data is not None:
+        key["data"] = data
+    return json.dumps(key, sort_keys=True)
 
 
 def _same_settings(stored: object, key: str) -> bool:
@@ -87,15 +99,20 @@ def _same_settings(stored: object, key: str) -> bool:
             got.get("train", {}).pop(k, None)
     except (json.JSONDecodeError, AttributeError):
         return False
-    return bool(got == json.loads(key))
+    want = json.loads(key)
+    if "data" not in got:  # written before checkpoints recorded their dataset
+        want.pop("data", None)
+    return bool(got == want)
 
 
 def train_eedn(model: EednNet, x: np.ndarray, y: np.ndarray, cfg: TrainConfig,
-               log: Callable[[str], None] | None = None, checkpoint: Path | str | None = None) -> TrainLog:
+               log: Callable[[str], None] | None = None, checkpoint: Path | str | None = None,
+               data: dict[str, Any] | None = None) -> TrainLog:
     """Train in place on binary inputs ``x`` (N, C, H, W) or (N, C·H·W) and labels ``y`` (N,).
 
     ``checkpoint``: resume from / write to this file after every epoch (see the module docstring); a
-    checkpoint written with other settings raises ``ValueError`` rather than being silently mixed in.
+    checkpoint written with other settings, or (``data``: e.g. the dataset's name, and a user file's
+    fingerprint) for other data, raises ``ValueError`` rather than being silently mixed in.
     """
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -115,7 +132,7 @@ def train_eedn(model: EednNet, x: np.ndarray, y: np.ndarray, cfg: TrainConfig,
     scale = cfg.logit_scale / per_class
     out = TrainLog()
     t0 = time.perf_counter()
-    key = _settings_key(cfg, model, n)
+    key = _settings_key(cfg, model, n, data)
     start = 0
     if checkpoint is not None and Path(checkpoint).exists():
         st = torch.load(checkpoint, weights_only=False)

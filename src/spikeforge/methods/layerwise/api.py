@@ -51,6 +51,14 @@ def read_torch_file(path: str | Path, *, allow_pickle: bool = False) -> Any:
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(2, "no such file", str(p))
+    import zipfile
+
+    if not zipfile.is_zipfile(p):
+        with p.open("rb") as f:
+            head = f.read(1)
+        if head != b"\x80":  # neither torch.save's zip archive nor a legacy (pickle protocol 2+) file
+            raise ValueError(f"{p}: not a PyTorch file (torch.save writes a zip archive; this is "
+                             f"{'empty' if not head else 'something else'})")
     try:
         return torch.load(p, map_location="cpu", weights_only=not allow_pickle)
     except Exception as e:  # torch raises UnpicklingError, RuntimeError, KeyError... for foreign files
@@ -155,7 +163,9 @@ def convert(
     if auto:
         rest = np.setdiff1d(np.arange(len(x_tr)), calib_idx)
         if len(rest) == 0:
-            raise ValueError("ticks='auto' needs training images beyond the calibration images (lower --calib)")
+            raise ValueError(f"ticks='auto' needs training images beyond the calibration images: {ds.name} has "
+                             f"{len(x_tr)} training images and --calib takes {len(calib_idx)} of them (n_calib = "
+                             f"{n_calib}); lower --calib")
         val_idx = np.random.default_rng(1).choice(rest, min(n_val, len(rest)), replace=False)
         say(f"choosing T for {what}): shortest of {list(CANDIDATE_TICKS)} within {points(max_gap)} of "
             f"the ANN on {len(val_idx)} held-out training images")

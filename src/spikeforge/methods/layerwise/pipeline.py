@@ -23,12 +23,12 @@ from spikeforge.recipes.schema import Key, RecipeSchema
 
 #: tables and keys a ``method = "layerwise"`` recipe may hold (see the module docstring)
 RECIPE_SCHEMA = RecipeSchema(tables={
-    "data": {"dataset": Key((str,)), "n_train": Key((int,))},
-    "ann": {"arch": Key((str,)), "epochs": Key((int,)), "lr": Key((int, float)),
+    "data": {"dataset": Key((str,)), "n_train": Key((int,), ge=1)},
+    "ann": {"arch": Key((str,)), "epochs": Key((int,), ge=0), "lr": Key((int, float), gt=0),
             "schedule": Key((str,), ("constant", "cosine"))},
     "layerwise": {"constraints": Key((str,), ("digital", "analog", "hybrid")), "ticks": Key((int, str)),
-                  "n_calib": Key((int,)), "n_test": Key((int,)), "keep": Key((int, float)),
-                  "method": Key((str,), ("layerwise", "normalisation")), "workers": Key((int,))},
+                  "n_calib": Key((int,), ge=1), "n_test": Key((int,), ge=1), "keep": Key((int, float), gt=0, le=1),
+                  "method": Key((str,), ("layerwise", "normalisation")), "workers": Key((int,), ge=1)},
 })
 
 

@@ -22,6 +22,8 @@ from spikeforge.hardware.spec import ChipSpec, get_chip
 
 def class_templates(x: np.ndarray, y: np.ndarray, n_classes: int, template_threshold: float = 0.3) -> np.ndarray:
     """Binary templates (n_classes, P): pixels whose class-mean intensity (x scaled to [0, 1]) exceeds the threshold."""
+    if not 0 <= template_threshold < 1:
+        raise ValueError(f"template_threshold must be in [0, 1) (a mean intensity), got {template_threshold}")
     xf = x.reshape(len(x), -1).astype(np.float64)
     if xf.max(initial=0) > 1:
         xf = xf / 255.0
@@ -53,7 +55,9 @@ def build_template_deployment(
         )
     if spec.core.n_axon_types < 2:
         raise ValueError("template network needs 2 axon types (+1 and −1)")
-    npc = neurons_per_class or spec.core.n_neurons // n_classes
+    if neurons_per_class is not None and neurons_per_class < 1:
+        raise ValueError(f"neurons_per_class must be >= 1, got {neurons_per_class}")
+    npc = spec.core.n_neurons // n_classes if neurons_per_class is None else int(neurons_per_class)
     if npc * n_classes > spec.core.n_neurons or npc < 1:
         raise ValueError(f"{npc} neurons x {n_classes} classes does not fit {spec.core.n_neurons} neurons")
     size = templates.sum(axis=1)

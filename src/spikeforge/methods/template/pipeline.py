@@ -16,7 +16,7 @@ from spikeforge.recipes.schema import Key, RecipeSchema, table_from_dataclass
 RECIPE_SCHEMA = RecipeSchema(tables={
     "data": {"dataset": Key((str,))},
     "encoding": table_from_dataclass(Encoder),
-    "params": {"template_threshold": Key((int, float)), "neurons_per_class": Key((int,))},
+    "params": {"template_threshold": Key((int, float), ge=0, lt=1), "neurons_per_class": Key((int,), ge=1)},
 })
 
 
