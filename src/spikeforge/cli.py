@@ -244,6 +244,10 @@ def cmd_check(a: argparse.Namespace) -> int:
     return 1 if found else 0
 
 
+class EncodingWarning(UserWarning):
+    """A deployment without a recorded input encoding is fed with the default encoder."""
+
+
 def _encoded_dataset(a: argparse.Namespace, dep: Any) -> tuple[Any, Spikes, np.ndarray, str]:
     """(deployment to simulate, spikes, labels, dataset name): ``dep`` itself, or for encoding
     ``axon-draws`` the same cores fed one axon at a time (:meth:`Deployment.per_axon_inputs`), whose spikes
@@ -278,6 +282,10 @@ def _encoded_dataset(a: argparse.Namespace, dep: Any) -> tuple[Any, Spikes, np.n
             f"the default encoding gives {spikes.shape[1]}: name one, e.g. --encoding regular --ticks "
             f"{dep.ticks_per_input}"
         )
+    if not recorded and not given:
+        warnings.warn("the deployment records no input encoding: encoding with the default (threshold 0.5, one "
+                      "tick); if it was built for another, name it (--encoding, --threshold, --ticks)",
+                      EncodingWarning, stacklevel=2)
     if spikes.shape[2] != dep.n_inputs:
         raise ValueError(
             f"dataset {ds.name} encodes to {spikes.shape[2]} channels but the deployment expects "
@@ -500,6 +508,11 @@ def cmd_sweep(a: argparse.Namespace) -> int:
         if key in vary:
             raise ValueError(f"--vary {key} given twice: list all its values after one --vary")
         vary[key] = values
+    fixed = {item.partition("=")[0].strip() for item in a.set or []}
+    both = sorted(fixed & set(vary))
+    if both:
+        raise ValueError(f"{', '.join(both)} given to both --set and --vary: the sweep would override --set; "
+                         "give each setting to one of them")
     recipe = apply_overrides(load_recipe(a.recipe), a.set or [])
     out = Path(a.out) if a.out else Path("runs") / f"{recipe.name}-sweep"
 
@@ -928,6 +941,11 @@ def _run(a: argparse.Namespace) -> int:
         msg = f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e)
         err_console.print(f"[bold red]error:[/bold red] {escape(msg)}", highlight=False)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback; outputs are written atomically
+        resume = (" (the same command again resumes: core-network and Eedn training from its last epoch's "
+                  "checkpoint, a sweep from its last finished run)") if a.fn in (cmd_run, cmd_sweep) else ""
+        err_console.print(f"[bold red]interrupted[/bold red]{resume}", highlight=False)
+        return 130
 
 
 if __name__ == "__main__":

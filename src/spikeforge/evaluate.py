@@ -18,17 +18,18 @@ from typing import Any, Literal
 
 import numpy as np
 
-from spikeforge.data.source import Spikes, input_shape, read_inputs
+from spikeforge.data.source import Spikes, as_spikes, input_shape, read_inputs
 from spikeforge.deploy.deployment import Deployment
 from spikeforge.energy import estimate_energy
 from spikeforge.sim import CompiledDeployment, SimResult, simulate, simulate_pipelined
+from spikeforge.sim.engine import StatefulPipelineWarning as StatefulPipelineWarning  # re-exported
 from spikeforge.sim.engine import auto_batch_size
 
 RegimeChoice = Literal["auto", "sequential", "pipelined"]
 
 
-class StatefulPipelineWarning(UserWarning):
-    """Inputs streamed (pipelined) through neurons that carry state from one input to the next."""
+class InputTicksWarning(UserWarning):
+    """Input spikes that span another number of ticks than the deployment takes per input."""
 
 
 def choose_regime(sim: CompiledDeployment, regime: RegimeChoice = "auto") -> Literal["sequential", "pipelined"]:
@@ -76,16 +77,19 @@ def run_simulation(
     draws are keyed by the input's index in ``spikes`` either way."""
     sim = dep if isinstance(dep, CompiledDeployment) else CompiledDeployment(dep)
     used = choose_regime(sim, regime)
-    if used == "pipelined" and not sim.dep.memoryless:
-        warnings.warn("pipelined regime on a deployment whose neurons hold state between ticks: each input "
-                      "starts from the potentials the previous one left and the initial potentials V0 apply to "
-                      "the first input of each lane only (regime='sequential' runs every input on a fresh "
-                      "network)", StatefulPipelineWarning, stacklevel=2)
+    spikes = as_spikes(spikes)
+    total, t_in, channels = input_shape(spikes)
+    if total and t_in != sim.dep.ticks_per_input:
+        warnings.warn(f"the input spikes span {t_in} tick(s) per input but the deployment takes "
+                      f"{sim.dep.ticks_per_input} (ticks_per_input): encode them as it was built for (its "
+                      f"provenance['encoding']: {sim.dep.provenance.get('encoding', 'not recorded')})",
+                      InputTicksWarning, stacklevel=3)
     if batch_size is None:
         batch_size = auto_batch_size(sim)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     if used == "sequential":
         return simulate(sim, spikes, batch_size=batch_size, progress=progress), used
-    total, _, channels = input_shape(spikes)
     block = stream_block(sim, batch_size, channels) if block_size is None else int(block_size)
     if block < 1:
         raise ValueError(f"block_size must be >= 1, got {block_size}")
@@ -173,6 +177,10 @@ def summarise_run(dep: Deployment, result: SimResult, regime: Literal["sequentia
     labels = np.asarray(labels)
     if len(labels) != result.counts.batch:
         raise ValueError(f"{result.counts.batch} simulated inputs but {len(labels)} labels")
+    if labels.size and (labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() >= dep.n_classes):
+        lo, hi = (labels.min(), labels.max()) if labels.dtype.kind in "iuf" else ("?", "?")
+        raise ValueError(f"labels must be integers in [0, {dep.n_classes}) (the deployment's classes), got "
+                         f"{labels.dtype} values in [{lo}, {hi}]")
     if regime not in ("sequential", "pipelined"):
         raise ValueError(f"regime must be 'sequential' or 'pipelined', got {regime!r}")
     used = regime

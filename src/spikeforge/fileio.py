@@ -70,3 +70,17 @@ def torch_save_atomic(obj: Any, path: str | os.PathLike[str]) -> None:
 
     with atomic_output(path) as tmp:
         torch.save(obj, tmp)
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """sha256 (first 16 hex digits) of a file's bytes, read in blocks; ``"missing"`` if there is none."""
+    import hashlib
+
+    p = Path(path)
+    if not p.is_file():
+        return "missing"
+    h = hashlib.sha256()
+    with p.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]

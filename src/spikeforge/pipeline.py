@@ -15,7 +15,7 @@ from typing import Any
 
 from spikeforge import __version__
 from spikeforge.benchmarking import machine
-from spikeforge.fileio import write_json_atomic
+from spikeforge.fileio import file_digest, write_json_atomic
 from spikeforge.recipes import Recipe, RecipeError, validate_recipe
 
 #: method name → module holding its ``run`` entry point
@@ -26,6 +26,30 @@ METHODS: dict[str, str] = {
     "eedn": "spikeforge.methods.eedn.pipeline",
     "layerwise": "spikeforge.methods.layerwise.pipeline",
 }
+
+
+#: suffixes of the files a recipe may name (a chip, a dataset, a trained model, a teacher)
+INPUT_FILE_SUFFIXES = (".toml", ".npz", ".pt", ".pt2", ".pth")
+
+
+def input_file_digests(config: Any) -> dict[str, str]:
+    """sha256 (first 16 hex digits) of every file a recipe's settings name (a string value ending in one of
+    :data:`INPUT_FILE_SUFFIXES` that is a file), by the name as given: a run records them, so that a sweep
+    does not keep the result of a run whose chip or data file has changed since."""
+    out: dict[str, str] = {}
+
+    def walk(v: Any) -> None:
+        if isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+        elif isinstance(v, str) and v.lower().endswith(INPUT_FILE_SUFFIXES) and Path(v).is_file():
+            out[v] = file_digest(v)
+
+    walk(config)
+    return out
 
 
 def run_recipe(recipe: Recipe, out_dir: str | os.PathLike[str], data_dir: str | os.PathLike[str] | None = None,
@@ -43,6 +67,7 @@ def run_recipe(recipe: Recipe, out_dir: str | os.PathLike[str], data_dir: str | 
     module = importlib.import_module(METHODS[recipe.method])
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
+    inputs = input_file_digests(recipe.config)  # before the run reads them
     t0 = time.perf_counter()
     try:
         results: dict[str, Any] = module.run(recipe.config, out_dir, data_dir)
@@ -55,6 +80,7 @@ def run_recipe(recipe: Recipe, out_dir: str | os.PathLike[str], data_dir: str | 
         "recipe_source": recipe.source,
         **({"recipe_overrides": list(recipe.overrides)} if recipe.overrides else {}),
         "recipe_config": recipe.config,  # the settings as run (file + overrides): the run is self-describing
+        **({"input_files": inputs} if inputs else {}),  # the content of the files those settings name
         "machine": machine(),  # CPU, OS and torch version, for comparing times and reproducing numbers
         "method": recipe.method,
         "spikeforge_version": __version__,

@@ -33,6 +33,9 @@ def combinations(vary: Mapping[str, Sequence[str]]) -> list[list[str]]:
     if not vary:
         raise RecipeError("a sweep needs at least one setting to vary")
     for key, values in vary.items():
+        if isinstance(values, str):  # a bare string would be swept one character at a time
+            raise RecipeError(f"sweep: the values of {key} must be a list of strings, e.g. [{values!r}], "
+                              f"not the string {values!r}")
         if not values:
             raise RecipeError(f"sweep: {key} has no values")
         if len(set(values)) != len(values):
@@ -104,8 +107,12 @@ def short_setting(item: str) -> str:
 
 
 def _same_settings(results: Path, recipe: Recipe) -> bool:
+    """Whether ``results`` is a finished run of these settings on files (chip, data, models) of the same content."""
+    from spikeforge.pipeline import input_file_digests
+
     try:
         saved = json.loads(results.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return False
-    return isinstance(saved, dict) and saved.get("recipe_config") == json.loads(json.dumps(recipe.config))
+    return (isinstance(saved, dict) and saved.get("recipe_config") == json.loads(json.dumps(recipe.config))
+            and saved.get("input_files", {}) == input_file_digests(recipe.config))

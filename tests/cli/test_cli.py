@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -281,6 +282,12 @@ def test_convert_command_digital_loihi_writes_checked_deployment(tmp_path: Path,
     code, sim2 = run_json(capsys, "simulate", str(tmp_path / "bare.sfd"), "-d", "digits", "--limit", "40",
                           "--encoding", "regular", "--ticks", "16")
     assert code == 0 and isinstance(sim2, dict) and sim2["accuracy"] == res["snn_accuracy"]
+    # a one-tick deployment without a recorded encoding runs on the default, and says so
+    one = dataclasses.replace(dep, ticks_per_input=1)
+    save(one, tmp_path / "bare1.sfd", check_rules=False)
+    main(["simulate", str(tmp_path / "bare1.sfd"), "-d", "digits", "--limit", "5", "--json"])
+    assert "warning: the deployment records no input encoding: encoding with the default (threshold 0.5" in " ".join(
+        capsys.readouterr().err.split())
 
 
 def _draws_recipe(tmp_path: Path, method: str, kind: str, *, window: int, epochs: int, ensemble: int,

@@ -51,6 +51,28 @@ def test_sweep_runs_each_combination_once_and_compares_them(tmp_path: Path) -> N
     assert "done before" not in logs[0]
 
 
+def test_a_run_on_a_changed_chip_file_is_not_kept(tmp_path: Path) -> None:
+    """The sweep keeps a finished run only if the files its settings name (here a chip file) are unchanged."""
+    from spikeforge.hardware import get_chip
+    from spikeforge.hardware.chipfile import save_chip
+
+    chip = save_chip(get_chip("truenorth"), tmp_path / "chip.toml")
+    recipe = load_recipe("template-digits", [f"chip={chip}"])
+    logs: list[str] = []
+    first = run_sweep(recipe, {"params.neurons_per_class": ["5"]}, tmp_path / "sw", log=logs.append)
+    run = json.loads((tmp_path / "sw" / "params.neurons_per_class=5" / "results.json").read_text())
+    assert list(run["input_files"]) == [str(chip)]
+    logs.clear()
+    run_sweep(recipe, {"params.neurons_per_class": ["5"]}, tmp_path / "sw", log=logs.append)
+    assert "done before, kept" in logs[0]
+    chip.write_text(chip.read_text().replace("# [energy]", "[energy]").replace("# e_synaptic_event_j = 2.5e-12",
+                                                                              "e_synaptic_event_j = 1e-10"))
+    logs.clear()
+    again = run_sweep(recipe, {"params.neurons_per_class": ["5"]}, tmp_path / "sw", log=logs.append)
+    assert "done before" not in logs[0]
+    assert again[0]["uJ_per_image"] > first[0]["uJ_per_image"]  # the new constant, not the kept run
+
+
 def test_a_bad_combination_stops_the_sweep_before_any_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "sw"
     assert main(["sweep", "template-digits", "--vary", "params.neurons_per_class", "5", "five",
@@ -84,3 +106,26 @@ def test_parallel_sweep_gives_the_same_runs(tmp_path: Path) -> None:
     assert key == [(r["label"], r["accuracy"], r["uJ_per_image"]) for r in parallel]
     with pytest.raises(ValueError, match="jobs must be >= 1"):
         run_sweep(recipe, vary, tmp_path / "c", jobs=0)
+
+
+def test_sweep_values_must_be_lists_and_settings_given_once(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(RecipeError, match=r"values of seed must be a list of strings, e.g. \['42'\]"):
+        combinations({"seed": "42"})  # type: ignore[dict-item]
+    assert main(["sweep", "template-digits", "--vary", "seed", "1", "2", "--set", "seed=3",
+                 "--out", str(tmp_path / "sw")]) == 2
+    assert "seed given to both --set and --vary" in " ".join(capsys.readouterr().err.split())
+    assert not (tmp_path / "sw").exists()
+
+
+def test_ctrl_c_is_one_line_not_a_traceback(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                            tmp_path: Path) -> None:
+    import spikeforge.sweep
+
+    def interrupted(*args: object, **kw: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(spikeforge.sweep, "run_sweep", interrupted)
+    assert main(["sweep", "template-digits", "--vary", "seed", "1", "2", "--out", str(tmp_path / "sw")]) == 130
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.startswith("interrupted (the same command again resumes") and "Traceback" not in err

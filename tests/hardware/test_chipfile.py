@@ -63,7 +63,9 @@ def test_chip_to_toml_round_trips(tmp_path: Path, chip: ChipSpec | str) -> None:
         assert back == spec
     else:  # a preset is written as a new chip derived from it
         assert back.name == f"my-{spec.name}" and back.base == spec.name
-        assert dataclasses.replace(back, name=spec.name, base="") == spec
+        assert back.description == f"my chip, derived from the {spec.name} preset" and back.source == ""
+        assert dataclasses.replace(back, name=spec.name, base="", description=spec.description,
+                                   source=spec.source) == spec
 
 
 @pytest.mark.parametrize(("text", "match"), [
@@ -81,6 +83,13 @@ def test_chip_to_toml_round_trips(tmp_path: Path, chip: ChipSpec | str) -> None:
     ('name = "x"\nbase = "truenorth"\n[core]\nleak_min = 5\nleak_max = 1\n', r"leak range is empty \(5 > 1\)"),
     ('name = "x"\nbase = "truenorth"\ntick_hz = 0\n', r"tick_hz must be a finite number > 0"),
     ('name = "x"\nbase = "truenorth"\nmesh_rows = 0\n', r"mesh_rows, mesh_cols and max_chips must be positive"),
+    ('name = "x"\nbase = "truenorth"\nmesh_rows = 100000\nmesh_cols = 100000\n', r"more than 16777216 cores"),
+    ('name = "x"\nbase = "truenorth"\n[core]\nreset_modes = [0, 5]\n', r"reset_modes must be a non-empty subset"),
+    ('name = "x"\nbase = "truenorth"\n[core]\nthreshold_max = -1\n', r"threshold_max must be >= 0, got -1"),
+    ('name = "x"\nbase = "truenorth"\n[core]\nthreshold_max = 10000000000\n',
+     r"threshold range \[-10000000000, 10000000000\] exceeds the 32-bit signed integers"),
+    ('name = "x"\nbase = "truenorth"\n[core]\ncrossbar_max = 100000\n',
+     r"crossbar range \[0, 100000\] exceeds the 16-bit signed integers"),
     ("name = [", "not a readable chip file"),
 ])
 def test_bad_chip_files_name_the_file_and_the_problem(tmp_path: Path, text: str, match: str) -> None:

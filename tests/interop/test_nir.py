@@ -173,6 +173,11 @@ def test_template_round_trips_through_primitives(digits_template: tuple[Deployme
     dep, x = digits_template
     back = import_nir(deployment_to_nir(dep, embed=False))
     assert np.array_equal(simulate(dep, x).class_counts, simulate(back, x).class_counts)
+    # without the embedded deployment, the graph still says how to feed it: the encoding comes back
+    dep.provenance.update(encoding={"kind": "threshold", "ticks": 1, "threshold": 0.3}, dataset="digits")
+    back = import_nir(deployment_to_nir(dep, embed=False))
+    assert back.provenance["encoding"] == dep.provenance["encoding"] and back.provenance["dataset"] == "digits"
+    assert back.provenance["method"] == "nir-import"
 
 
 def test_edited_graph_is_imported_from_its_primitives() -> None:
@@ -215,6 +220,12 @@ def test_foreign_graph_problems_are_named() -> None:
         import_nir(_foreign(np.eye(2), np.zeros(2), 0.5, node="LIF"))
     with pytest.raises(NIRExportError, match="negative-floor"):  # the chip's floor could clip this IF
         import_nir(_foreign(np.array([[1.0, -1.0]]), np.zeros(1), 0.5))
+    # NaN and infinity are refused even when approximating (they used to become zeros)
+    for approximate in (False, True):
+        with pytest.raises(NIRImportError, match=r"node '.*': weight holds 1 NaN or infinite value\(s\)"):
+            import_nir(_foreign(np.array([[1.0, np.nan]]), np.zeros(1), 0.5), approximate=approximate)
+        with pytest.raises(NIRImportError, match=r"node '.*': v_threshold holds 1 NaN or infinite value\(s\)"):
+            import_nir(_foreign(np.eye(1), np.zeros(1), np.inf), approximate=approximate)
 
 
 def test_neuron_driving_two_cores_is_refused() -> None:

@@ -153,3 +153,19 @@ def test_selection_tally_sums_blocks():
     t.add(Chosen(w, b, err=0.5, pick={"lp": 1, "norm": 3}, err_va=1.0, err_va_norm=2.0))
     t.add(Chosen(w, b, err=2.0))
     assert (t.err, t.picks, t.err_va, t.err_va_norm) == (4.0, {"lp": 3, "norm": 3}, 1.25, 2.5)
+
+
+def test_digital_constraints_refuse_a_chip_too_narrow_for_the_type_weights() -> None:
+    """TrueNorth-style digital weights are 4-bit codes over type weights m, 2m, 4m, -8m: a chip whose weights
+    stop at ±7 cannot hold them (it used to give m = 0, every weight 0 and a network at chance)."""
+    import dataclasses
+
+    from spikeforge.hardware import get_chip
+
+    tn = get_chip("truenorth")
+    assert make_constraints("digital", tn).level_spec().m == 31  # type: ignore[union-attr]
+    narrow = dataclasses.replace(tn, name="w4", core=dataclasses.replace(tn.core, weight_min=-7, weight_max=7))
+    with pytest.raises(ValueError, match=r"needs weight_max >= 8 and weight_min <= -8; its weight range is \[-7, 7\]"):
+        make_constraints("digital", narrow).level_spec()
+    lopsided = dataclasses.replace(tn, name="w", core=dataclasses.replace(tn.core, weight_min=-8, weight_max=255))
+    assert make_constraints("digital", lopsided).level_spec().m == 1  # type: ignore[union-attr]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from spikeforge.deploy.deployment import Deployment
@@ -30,6 +31,8 @@ def test_memory_report_deployment() -> None:
     rows = rep.to_rows()
     assert sum(r["layer"] == "TOTAL" for r in rows) == 3
     json.dumps(rep.to_dict())
+    with pytest.raises(TypeError, match=r"takes a Deployment, not the path 'x\.sfd': pass spikeforge\.load"):
+        memory_report("x.sfd")
 
 
 def test_memory_report_tensors() -> None:

@@ -761,6 +761,27 @@ def test_settings_that_cannot_deploy_fail_before_training(tmp_path, change, matc
     assert not (tmp_path / "out").exists()
 
 
+def test_a_layout_too_big_for_the_chips_cores_fails_before_training(tmp_path) -> None:
+    import dataclasses
+
+    from spikeforge.hardware import TRUENORTH
+    from spikeforge.hardware.chipfile import save_chip
+    from spikeforge.methods.binary.pipeline import run
+
+    small = dataclasses.replace(TRUENORTH, name="tn-128", base="truenorth",
+                                core=dataclasses.replace(TRUENORTH.core, n_axons=128, n_neurons=128))
+    chip = save_chip(small, tmp_path / "tn-128.toml")
+    rng = np.random.default_rng(0)  # 28x28 images: the `small` preset's input
+    np.savez(tmp_path / "d28.npz", x_train=rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
+             y_train=np.arange(20) % 10, x_test=rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
+             y_test=np.arange(10))
+    cfg = {"seed": 0, "chip": str(chip), "data": {"dataset": str(tmp_path / "d28.npz")}, "network": {"name": "small"},
+           "train": {"epochs": 1, "threads": 1}}
+    with pytest.raises(ValueError, match=r"laid out for 256x256 cores .* tn-128's cores are 128x128 .* window, stride"):
+        run(cfg, tmp_path / "o", None)
+    assert not (tmp_path / "o" / "checkpoint.pt").exists() and not (tmp_path / "o" / "model.pt").exists()
+
+
 def test_ensemble_objective_independent_coupled_and_mixed() -> None:
     from spikeforge.methods.corenet.checkpoints import _cache_key
     from spikeforge.methods.corenet.train import ensemble_objective

@@ -53,6 +53,12 @@ def test_report_from_inputs_writes_everything(tmp_path: Path, template: tuple[De
     assert json.loads((out / "results.json").read_text())["accuracy"] == 0.725
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["samples"] == 64 and metrics["neurobench"]["ConnectionSparsity"] == pytest.approx(0.75)
+    # the metrics are those of the regime evaluation uses, and the page says which run they come from
+    from spikeforge.evaluate import evaluate_deployment
+
+    want = evaluate_deployment(dep, x, np.zeros(64, np.int64), metrics=True)["metrics"]
+    assert metrics["neurobench"]["ActivationSparsity"] == want["neurobench"]["ActivationSparsity"]
+    assert "Activity and workload metrics: a pipelined run of the first 64 test inputs." in " ".join(text.split())
 
 
 def test_report_without_activity_says_so(tmp_path: Path, template: tuple[Deployment, dict[str, object]]) -> None:

@@ -59,3 +59,54 @@ def test_ticks_must_be_positive() -> None:
 def test_unusable_device_is_named(device: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         simulate(net(), np.zeros((1, 1, 3), np.uint8), device=device)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_batch_sizes_and_lanes_must_be_positive_integers(bad: object) -> None:
+    x = np.ones((4, 1, 3), np.uint8)
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+        simulate(net(), x, batch_size=bad, device="cpu")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="lanes must be an integer >= 1"):
+        simulate_pipelined(net(), x, lanes=bad, device="cpu")  # type: ignore[arg-type]
+    from spikeforge.evaluate import run_simulation
+
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+        run_simulation(net(), x, regime="pipelined", batch_size=bad)  # type: ignore[arg-type]
+
+
+def test_empty_batches_and_lists() -> None:
+    d = net()
+    for sim in (simulate, simulate_pipelined):
+        r = sim(d, np.zeros((0, 1, 3), np.uint8), device="cpu")  # type: ignore[operator]
+        assert r.class_counts.shape == (0, 1) and r.counts.batch == 0
+        # a nested list reads as its array
+        np.testing.assert_array_equal(sim(d, [[[1, 1, 0]]], device="cpu").class_counts,  # type: ignore[operator]
+                                      sim(d, np.array([[[1, 1, 0]]], np.uint8), device="cpu").class_counts)  # type: ignore[operator]
+
+
+def test_inputs_of_another_length_than_the_deployment_takes_warn() -> None:
+    """A deployment built for 3 ticks per input fed one-tick spikes (another encoder) gives another answer:
+    evaluating says so instead of quietly reporting it."""
+    import warnings
+
+    from spikeforge.evaluate import InputTicksWarning, run_simulation
+
+    d = net()
+    d.ticks_per_input = 3
+    d.provenance["encoding"] = {"kind": "regular", "ticks": 3}
+    with pytest.warns(InputTicksWarning, match=r"span 1 tick\(s\) per input but the deployment takes 3 .*'regular'"):
+        run_simulation(d, np.ones((2, 1, 3), np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run_simulation(d, np.ones((2, 3, 3), np.uint8))
+
+
+def test_pipelining_a_stateful_deployment_warns_at_the_simulator_too() -> None:
+    from spikeforge.sim.engine import StatefulPipelineWarning
+
+    d = blank(tiny_chip(1, 1), n_inputs=1)
+    d.crossbar[0, 0, 0] = 1
+    neuron(d, 0, 0, weights=[1], threshold=2, reset_mode=1)
+    inputs(d, (0, 0, 0))
+    with pytest.warns(StatefulPipelineWarning, match="hold state between ticks"):
+        simulate_pipelined(d.normalised(), np.ones((2, 1, 1), np.uint8), device="cpu")

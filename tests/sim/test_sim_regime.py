@@ -76,3 +76,13 @@ def test_summarise_run_checks_its_inputs() -> None:
         summarise_run(d, res, used, np.zeros(2, int))
     with pytest.raises(ValueError, match="regime must be"):
         summarise_run(d, res, "auto", np.zeros(3, int))  # type: ignore[arg-type]
+
+
+def test_labels_outside_the_deployments_classes_are_refused() -> None:
+    from spikeforge.evaluate import summarise_run
+
+    d = integrator()
+    r, used = run_simulation(d, np.ones((3, 1, 1), np.uint8))
+    for bad in ([0, 0, d.n_classes], [0, -1, 0], [0.0, 0.5, 0.0]):
+        with pytest.raises(ValueError, match=rf"labels must be integers in \[0, {d.n_classes}\)"):
+            summarise_run(d, r, used, np.array(bad))

@@ -62,6 +62,11 @@ class SpikeSource(ABC):
 Spikes: TypeAlias = "np.ndarray | torch.Tensor | SpikeSource"
 
 
+def as_spikes(spikes: Any) -> Spikes:
+    """``spikes`` itself if it is an array, a tensor or a source, else ``numpy.asarray(spikes)`` (e.g. a list)."""
+    return spikes if isinstance(spikes, SpikeSource) or hasattr(spikes, "shape") else np.asarray(spikes)
+
+
 def input_shape(spikes: Spikes) -> tuple[int, int, int]:
     """(inputs, ticks, channels) of an array, tensor or source; a 2-D (B, K) array is one tick."""
     shape = tuple(int(s) for s in spikes.shape)

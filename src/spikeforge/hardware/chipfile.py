@@ -107,17 +107,23 @@ def chip_to_toml(chip: ChipSpec) -> str:
     """A chip file listing every parameter of ``chip``; reading it back gives ``chip`` again. For a preset
     it is a starting point for a new chip: named ``my-PRESET``, with the preset as its ``base``."""
     head = []
-    name = chip.name
+    values = {**{k: getattr(chip, k) for k in _TOP}, "base": chip.base or chip.name}
     if not chip.base:
-        name = f"my-{chip.name}"
+        values.update(name=f"my-{chip.name}", description=f"my chip, derived from the {chip.name} preset",
+                      source="")
         head = [f"# A chip derived from the {chip.name} preset: change what differs and delete the rest (it comes",
                 "# from base). Load it with spikeforge.hardware.load_chip, or name this file wherever a chip is",
                 "# asked for (recipes' chip = ..., --chip). See docs/chip-model.md.", ""]
-    values = {**{k: getattr(chip, k) for k in _TOP}, "name": name, "base": chip.base or chip.name}
     lines = [*head, *(f"{k} = {_toml_value(values[k])}" for k in _TOP), "", "[core]"]
     lines += [f"{k} = {_toml_value(v)}" for k, v in asdict(chip.core).items() if v is not None]
     if chip.energy:
         lines += ["", "[energy]"] + [f"{k} = {_toml_value(v)}" for k, v in chip.energy]
+    elif not chip.base:  # the base's energy constants, commented out: uncomment the ones your chip changes
+        from spikeforge.energy import constants_for
+
+        c = constants_for(chip)
+        lines += ["", f"# [energy]  # the {chip.name} preset's constants; uncomment and change those that differ"]
+        lines += [f"# {k} = {_toml_value(getattr(c, k))}" for k in c.value_fields()]
     return "\n".join(lines) + "\n"
 
 

@@ -84,6 +84,22 @@ class CoreSpec:
             raise ValueError("CoreSpec: membrane_bits must be in 2..31")
         if not 0 <= self.threshold_mask_bits <= 30:
             raise ValueError("CoreSpec: threshold_mask_bits must be in 0..30")
+        if not self.reset_modes or not set(self.reset_modes) <= {0, 1, 2}:
+            raise ValueError(f"CoreSpec: reset_modes must be a non-empty subset of 0 (to R), 1 (linear) and "
+                             f"2 (none), got {list(self.reset_modes)}")
+        if self.threshold_max < 0:
+            raise ValueError(f"CoreSpec: threshold_max must be >= 0, got {self.threshold_max}")
+        # what a deployment file stores these in (spikeforge.deploy.deployment.ARRAY_FIELDS)
+        for lo, hi, name, bits in ((self.crossbar_min, self.crossbar_max, "crossbar", 16),
+                                   (self.weight_min, self.weight_max, "weight", 32),
+                                   (self.leak_min, self.leak_max, "leak", 32),
+                                   (-self.threshold_max, self.threshold_max, "threshold", 32),
+                                   (self.reset_value_min, self.reset_value_max, "reset_value", 32)):
+            if lo < -(2 ** (bits - 1)) or hi > 2 ** (bits - 1) - 1:
+                raise ValueError(f"CoreSpec: the {name} range [{lo}, {hi}] exceeds the {bits}-bit signed "
+                                 f"integers a deployment stores it in")
+        if self.n_axon_types > 127:
+            raise ValueError(f"CoreSpec: n_axon_types must be at most 127 (int8 axon types), got {self.n_axon_types}")
 
     @property
     def binary_crossbar(self) -> bool:
@@ -105,6 +121,10 @@ class CoreSpec:
     def v_max(self) -> int:
         """Highest membrane potential (saturation ceiling)."""
         return 2 ** (self.membrane_bits - 1) - 1
+
+
+#: Most cores a chip spec may describe over all its chips (the 16-chip TrueNorth board: 65 536).
+MAX_CORES = 2**24
 
 
 @dataclass(frozen=True)
@@ -142,6 +162,9 @@ class ChipSpec:
             raise ValueError("ChipSpec: name must not be empty")
         if self.mesh_rows <= 0 or self.mesh_cols <= 0 or self.max_chips <= 0:
             raise ValueError("ChipSpec: mesh_rows, mesh_cols and max_chips must be positive")
+        if self.mesh_rows * self.mesh_cols * self.max_chips > MAX_CORES:
+            raise ValueError(f"ChipSpec: {self.mesh_rows} x {self.mesh_cols} cores x {self.max_chips} chip(s) is more "
+                             f"than {MAX_CORES} cores (placements, routes and chip maps are sized by it)")
         if not (isinstance(self.tick_hz, int | float) and 0 < self.tick_hz < float("inf")):
             raise ValueError(f"ChipSpec: tick_hz must be a finite number > 0, got {self.tick_hz!r}")
         object.__setattr__(self, "energy", tuple((str(k), float(v)) for k, v in self.energy))

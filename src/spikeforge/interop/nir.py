@@ -81,6 +81,20 @@ SEMANTICS = (
     "edges carry no delay: output element m at step s is the chip's output at tick s + tick_offset[m]"
 )
 
+#: provenance entries an export records in ``metadata["spikeforge_feed"]`` (JSON) and an import restores: what
+#: the graph must be fed (the input encoding) and on what data, also when the deployment is not embedded
+FEED_PROVENANCE = ("encoding", "dataset")
+
+
+def _feed(meta: dict[str, Any]) -> dict[str, Any]:
+    """The ``FEED_PROVENANCE`` entries a graph's metadata records (none if absent or unreadable)."""
+    try:
+        feed = json.loads(str(meta.get("spikeforge_feed", "{}")))
+    except json.JSONDecodeError:
+        return {}
+    return {k: feed[k] for k in FEED_PROVENANCE if isinstance(feed, dict) and k in feed}
+
+
 #: feature name → (what it is, what ``approximate=True`` writes instead)
 FEATURES: dict[str, tuple[str, str]] = {
     "recurrent-routing": (
@@ -518,6 +532,9 @@ def _build(dep: Deployment, *, approximate: bool, ticks: int | None, embed: bool
         "approximations": json.dumps([f.to_dict() for f in plan.features]),
         "spikeforge_export": json.dumps({"approximate": bool(approximate), "ticks": ticks}),
     }
+    feed = {k: dep.provenance[k] for k in FEED_PROVENANCE if k in dep.provenance}
+    if feed:  # how to feed the graph: the input encoding (and dataset) the deployment was built for
+        meta["spikeforge_feed"] = json.dumps(feed)
     if embed:
         meta["spikeforge_deployment"] = _deployment_bytes(dep)
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta), plan
@@ -597,8 +614,23 @@ def _same_graph(a: nir_t.NIRGraph, b: nir_t.NIRGraph) -> bool:
     return True
 
 
+def _check_finite(graph: nir_t.NIRGraph) -> None:
+    """Refuse a graph whose nodes hold NaN or infinite parameters, naming the node and the parameter: not even
+    ``approximate=True`` can turn them into a chip's integers."""
+    for name, node in graph.nodes.items():
+        for attr, value in vars(node).items():
+            if attr in ("input_type", "output_type", "metadata") or not isinstance(value, np.ndarray):
+                continue
+            if value.dtype.kind in "fc" and not np.isfinite(value).all():
+                raise NIRImportError(f"node {name!r}: {attr} holds {int(np.sum(~np.isfinite(value)))} NaN or "
+                                     "infinite value(s)")
+
+
 def _int_array(x: np.ndarray, what: str, approximate: bool, notes: list[str]) -> np.ndarray:
-    r = np.round(np.asarray(x, np.float64))
+    x = np.asarray(x, np.float64)
+    if not np.isfinite(x).all():  # not even approximate=True makes a number of NaN or infinity
+        raise NIRImportError(f"{what} hold {int(np.sum(~np.isfinite(x)))} NaN or infinite value(s)")
+    r = np.round(x)
     if not np.allclose(x, r, rtol=0, atol=1e-6):
         if not approximate:
             raise NIRImportError(f"{what} are not integers (the chip stores integers); approximate=True rounds them")
@@ -722,6 +754,7 @@ def nir_to_deployment(
     """Map a NIR graph onto a chip; see :func:`import_nir`."""
     nir = _nir()
 
+    _check_finite(graph)
     meta = dict(graph.metadata or {})
     blob = meta.get("spikeforge_deployment")
     note: list[str] = []
@@ -833,6 +866,8 @@ def nir_to_deployment(
             explicit_of[name] = None
         lam = _int_array(bias, f"biases of {name!r}", approximate, notes)
         theta = np.asarray(node.v_threshold if isinstance(node, nir.IF) else node.threshold, np.float64).reshape(-1)
+        if not np.isfinite(theta).all():
+            raise NIRImportError(f"node {name!r} has {int(np.sum(~np.isfinite(theta)))} NaN or infinite threshold(s)")
         alpha = np.floor(np.broadcast_to(theta, (n,))).astype(np.int64) + 1  # v > θ ⇔ v ≥ ⌊θ⌋ + 1 on integers
         if isinstance(node, nir.IF):
             v_reset = np.broadcast_to(np.asarray(node.v_reset, np.float64).reshape(-1), (n,))
@@ -886,7 +921,7 @@ def nir_to_deployment(
     dep = Deployment.empty(spec, total, k_n, max(1, n_classes), ticks_per_input=1,
                            input_shape=in_shape if len(in_shape) > 1 else (),
                            provenance={"method": "nir-import", "source": source,
-                                       "generator": str(meta.get("generator", "unknown"))})
+                                       "generator": str(meta.get("generator", "unknown")), **_feed(meta)})
     labels = []
     for name in done:
         n_cores = -(-size(name) // n_per)

@@ -154,7 +154,8 @@ def write_report(
         sim_result: the simulator's result on the test inputs, if at hand: its counters give the per-layer
             activity and metrics, its raster (``record_spikes=True``) the raster plot.
         inputs: encoded inputs (B, T, K), e.g. from :func:`report_inputs`: without ``sim_result`` they are
-            simulated (sequentially) for the activity, and the first ``n_raster`` for the raster.
+            simulated for the activity (in the regime evaluation chooses), and the first ``n_raster``
+            sequentially for the raster.
         metrics: precomputed :func:`spikeforge.metrics.compute_metrics` output (else computed from the
             counters when activity is known).
         comparisons: extra points ``{"label", "uJ_per_image", "accuracy"}`` for the accuracy/energy plot;
@@ -176,12 +177,21 @@ def write_report(
     figures: list[tuple[str, str, str]] = []
     notes: list[str] = []
 
-    # activity: the given result, else a sequential run of the given inputs
+    # activity: the given result, else a run of the given inputs in the regime evaluation chooses (pipelined
+    # for memoryless feed-forward networks), so that the metrics match `spikeforge simulate --metrics`
     counts: EventCounts | None = sim_result.counts if sim_result is not None else None
     raster: np.ndarray | None = sim_result.spikes if sim_result is not None else None
     raster_inputs = inputs
-    if inputs is not None and counts is None:
-        counts = simulate(dep, inputs).counts
+    activity = ""
+    if sim_result is not None:
+        regime = "sequential" if sim_result.ticks == sim_result.counts.ticks else "pipelined"
+        activity = f"the simulator's {regime} run of {sim_result.counts.batch} inputs"
+    elif inputs is not None:
+        from spikeforge.evaluate import run_simulation
+
+        sim_result, regime = run_simulation(dep, inputs)
+        counts = sim_result.counts
+        activity = f"a {regime} run of the first {counts.batch} test inputs"
     if raster is None and inputs is not None:
         k = n_raster if inputs.shape[1] > 1 or dep.ticks_per_input > 1 else max(n_raster, 32)
         raster = simulate(dep, inputs[:k], record_spikes=True).spikes
@@ -192,6 +202,8 @@ def write_report(
         notes.append("No activity: pass `sim_result` or `inputs` for per-layer activity and workload metrics.")
     if metrics is None:
         metrics = compute_metrics(dep, sim_result if sim_result is not None else counts)
+    elif activity:
+        activity = "the metrics given; activity from " + activity
     _json(out / "metrics.json", dict(metrics))
 
     # figures
@@ -224,7 +236,7 @@ def write_report(
                         f"{counts.ticks if counts else 0} tick(s) per input."))
 
     index = out / "index.md"
-    write_text_atomic(index, _index_md(title, dep, results, metrics, per_layer, figures, notes))
+    write_text_atomic(index, _index_md(title, dep, results, metrics, per_layer, figures, notes, activity))
     return index
 
 
@@ -236,6 +248,7 @@ def _index_md(
     per_layer: dict[str, dict[str, float | None]],
     figures: list[tuple[str, str, str]],
     notes: list[str],
+    activity: str = "",
 ) -> str:
     acc = results.get("accuracy")
     rows = [
@@ -267,7 +280,8 @@ def _index_md(
     ops = nb.get("SynapticOperations") or {}
     lines += [
         "## Metrics (NeuroBench-compatible)", "",
-        "Definitions and where spikeforge counts differently: the documentation's *Metrics* pages.", "",
+        "Definitions and where spikeforge counts differently: the documentation's *Metrics* pages."
+        + (f" Activity and workload metrics: {activity}." if activity else ""), "",
         "| metric | value |", "|---|---:|",
         f"| footprint (bytes, as stored on chip) | {_fmt(nb.get('Footprint'))} |",
         f"| connection sparsity | {_fmt(nb.get('ConnectionSparsity'))} |",

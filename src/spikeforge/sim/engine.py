@@ -35,13 +35,14 @@ Runs on CUDA when available and ``device="auto"``.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from spikeforge.data.source import Spikes, input_shape, read_inputs
+from spikeforge.data.source import Spikes, as_spikes, input_shape, read_inputs
 from spikeforge.deploy.deployment import Deployment
 from spikeforge.sim import prng
 from spikeforge.sim.counts import EventCounts
@@ -704,8 +705,13 @@ def _to_drive(spikes: np.ndarray | torch.Tensor, n_inputs: int, device: torch.de
     return x.to(device=device, dtype=torch.uint8).contiguous()
 
 
+class StatefulPipelineWarning(UserWarning):
+    """Inputs streamed (pipelined) through neurons that carry state from one input to the next."""
+
+
 def _check_inputs(spikes: Spikes, n_inputs: int, first: int) -> tuple[int, int, int]:
-    """(inputs, ticks, channels) of ``spikes``, checked against the deployment's input channels."""
+    """(inputs, ticks, channels) of ``spikes`` (as :func:`~spikeforge.data.source.as_spikes` takes them),
+    checked against the deployment's input channels."""
     shape = input_shape(spikes)
     if shape[2] != n_inputs:
         raise ValueError(f"input spikes have {shape[2]} channels, the deployment's input map expects {n_inputs}")
@@ -782,6 +788,7 @@ def simulate(
     """
     sim = dep if isinstance(dep, CompiledDeployment) else CompiledDeployment(dep, device)
     d = sim.dep
+    spikes = as_spikes(spikes)
     total, t_in, _ = _check_inputs(spikes, d.n_inputs, first)
     if ticks is None:
         if not sim.topology.acyclic:
@@ -789,6 +796,9 @@ def simulate(
         ticks = max(d.ticks_per_input, t_in) + sim.topology.latency
     if ticks < 1:
         raise ValueError(f"ticks must be >= 1, got {ticks}")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+                                   or batch_size < 1):
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     parts: list[EventCounts] = []
     cls_parts, outs_parts, raster_parts = [], [], []
     if batch_size is None:
@@ -864,7 +874,15 @@ def simulate_pipelined(
             "pipelined mode needs a layer-synchronous, acyclic deployment; cores reached at several depths: "
             f"{list(topo.conflicts)[:20]}"
         )
+    spikes = as_spikes(spikes)
     total, _, _ = _check_inputs(spikes, d.n_inputs, first)
+    if isinstance(lanes, bool) or not isinstance(lanes, (int, np.integer)) or lanes < 1:
+        raise ValueError(f"lanes must be an integer >= 1, got {lanes!r}")
+    if not d.memoryless:
+        warnings.warn("pipelined regime on a deployment whose neurons hold state between ticks: each input "
+                      "starts from the potentials the previous one left and the initial potentials V0 apply to "
+                      "the first input of each lane only (regime='sequential' runs every input on a fresh "
+                      "network)", StatefulPipelineWarning, stacklevel=2)
     drive_all = _to_drive(read_inputs(spikes, 0, total), d.n_inputs, torch.device("cpu"))  # (B, T_in, K)
     T = d.ticks_per_input
     if drive_all.shape[1] > T:
@@ -872,7 +890,10 @@ def simulate_pipelined(
     if drive_all.shape[1] < T:
         drive_all = torch.nn.functional.pad(drive_all, (0, 0, 0, T - drive_all.shape[1]))
     total = drive_all.shape[0]
-    lanes = max(1, min(lanes, total))
+    if total == 0:
+        return SimResult(class_counts=np.zeros((0, d.n_classes), np.int64), counts=_empty_counts(sim, T),
+                         ticks=0, latency=topo.latency)
+    lanes = min(int(lanes), total)
     per_lane = -(-total // lanes)
     pad = per_lane * lanes - total
     x = torch.nn.functional.pad(drive_all, (0, 0, 0, 0, 0, pad))  # (lanes*per_lane, T, K)

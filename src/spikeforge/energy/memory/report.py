@@ -10,6 +10,7 @@ constants (:data:`~spikeforge.energy.memory.model.CALIBRATED_CONSTANTS`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -266,6 +267,9 @@ def memory_report(
     ``source="effective"`` stores ``effective_weights()`` (``w_ij·s_j[G_i]``) as signed integers with
     just enough bits for the core's largest magnitude.
     """
+    if isinstance(deployment, (str, os.PathLike)):
+        raise TypeError(f"memory_report takes a Deployment, not the path {str(deployment)!r}: pass "
+                        "spikeforge.load(path)")
     if source not in ("crossbar", "effective"):
         raise ValueError("source must be 'crossbar' or 'effective'")
     layers = []

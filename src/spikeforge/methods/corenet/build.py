@@ -33,6 +33,17 @@ def layer_offsets(spec: NetworkSpec) -> list[int]:
     return offs
 
 
+def check_fits_chip(spec: NetworkSpec, chip: ChipSpec) -> None:
+    """Refuse a network laid out for larger cores (or more axon types) than ``chip`` has."""
+    core = chip.core
+    if core.n_axons < spec.n_axons or core.n_neurons < spec.n_neurons or core.n_axon_types < spec.n_axon_types:
+        raise ValueError(f"network {spec.name} is laid out for {spec.n_axons}x{spec.n_neurons} cores with "
+                         f"{spec.n_axon_types} axon types; chip {chip.name}'s cores are {core.n_axons}x"
+                         f"{core.n_neurons} with {core.n_axon_types}: lay it out for them with a custom [network] "
+                         "(a new name and window, stride, input_neurons, hidden, output_cores, output_neurons: "
+                         "it is built for the recipe's chip; docs/your-own-task.md)")
+
+
 def build_deployment(
     spec: NetworkSpec,
     copies: Sequence[Copy],
@@ -53,12 +64,8 @@ def build_deployment(
     (:func:`spikeforge.methods.corenet.data.private_draws`).
     """
     chip_spec = get_chip(chip) if isinstance(chip, str) else chip
+    check_fits_chip(spec, chip_spec)
     core = chip_spec.core
-    if core.n_axons < spec.n_axons or core.n_neurons < spec.n_neurons or core.n_axon_types < spec.n_axon_types:
-        raise ValueError(f"network {spec.name} is laid out for {spec.n_axons}x{spec.n_neurons} cores with "
-                         f"{spec.n_axon_types} axon types; chip {chip_spec.name}'s cores are {core.n_axons}x"
-                         f"{core.n_neurons} with {core.n_axon_types}: lay it out for them (a custom [network] "
-                         "layout is built for the recipe's chip)")
     a_sp, n_sp, t_sp = spec.n_axons, spec.n_neurons, spec.n_axon_types  # larger cores: the rest stays unused
     if not copies:
         raise ValueError("need at least one copy")

@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from spikeforge.fileio import write_text_atomic
+from spikeforge.fileio import file_digest, write_text_atomic
 from spikeforge.methods.corenet.topology import NetworkSpec
 from spikeforge.methods.corenet.train import TrainConfig
 
@@ -37,14 +37,6 @@ def _resumable(old: dict[str, Any], new: dict[str, Any]) -> bool:
         if cut == old:
             return True
     return False
-
-
-def file_digest(path: str) -> str:
-    """sha256 (first 16 hex digits) of a file's bytes; ``"missing"`` if there is none."""
-    import hashlib
-
-    p = Path(path)
-    return hashlib.sha256(p.read_bytes()).hexdigest()[:16] if p.is_file() else "missing"
 
 
 def _cache_key(method: str, spec: NetworkSpec, copies: int, mcfg: dict[str, Any], tcfg: TrainConfig,

@@ -39,7 +39,7 @@ from spikeforge.evaluate import evaluate_deployment
 from spikeforge.fileio import torch_save_atomic, write_json_atomic
 from spikeforge.hardware import check, get_chip
 from spikeforge.methods.corenet import data as cdata
-from spikeforge.methods.corenet.build import Copy, build_deployment
+from spikeforge.methods.corenet.build import Copy, build_deployment, check_fits_chip
 from spikeforge.methods.corenet.checkpoints import _cache_key, prepare_checkpoint
 from spikeforge.methods.corenet.topology import NetworkSpec, jitter_shifts, network_from_config
 from spikeforge.methods.corenet.torchnet import CoreNetModel
@@ -133,6 +133,7 @@ def train_recipe_model(
     tcfg = TrainConfig.from_dict(tcfg_d)
     mcfg = dict(config.get("model", {}))
     spec = recipe_network(config, ds, chip)
+    check_fits_chip(spec, chip)  # before training, not after it
     init_key, init = warm_start(spec, ds, chip, out_dir) if warm_start is not None else (None, None)
     model = make_model(spec, copies, mcfg, seed, chip)
     if init is not None:

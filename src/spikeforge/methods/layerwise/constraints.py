@@ -59,7 +59,13 @@ class Constraints:
         if self.truenorth_types:
             if core.n_axon_types < 4:
                 raise ValueError("the TrueNorth encoding needs 4 axon types")
-            m = min(self.unit_weight, core.weight_max // 8)
+            m = min(self.unit_weight, core.weight_max // 8, -core.weight_min // 8)
+            if m < 1:
+                raise ValueError(
+                    f"chip {self.chip.name!r}: digital weights are 4-bit codes in [-8, 7] made of the axon-type "
+                    f"weights m, 2m, 4m, -8m with a unit m >= 1 (this conversion uses m = weight_max // 8, at most "
+                    f"{self.unit_weight}), so the chip needs weight_max >= 8 and weight_min <= -8; its weight range "
+                    f"is [{core.weight_min}, {core.weight_max}]")
             return LevelSpec(-8, 7, "integer", m=m, alpha_max=alpha_max, ticks=self.ticks)
         return LevelSpec(max(core.crossbar_min, -core.crossbar_max), core.crossbar_max, "integer", m=1,
                          alpha_max=alpha_max, ticks=self.ticks)
