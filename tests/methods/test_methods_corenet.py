@@ -337,8 +337,12 @@ def test_scheme_rows_sum_simulated_members(tmp_path) -> None:
 
     plan = scheme_plan("bernoulli-draws", 3, [1, 2, 3, 5], seeds=2)
     assert sorted(plan) == [2, 3, 5]
-    for n in (2, 3):  # within the pool: 2 seeds of n distinct members, each read through draw 0
-        assert len(plan[n]) == 2 and all(len({m for m, _ in e}) == n and {v for _, v in e} == {0} for e in plan[n])
+    # within the pool: 2 seeds of n distinct members, each read through draw 0 ...
+    assert len(plan[2]) == 2 and all(len({m for m, _ in e}) == 2 and {v for _, v in e} == {0} for e in plan[2])
+    assert plan[3] == [[(0, 0), (1, 0), (2, 0)]] or sorted(plan[3][0]) == [(0, 0), (1, 0), (2, 0)]
+    assert len(plan[3]) == 1  # ... but the whole pool is one ensemble, however often it is drawn
+    jit = scheme_plan("input-jitter", 3, [3], seeds=5)[3]  # there, each draw assigns the shifts anew
+    assert 1 < len(jit) <= 5 and len({tuple(sorted(e)) for e in jit}) == len(jit)
     assert scheme_plan("bernoulli-draws", 4, [2], seeds=2)[2] == [[(0, 0), (1, 0)], [(2, 0), (3, 0)]]  # disjoint
     assert plan[5] == [[(0, 0), (1, 0), (2, 0), (0, 1), (1, 1)]]  # beyond the pool: new draws of old members
     spec = small_network(signs="pm1")
@@ -1133,3 +1137,21 @@ def test_bad_teachers_are_refused(tmp_path) -> None:
     t = load_teacher(str(path), 64, 10)
     x = torch.rand(3, 64)
     torch.testing.assert_close(t(x[:1]), t(x)[:1])  # a lone image (batch size 1 is specialised by export)
+
+
+def test_rows_count_distinct_ensembles_not_draws_of_the_same_one() -> None:
+    """At ensemble size = pool size every random subset is the whole pool: one ensemble, reported as one
+    (it was reported as 5 seeds with a standard deviation of 0)."""
+    from spikeforge.methods.corenet.evaluate import ensemble_table
+    from spikeforge.methods.corenet.experiment import seed_scheme
+
+    rng = np.random.default_rng(0)
+    counts = rng.integers(0, 5, (4, 30, 10))  # 4 members, 30 images, 10 classes
+    labels = rng.integers(0, 10, 30)
+    t = ensemble_table(counts, labels, [1, 2, 4], seeds=5)
+    assert len(t[1]) == 4 and len(t[4]) == 1  # 4 distinct singletons; the whole pool once
+    assert 2 <= len(t[2]) <= 5
+    assert seed_scheme(4, 4, 5, 1) == "the whole pool"
+    assert seed_scheme(4, 4, 5, 3) == "the whole pool of 4, 3 assignments of members to shifts"
+    assert seed_scheme(64, 8, 5) == "disjoint" and seed_scheme(64, 16, 5) == "subsets of a pool of 64"
+    assert seed_scheme(16, 32, 5) == "one ensemble: copy k = member k mod 16"

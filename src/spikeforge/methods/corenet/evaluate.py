@@ -104,20 +104,24 @@ def ensemble_accuracy(counts: np.ndarray, labels: np.ndarray, members: Sequence[
 def ensemble_table(
     counts: np.ndarray, labels: np.ndarray, sizes: Sequence[int], seeds: int
 ) -> dict[int, list[float]]:
-    """For each size n: ``seeds`` accuracies. Seed s uses members [s·n, (s+1)·n) when the pool holds
+    """For each size n: up to ``seeds`` accuracies. Seed s uses members [s·n, (s+1)·n) when the pool holds
     ``seeds · n`` members (independent ensembles); otherwise a random n-subset of the pool drawn with
-    seed s (ensembles then share members, and the spread underestimates the true seed-to-seed spread)."""
+    seed s (ensembles then share members, and the spread underestimates the true seed-to-seed spread).
+    A subset drawn before is not evaluated again: at n = pool size there is one ensemble, one accuracy."""
     pool = counts.shape[0]
     out: dict[int, list[float]] = {}
     for n in sizes:
         if n > pool:
             continue
-        accs = []
+        accs, seen = [], set()
         for s in range(seeds):
             if seeds * n <= pool:
-                mem = range(s * n, (s + 1) * n)
+                mem = list(range(s * n, (s + 1) * n))
             else:
                 mem = np.random.default_rng(1000 + s).choice(pool, n, replace=False).tolist()
+            if (key := frozenset(mem)) in seen:
+                continue
+            seen.add(key)
             accs.append(ensemble_accuracy(counts, labels, mem))
         out[n] = accs
     return out

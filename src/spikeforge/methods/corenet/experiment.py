@@ -22,6 +22,7 @@ from spikeforge.fileio import torch_save_atomic, write_text_atomic
 from spikeforge.methods.corenet.build import Copy
 from spikeforge.methods.corenet.checkpoints import _cache_key, prepare_checkpoint
 from spikeforge.methods.corenet.evaluate import (
+    ensemble_accuracy,
     ensemble_activity,
     ensemble_table,
     jitter_table,
@@ -238,10 +239,25 @@ def energy_row(spec: NetworkSpec, members: Sequence[Copy], spikes: np.ndarray,
     return row
 
 
-def seed_scheme(pool: int, n: int, seeds: int) -> str:
+def seed_scheme(pool: int, n: int, seeds: int, distinct: int | None = None) -> str:
+    """How a row's ``seeds`` ensembles were formed; ``distinct``: how many of them differ (the row's seeds)."""
     if n > pool:
         return f"one ensemble: copy k = member k mod {pool}"
+    if n == pool and n * seeds > pool:
+        return ("the whole pool" if (distinct or 1) == 1
+                else f"the whole pool of {pool}, {distinct} assignments of members to shifts")
     return "disjoint" if n * seeds <= pool else f"subsets of a pool of {pool}"
+
+
+def _distinct(ensembles: list[list[tuple[int, int]]]) -> list[list[tuple[int, int]]]:
+    """The ensembles that differ as multisets of (member, variant) copies, in order: two equal ones would
+    read the same inputs through the same networks and give the same accuracy."""
+    seen, out = set(), []
+    for e in ensembles:
+        if (key := tuple(sorted(e))) not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
 
 
 #: Deployment schemes measured beside the plain ensembles (copies sharing the thresholded image):
@@ -267,7 +283,7 @@ def scheme_plan(scheme: str, pool: int, sizes: Sequence[int], seeds: int) -> dic
     jit, _ = SCHEMES[scheme]
     sizes = [n for n in sizes if n > 1]
     if jit:
-        return jitter_ensembles(pool, sizes, seeds)
+        return {n: _distinct(e) for n, e in jitter_ensembles(pool, sizes, seeds).items()}
     out: dict[int, list[list[tuple[int, int]]]] = {}
     for n in sizes:
         if n > pool:
@@ -278,7 +294,7 @@ def scheme_plan(scheme: str, pool: int, sizes: Sequence[int], seeds: int) -> dic
             mem = (range(s * n, (s + 1) * n) if seeds * n <= pool
                    else np.random.default_rng(1000 + s).choice(pool, n, replace=False).tolist())
             ens.append([(int(m), 0) for m in mem])
-        out[n] = ens
+        out[n] = _distinct(ens)
     return out
 
 
@@ -347,7 +363,7 @@ def scheme_rows(
                                "encoding": "bernoulli (one draw per axon)" if per_axon
                                else "bernoulli (one draw per copy)" if private else "threshold",
                                "accuracy_mean": float(np.mean(a)), "accuracy_std": float(np.std(a)),
-                               "seeds": len(a), "seed_scheme": seed_scheme(pool, n, seeds),
+                               "seeds": len(a), "seed_scheme": seed_scheme(pool, n, seeds, len(a)),
                                "test_images": len(labels), "distinct_networks": len({m for m, _ in ens})}
         ef = cache / f"energy-{'jitter' if scheme == 'input-jitter' else tag}-{n}x{len(e_images)}.json"
         if ef.exists():
@@ -437,24 +453,32 @@ def run_method_network(
     accs = accuracy_rows(spec, members, spikes, yte, sizes, seeds, log, cache=cache, counts_out=plain)
     e_spikes = cdata.encode(data.x_test[:energy_images], "threshold")
     rows = []
+    pool = len(members)
     for n in sizes:
-        if n > len(members):
-            log(f"  ensemble {n} skipped: only {len(members)} members")
+        reuse = n > pool  # more copies than networks (a small binary pool): copy k is network k mod pool
+        if reuse and encodings[0] not in plain:
+            log(f"  ensemble {n} skipped: only {pool} members")
             continue
+        if reuse:
+            idx = [k % pool for k in range(n)]
+            for enc in encodings:
+                accs[enc][n] = [ensemble_accuracy(plain[enc], yte, idx)]
         t0 = time.time()
         row: dict[str, Any] = {"method": method, "network": network, "ensemble": n, "encoding": encodings[0]}
         a = accs[encodings[0]][n]
         row.update({"accuracy_mean": float(np.mean(a)), "accuracy_std": float(np.std(a)), "seeds": len(a),
-                    "seed_scheme": seed_scheme(len(members), n, seeds), "test_images": len(yte)})
+                    "seed_scheme": seed_scheme(len(members), n, seeds, len(a)), "test_images": len(yte)})
         for enc in encodings[1:]:
             b = accs[enc][n]
             row[f"accuracy_{enc}_mean"] = float(np.mean(b))
             row[f"accuracy_{enc}_std"] = float(np.std(b))
+        if reuse:
+            row["distinct_networks"] = pool
         ef = cache / f"energy-{n}x{energy_images}.json"
         if ef.exists():
             erow = json.loads(ef.read_text())
         else:
-            erow = energy_row(spec, members[:n], e_spikes)
+            erow = energy_row(spec, [members[k % pool] for k in range(n)], e_spikes)
             cache.mkdir(parents=True, exist_ok=True)
             write_text_atomic(ef, json.dumps(erow))
         row.update(erow)
