@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import esser2015  # noqa: E402
-from spikeforge.benchmarking import git_commit, git_dirty, machine, write_result  # noqa: E402
+from spikeforge.benchmarking import check_quick_output, git_commit, git_dirty, machine, write_result  # noqa: E402
 from spikeforge.methods.corenet import data as cdata  # noqa: E402
 from spikeforge.methods.corenet.experiment import members_of, run_method_network, train_cached  # noqa: E402
 from spikeforge.methods.corenet.train import TrainConfig  # noqa: E402
@@ -230,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-surrogates", action="store_true")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--workdir", default=str(ROOT / "checkpoints" / "esser2015"))
-    ap.add_argument("--out", default=None)
+    ap.add_argument("--out", default=None, metavar="DIR",
+                    help="folder for binary_vs_probabilistic.json and .png (default benchmarks/results, or its quick/)")
     args = ap.parse_args(argv)
     commit, dirty = git_commit(ROOT), git_dirty(ROOT)  # the code that runs (a long run may outlive commits)
     torch.set_num_threads(int(os.environ.get("SPIKEFORGE_THREADS", "1")))
@@ -239,6 +240,13 @@ def main(argv: list[str] | None = None) -> int:
     n_test = args.test_images or (300 if q else 10000)
     n_energy = args.energy_images or (100 if q else 1000)
     out_dir = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / ("quick" if q else "")
+    if out_dir.suffix == ".json":
+        ap.error(f"--out is a folder (binary_vs_probabilistic.json is written into it), not a file: {out_dir}")
+    if q:
+        try:  # refused now, not after the run
+            check_quick_output(out_dir / "binary_vs_probabilistic.json")
+        except ValueError as e:
+            ap.error(str(e))
     out_dir.mkdir(parents=True, exist_ok=True)
     workdir = Path(args.workdir) / ("quick" if q else "full")
     data = cdata.load("mnist", esser2015.find_data_dir(args.data_dir))

@@ -24,7 +24,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from spikeforge.benchmarking import git_commit, git_dirty, machine, write_result  # noqa: E402
+from spikeforge.benchmarking import check_quick_output, git_commit, git_dirty, machine, write_result  # noqa: E402
 from spikeforge.methods.corenet import data as cdata  # noqa: E402
 from spikeforge.methods.corenet.experiment import run_method_network  # noqa: E402
 
@@ -221,8 +221,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=str, default=None, help="override epochs, e.g. small=30,large=20")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--workdir", default=str(ROOT / "checkpoints" / "esser2015"))
-    ap.add_argument("--out", default=None)
+    ap.add_argument("--out", default=None, metavar="DIR",
+                    help="folder for esser2015.json and esser2015.png (default benchmarks/results, or its quick/)")
+    ap.add_argument("--pool", default=None, metavar="NET=N[,NET=N]",
+                    help="sampled copies per network (default small=320, large=64); e.g. large=320 measures the "
+                    "large x64 rows over 5 disjoint ensembles (about 13 min of simulation per 256 more copies and "
+                    "scheme); needs --out")
+    ap.add_argument("--schemes", default=",".join(SCHEMES),
+                    help=f"deployment schemes to measure, comma-separated (default {','.join(SCHEMES)}; '' for none)")
+    ap.add_argument("--encodings", default="threshold,bernoulli",
+                    help="plain-row encodings, the first being the rows' accuracy (default threshold,bernoulli)")
     args = ap.parse_args(argv)
+    schemes = tuple(s for s in args.schemes.split(",") if s)
+    encodings = tuple(e for e in args.encodings.split(",") if e)
+    unknown = sorted(set(schemes) - set(SCHEME_NOTES))
+    if unknown or not encodings or not set(encodings) <= {"threshold", "bernoulli"}:
+        ap.error(f"--schemes takes {', '.join(SCHEME_NOTES)} (unknown: {unknown}); --encodings takes threshold, "
+                 f"bernoulli (got {list(encodings)})")
+    partial = args.pool is not None or schemes != SCHEMES or encodings != ("threshold", "bernoulli")
+    if partial and not args.out:
+        ap.error("--pool, --schemes and --encodings change what is measured: give the run its own --out folder, "
+                 "so that it does not replace the committed results")
     commit, dirty = git_commit(ROOT), git_dirty(ROOT)  # the code that runs (a long run may outlive commits)
     torch.set_num_threads(int(os.environ.get("SPIKEFORGE_THREADS", "1")))
     settings = {k: json.loads(json.dumps(v)) for k, v in (QUICK if args.quick else FULL).items()}
@@ -230,9 +249,21 @@ def main(argv: list[str] | None = None) -> int:
         for item in args.epochs.split(","):
             k, v = item.split("=")
             settings[k]["train"]["epochs"] = int(v)
+    for item in (args.pool.split(",") if args.pool else []):
+        k, _, v = item.partition("=")
+        if k not in settings or not v.isdigit() or int(v) < 1:
+            ap.error(f"--pool takes NET=N with NET in {', '.join(settings)} and N >= 1, got {item!r}")
+        settings[k]["pool"] = int(v)
     n_test = args.test_images or (300 if args.quick else 10000)
     n_energy = args.energy_images or (100 if args.quick else 1000)
     out_dir = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / ("quick" if args.quick else "")
+    if out_dir.suffix == ".json":
+        ap.error(f"--out is a folder (esser2015.json is written into it), not a file: {out_dir}")
+    if args.quick:
+        try:  # refused now, not after the run
+            check_quick_output(out_dir / "esser2015.json")
+        except ValueError as e:
+            ap.error(str(e))
     out_dir.mkdir(parents=True, exist_ok=True)
     workdir = Path(args.workdir) / ("quick" if args.quick else "full")
     data = cdata.load("mnist", find_data_dir(args.data_dir))
@@ -242,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     infos = {}
     for net in args.networks.split(","):
         r, info = run_method_network("probabilistic", net, settings[net], data, workdir, sizes=SIZES,
-                                     seeds=args.seeds, n_test=n_test, energy_images=n_energy, schemes=SCHEMES)
+                                     seeds=args.seeds, n_test=n_test, energy_images=n_energy, schemes=schemes,
+                                     encodings=encodings)
         rows += r
         jrows += info.pop("scheme_rows", [])
         infos[net] = info

@@ -109,14 +109,23 @@ def write_result(path: Path | str, payload: Mapping[str, Any]) -> None:
     if mode not in ("full", "quick"):
         raise ValueError(f"benchmark result mode must be 'full' or 'quick', got {mode!r}")
     p = Path(path)
-    if mode == "quick" and p.exists():
-        try:
-            old_mode = json.loads(p.read_text(encoding="utf-8")).get("mode")
-        except (OSError, ValueError, AttributeError):
-            old_mode = None
-        if old_mode == "full":
-            raise ValueError(f"refusing to replace the full result {p} with a quick one (quick runs go under quick/)")
+    if mode == "quick":
+        check_quick_output(p)
     write_json_atomic(p, dict(payload))
+
+
+def check_quick_output(path: Path | str) -> None:
+    """Raise ``ValueError`` if ``path`` holds a full result, which a quick run must never replace: call it
+    before a quick run starts, so that a wrong ``--out`` is refused at once rather than after the run."""
+    p = Path(path)
+    if not p.exists():
+        return
+    try:
+        old_mode = json.loads(p.read_text(encoding="utf-8")).get("mode")
+    except (OSError, ValueError, AttributeError):
+        old_mode = None
+    if old_mode == "full":
+        raise ValueError(f"refusing to replace the full result {p} with a quick one (quick runs go under quick/)")
 
 
 def run_in_processes(fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]], jobs: int,

@@ -79,6 +79,10 @@ def _results_rows(r: dict[str, Any], split: str = "test") -> list[tuple[str, Any
         ("frames / s", r["fps"]),
         ("frames / s / W", r["fps_per_W"]),
     ]
+    if "ann_accuracy" in r:  # a conversion: the network it approximates, and how closely
+        rows.insert(3, ("ANN accuracy (converted from)", f"{100 * r['ann_accuracy']:.2f} %"))
+        if "agreement" in r:
+            rows.insert(4, ("agreement with the ANN", f"{100 * r['agreement']:.2f} %"))
     if "neuron_modes" in r:
         rows.append(("neuron modes", r["neuron_modes"]))
     return rows

@@ -36,6 +36,26 @@ def test_write_result_checks_keys_and_is_atomic(tmp_path: Path) -> None:
     write_result(tmp_path / "quick" / "x.json", {**good, "mode": "quick"})
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()) == [
         "quick/x.json", "x.json"]  # no temporary files left behind
+    from spikeforge.benchmarking import check_quick_output
+
+    with pytest.raises(ValueError, match="refusing to replace the full result"):  # before a quick run starts
+        check_quick_output(tmp_path / "x.json")
+    check_quick_output(tmp_path / "quick" / "x.json")  # a quick result may be replaced
+    check_quick_output(tmp_path / "none.json")
+
+
+def test_the_ensemble_benchmarks_refuse_a_wrong_out_before_running(capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    for script, name in (("esser2015.py", "esser2015"), ("binary_vs_probabilistic.py", "binary_vs_probabilistic")):
+        full = root / "benchmarks" / "results" / f"{name}.json"
+        if not full.exists():
+            continue
+        r = subprocess.run([sys.executable, str(root / "benchmarks" / script), "--quick", "--out",
+                            str(full.parent)], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and "refusing to replace the full result" in r.stderr
 
 
 def test_git_commit_and_dirty(tmp_path: Path) -> None:

@@ -46,3 +46,25 @@ def test_train_cached_says_whether_the_model_was_trained_or_loaded(tmp_path: Pat
     _, again = train_cached("probabilistic", small_network(), 1, {}, tc, tmp_path, x, y, log=lambda *a: None)
     assert first["cached"] is False and again["cached"] is True
     assert again["train_seconds"] == first["train_seconds"]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--pool", "large=320"], "give the run its own --out folder"),
+    (["--schemes", "bernoulli-draws+jitter"], "give the run its own --out folder"),
+    (["--encodings", "threshold"], "give the run its own --out folder"),
+    (["--schemes", "jitter", "--out", "x"], r"unknown: \['jitter'\]"),
+    (["--encodings", "poisson", "--out", "x"], r"got \['poisson'\]"),
+    (["--pool", "huge=3", "--out", "x"], "--pool takes NET=N"),
+    (["--pool", "large=0", "--out", "x"], "--pool takes NET=N"),
+])
+def test_partial_runs_need_their_own_folder_and_valid_options(esser2015, argv: list[str], message: str,  # type: ignore[no-untyped-def]
+                                                               capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(esser2015.cdata, "load", lambda *a, **k: (_ for _ in ()).throw(AssertionError("ran")))
+    with pytest.raises(SystemExit) as e:
+        esser2015.main(argv)
+    assert e.value.code == 2
+    import re
+
+    assert re.search(message, " ".join(capsys.readouterr().err.split()))

@@ -254,6 +254,10 @@ def _index_md(
     rows = [
         ("dataset", f"{results.get('dataset', 'n/a')} ({results.get('n_inputs', 'n/a')} inputs)"),
         ("accuracy (simulator)", "n/a" if acc is None else f"{100 * float(acc):.2f} %"),
+        *([("ANN accuracy (converted from)", f"{100 * float(results['ann_accuracy']):.2f} %")]
+          if results.get("ann_accuracy") is not None else []),
+        *([("agreement with the ANN", f"{100 * float(results['agreement']):.2f} %")]
+          if results.get("agreement") is not None else []),
         ("chip", f"{dep.chip.name}: {dep.n_cores} core(s) on {dep.n_chips} chip(s)"),
         ("regime", str(results.get("regime", "n/a"))),
         ("ticks per input / latency", f"{dep.ticks_per_input} / {results.get('latency_ticks', 'n/a')}"),

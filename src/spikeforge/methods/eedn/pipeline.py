@@ -15,6 +15,7 @@ Recipe keys (method-specific tables, never ``[method]``, which is the method nam
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
@@ -121,6 +122,7 @@ def run(config: dict[str, Any], out_dir: Path, data_dir: Path | str | None = Non
     _, dep, _, res, _ = build_and_deploy(
         ds, list(layers), train, encoder=encoder, chip=str(config.get("chip", "truenorth")), eta=eta,
         max_cores=None if max_cores is None else int(max_cores), n_test=data_cfg.get("n_test"),
-        provenance={"seed": seed, "recipe": config.get("name", "")}, checkpoint=Path(out_dir) / "checkpoint.pt")
+        provenance={"seed": seed, "recipe": config.get("name", "")}, checkpoint=Path(out_dir) / "checkpoint.pt",
+        log=lambda msg: print(msg, file=sys.stderr, flush=True))  # stdout stays clean for --json
     save(dep, Path(out_dir) / "deployment.sfd")
     return res

@@ -9,6 +9,8 @@ the converter can solve one problem per output channel.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,9 +104,11 @@ def train_model(
     seed: int = 0,
     image_shape: tuple[int, ...] = (1, 28, 28),
     schedule: str = "constant",
+    log: Callable[[str], None] | None = None,
 ) -> nn.Sequential:
     """Adam training on intensities ``x`` (N, ...) in [0, 1]; deterministic for a seed (one CPU thread).
-    ``schedule``: "constant" learning rate or "cosine" (decayed per step from ``lr`` to 0 over all epochs)."""
+    ``schedule``: "constant" learning rate or "cosine" (decayed per step from ``lr`` to 0 over all epochs);
+    ``log``: gets one line per epoch (mean training loss, seconds)."""
     if schedule not in ("constant", "cosine"):
         raise ValueError(f"schedule must be constant or cosine, got {schedule!r}")
     torch.manual_seed(seed)
@@ -115,7 +119,8 @@ def train_model(
     steps = epochs * (-(-len(xt) // batch))
     step = 0
     model.train()
-    for _ in range(epochs):
+    for epoch in range(epochs):
+        t0, total = time.perf_counter(), 0.0
         perm = torch.randperm(len(xt), generator=g)
         for s in range(0, len(xt), batch):
             if schedule == "cosine":
@@ -127,6 +132,10 @@ def train_model(
             loss = nn.functional.cross_entropy(model(xt[idx]), yt[idx])
             loss.backward()
             opt.step()
+            total += float(loss) * len(idx)
+        if log is not None:
+            log(f"ANN epoch {epoch + 1}/{epochs}  loss={total / max(len(xt), 1):.4f}  "
+                f"seconds={time.perf_counter() - t0:.1f}")
     model.eval()
     return model
 

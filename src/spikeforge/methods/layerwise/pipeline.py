@@ -59,7 +59,8 @@ def run(config: dict[str, Any], out_dir: Path, data_dir: Path | str | None = Non
     model = build_model(arch, ds.n_classes, seed=seed)
     x = ds.x_train[:n_train].reshape(min(n_train, len(ds.x_train)), -1) / 255.0
     train_model(model, x, ds.y_train[:n_train], epochs=int(ann.get("epochs", 3)), lr=float(ann.get("lr", 1e-3)),
-                seed=seed, image_shape=(1, *ds.image_shape), schedule=str(ann.get("schedule", "constant")))
+                seed=seed, image_shape=(1, *ds.image_shape), schedule=str(ann.get("schedule", "constant")),
+                log=_log)
     model_path = save_model(model, arch, Path(out_dir) / "ann.pt")
     res = convert(model_path, str(lw.get("constraints", "digital")), out_dir, str(config.get("chip", "truenorth")),
                   _ticks(ticks), dataset=dataset, data_dir=data_dir, n_calib=int(lw.get("n_calib", 2000)),
