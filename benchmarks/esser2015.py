@@ -158,7 +158,7 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str, published: list[tup
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(10, 5))
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for r in [*rows, *(scheme_rows or [])]:
         groups.setdefault((r.get("method", "probabilistic"), r["network"], r.get("scheme", "")), []).append(r)
@@ -183,7 +183,7 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str, published: list[tup
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)  # beside the curves
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

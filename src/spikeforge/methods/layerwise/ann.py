@@ -132,7 +132,7 @@ def train_model(
             loss = nn.functional.cross_entropy(model(xt[idx]), yt[idx])
             loss.backward()
             opt.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
         if log is not None:
             log(f"ANN epoch {epoch + 1}/{epochs}  loss={total / max(len(xt), 1):.4f}  "
                 f"seconds={time.perf_counter() - t0:.1f}")
