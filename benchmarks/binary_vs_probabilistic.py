@@ -15,7 +15,6 @@ are N samples of one trained model. Also compares the binary method's training s
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -29,7 +28,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import esser2015  # noqa: E402
-from spikeforge.benchmarking import check_quick_output, git_commit, git_dirty, machine, write_result  # noqa: E402
+from spikeforge.benchmarking import benchmark_threads, check_quick_output, git_commit, git_dirty, machine, write_result  # noqa: E402
 from spikeforge.methods.corenet import data as cdata  # noqa: E402
 from spikeforge.methods.corenet.experiment import members_of, run_method_network, train_cached  # noqa: E402
 from spikeforge.methods.corenet.train import TrainConfig  # noqa: E402
@@ -234,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="folder for binary_vs_probabilistic.json and .png (default benchmarks/results, or its quick/)")
     args = ap.parse_args(argv)
     commit, dirty = git_commit(ROOT), git_dirty(ROOT)  # the code that runs (a long run may outlive commits)
-    torch.set_num_threads(int(os.environ.get("SPIKEFORGE_THREADS", "1")))
+    torch.set_num_threads(benchmark_threads())  # training sets its own threads, then restores these
     q = args.quick
     settings = {"probabilistic": esser2015.QUICK if q else esser2015.FULL, "binary": BINARY_QUICK if q else BINARY_FULL}
     n_test = args.test_images or (300 if q else 10000)

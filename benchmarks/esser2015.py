@@ -24,7 +24,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from spikeforge.benchmarking import check_quick_output, git_commit, git_dirty, machine, write_result  # noqa: E402
+from spikeforge.benchmarking import benchmark_threads, check_quick_output, git_commit, git_dirty, machine, write_result  # noqa: E402
 from spikeforge.methods.corenet import data as cdata  # noqa: E402
 from spikeforge.methods.corenet.experiment import run_method_network  # noqa: E402
 
@@ -57,8 +57,8 @@ FULL = {
     # one model (seed 0, torch.compile'd, 2 threads: 1.4x faster per step than 1): 200 epochs (lr 0.01 →
     # 5e-4), 40 annealing epochs (→ 1e-4) and a 20-epoch warm restart (lr 2e-3 → 1e-4, fresh Adam moments),
     # with elastic distortions (Simard et al. 2003; alpha 20 px, sigma 4 px) on top of the shifts, rotations
-    # and scalings; 64 sampled copies
-    "large": {"signs": "perm2", "pool": 64, "sample_seed": 1, "name": "large-elastic",
+    # and scalings; 320 sampled copies (5 disjoint ensembles of 64)
+    "large": {"signs": "perm2", "pool": 320, "sample_seed": 1, "name": "large-elastic",
               "train": {**LARGE_TRAIN, "epochs": 200, "anneal_epochs": 40, "anneal_ratio": 0.2,
                         "restart_epochs": 20, "restart_lr": 0.002, "elastic_alpha": 20.0, "elastic_sigma": 4.0,
                         "compile": True, "threads": 2}},
@@ -224,9 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, metavar="DIR",
                     help="folder for esser2015.json and esser2015.png (default benchmarks/results, or its quick/)")
     ap.add_argument("--pool", default=None, metavar="NET=N[,NET=N]",
-                    help="sampled copies per network (default small=320, large=64); e.g. large=320 measures the "
-                    "large x64 rows over 5 disjoint ensembles (about 13 min of simulation per 256 more copies and "
-                    "scheme); needs --out")
+                    help="sampled copies per network (default small=320, large=320: every size up to 64 over 5 "
+                    "disjoint ensembles); fewer copies measure the larger ensembles over overlapping subsets or "
+                    "one ensemble; needs --out")
     ap.add_argument("--schemes", default=",".join(SCHEMES),
                     help=f"deployment schemes to measure, comma-separated (default {','.join(SCHEMES)}; '' for none)")
     ap.add_argument("--encodings", default="threshold,bernoulli",
@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--pool, --schemes and --encodings change what is measured: give the run its own --out folder, "
                  "so that it does not replace the committed results")
     commit, dirty = git_commit(ROOT), git_dirty(ROOT)  # the code that runs (a long run may outlive commits)
-    torch.set_num_threads(int(os.environ.get("SPIKEFORGE_THREADS", "1")))
+    torch.set_num_threads(benchmark_threads())  # training sets its own threads, then restores these
     settings = {k: json.loads(json.dumps(v)) for k, v in (QUICK if args.quick else FULL).items()}
     if args.epochs:
         for item in args.epochs.split(","):

@@ -79,6 +79,20 @@ def machine() -> str:
     return f"{cpu}; {os.cpu_count()} logical CPUs; {platform.system()} {platform.release()}{tv}"
 
 
+def benchmark_threads() -> int:
+    """PyTorch threads for a benchmark's simulations: ``SPIKEFORGE_THREADS`` when set, else every CPU this
+    process may run on (2 on the CI machines the time limits are stated for)."""
+    env = os.environ.get("SPIKEFORGE_THREADS")
+    if env is not None:
+        if not env.strip().isdigit() or int(env) < 1:
+            raise ValueError(f"SPIKEFORGE_THREADS must be an integer >= 1, got {env!r}")
+        return int(env)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def load_average() -> float | None:
     """The 1-minute load average (other work competing for the CPUs), or ``None`` where unavailable."""
     try:

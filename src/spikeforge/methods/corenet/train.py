@@ -40,6 +40,7 @@ from spikeforge.fileio import torch_save_atomic
 from spikeforge.methods.corenet.data import affine_batch, elastic_batch, shift_batch, train_inputs
 from spikeforge.methods.corenet.torchnet import CoreNetModel
 from spikeforge.recipes.schema import bounds, field_problems
+from spikeforge.threads import torch_threads
 
 
 @dataclass
@@ -285,9 +286,10 @@ def train(
     """Train ``model`` on float inputs ``x_train`` (N, K) in [0, 1]; returns the history.
 
     Resumes from ``checkpoint`` when it exists (same config assumed), and rewrites it after each epoch.
-    Denormals are flushed to zero while it runs (:func:`flushing_denormals`).
+    Denormals are flushed to zero while it runs (:func:`flushing_denormals`), with ``cfg.threads`` PyTorch
+    threads (the process's count is restored after it).
     """
-    with flushing_denormals():
+    with flushing_denormals(), torch_threads(int(cfg.threads) if cfg.threads else None):
         return _train(model, x_train, y_train, cfg, checkpoint=checkpoint, x_val=x_val, y_val=y_val, log=log)
 
 
@@ -302,8 +304,6 @@ def _train(
     y_val: np.ndarray | None,
     log: Any,
 ) -> dict[str, Any]:
-    if cfg.threads:
-        torch.set_num_threads(int(cfg.threads))
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)

@@ -29,6 +29,7 @@ from torch.nn import functional as F
 from spikeforge.fileio import torch_save_atomic
 from spikeforge.methods.eedn.model import EednNet
 from spikeforge.recipes.schema import bounds, field_problems
+from spikeforge.threads import torch_threads
 
 
 @dataclass
@@ -112,10 +113,16 @@ def train_eedn(model: EednNet, x: np.ndarray, y: np.ndarray, cfg: TrainConfig,
 
     ``checkpoint``: resume from / write to this file after every epoch (see the module docstring); a
     checkpoint written with other settings, or (``data``: e.g. the dataset's name, and a user file's
-    fingerprint) for other data, raises ``ValueError`` rather than being silently mixed in.
+    fingerprint) for other data, raises ``ValueError`` rather than being silently mixed in. Runs with
+    ``cfg.threads`` PyTorch threads and restores the process's count after.
     """
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    with torch_threads(cfg.threads or None):
+        return _train_eedn(model, x, y, cfg, log, checkpoint, data)
+
+
+def _train_eedn(model: EednNet, x: np.ndarray, y: np.ndarray, cfg: TrainConfig,
+                log: Callable[[str], None] | None, checkpoint: Path | str | None,
+                data: dict[str, Any] | None) -> TrainLog:
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     n = len(x) if cfg.max_train is None else min(len(x), cfg.max_train)

@@ -27,6 +27,7 @@ import torch
 
 from spikeforge.methods.quantsnn.model import QuantSNN, van_rossum_filter, wage_codes
 from spikeforge.methods.quantsnn.target import poisson_input, smiley_raster
+from spikeforge.threads import torch_threads
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,13 @@ def quantise_grad(g: torch.Tensor, bits: int, generator: torch.Generator) -> tor
 
 def train_population(bits: list[int], seeds: list[int], config: TrainConfig = TrainConfig(),
                      log_every: int = 0) -> list[TrainResult]:
-    """Train one network per ``(bits[i], seeds[i])``; returns them in the same order."""
-    torch.set_num_threads(config.threads)
+    """Train one network per ``(bits[i], seeds[i])``; returns them in the same order (with
+    ``config.threads`` PyTorch threads; the process's count is restored after)."""
+    with torch_threads(config.threads):
+        return _train_population(bits, seeds, config, log_every)
+
+
+def _train_population(bits: list[int], seeds: list[int], config: TrainConfig, log_every: int) -> list[TrainResult]:
     x = torch.from_numpy(poisson_input(config.sizes[0], config.n_ticks, config.input_rate, config.input_seed))
     target = torch.from_numpy(smiley_raster(config.sizes[2], config.n_ticks))
     tf = van_rossum_filter(target).unsqueeze(1)  # (T, 1, C)
