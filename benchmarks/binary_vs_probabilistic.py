@@ -15,6 +15,7 @@ are N samples of one trained model. Also compares the binary method's training s
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -218,6 +219,17 @@ def print_table(rows: list[dict[str, Any]],
     Console(width=200).print(t)
 
 
+def plot(result: dict[str, Any], path: Path) -> None:
+    """The accuracy-energy plot of a result: every row, the Pareto front, Esser et al.'s two published points
+    and Jimeno Yepes & Tang's two published accuracies (horizontal lines: the paper gives no energy)."""
+    esser2015.plot(result["rows"], path, "Binary crossbars vs probabilistic synapses",
+                   [("Esser15 small x1", 0.268, 0.927), ("Esser15 large x64", 108.0, 0.9942)], pareto=True,
+                   scheme_rows=result.get("scheme_rows", []),
+                   published_accuracy=[("Jimeno Yepes 2016 binary small x1: 95.98 % (no energy published)", 0.9598),
+                                       ("Jimeno Yepes 2016 binary large: 99.45 % (ensemble, energy not published)",
+                                        0.9945)])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
@@ -231,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", default=str(ROOT / "checkpoints" / "esser2015"))
     ap.add_argument("--out", default=None, metavar="DIR",
                     help="folder for binary_vs_probabilistic.json and .png (default benchmarks/results, or its quick/)")
+    ap.add_argument("--replot", action="store_true",
+                    help="only redraw binary_vs_probabilistic.png from the folder's binary_vs_probabilistic.json")
     args = ap.parse_args(argv)
     commit, dirty = git_commit(ROOT), git_dirty(ROOT)  # the code that runs (a long run may outlive commits)
     torch.set_num_threads(benchmark_threads())  # training sets its own threads, then restores these
@@ -241,6 +255,13 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / ("quick" if q else "")
     if out_dir.suffix == ".json":
         ap.error(f"--out is a folder (binary_vs_probabilistic.json is written into it), not a file: {out_dir}")
+    if args.replot:
+        src = out_dir / "binary_vs_probabilistic.json"
+        if not src.is_file():
+            ap.error(f"--replot: no {src} to redraw (run the benchmark first)")
+        plot(json.loads(src.read_text()), out_dir / "binary_vs_probabilistic.png")
+        print(f"redrew {out_dir / 'binary_vs_probabilistic.png'} from {src}")
+        return 0
     if q:
         try:  # refused now, not after the run
             check_quick_output(out_dir / "binary_vs_probabilistic.json")
@@ -299,9 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         "scheme_rows": jrows,
     }
     write_result(out_dir / "binary_vs_probabilistic.json", result)
-    esser2015.plot(rows, out_dir / "binary_vs_probabilistic.png", "Binary crossbars vs probabilistic synapses",
-                   [("Esser15 small x1", 0.268, 0.927), ("Esser15 large x64", 108.0, 0.9942)], pareto=True,
-                   scheme_rows=jrows)
+    plot(result, out_dir / "binary_vs_probabilistic.png")
     print(f"wrote {out_dir / 'binary_vs_probabilistic.json'} in {time.time() - t0:.0f} s")
     return 0
 

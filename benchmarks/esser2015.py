@@ -152,7 +152,11 @@ def pareto_front(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def plot(rows: list[dict[str, Any]], path: Path, title: str, published: list[tuple[str, float, float]],
-         pareto: bool = False, scheme_rows: list[dict[str, Any]] | None = None) -> None:
+         pareto: bool = False, scheme_rows: list[dict[str, Any]] | None = None,
+         published_accuracy: list[tuple[str, float]] = ()) -> None:
+    """Accuracy against µJ/image per (method, network, scheme), ensemble sizes labelled; ``published``:
+    (label, µJ, accuracy) points; ``published_accuracy``: (label, accuracy) drawn as horizontal lines (a
+    published accuracy whose energy was not published)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -163,6 +167,8 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str, published: list[tup
     for r in [*rows, *(scheme_rows or [])]:
         groups.setdefault((r.get("method", "probabilistic"), r["network"], r.get("scheme", "")), []).append(r)
     markers = {"probabilistic": "o", "binary": "s"}
+    if len(groups) > 10:  # more curves than the default colour cycle: no two curves share a colour
+        ax.set_prop_cycle(color=[plt.get_cmap("tab20")(i) for i in range(20)])
     for (method, net, scheme), rs in sorted(groups.items()):
         rs = sorted(rs, key=lambda r: r["ensemble"])
         x = [r["uJ_per_image"] for r in rs]
@@ -178,6 +184,8 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str, published: list[tup
                 lw=2, alpha=0.6, zorder=0, label="Pareto front (all rows)")
     for (label, uj, acc), mk in zip(published, ["*", "P", "X", "D"], strict=False):
         ax.scatter([uj], [acc * 100], marker=mk, s=140, zorder=5, color="black", label=label)
+    for (label, acc), ls in zip(published_accuracy, ["--", "-.", ":"], strict=False):
+        ax.axhline(acc * 100, color="black", lw=1, ls=ls, alpha=0.7, label=label)
     ax.set_xscale("log")
     ax.set_xlabel("energy per image (µJ, simulator events x energy model)")
     ax.set_ylabel("test accuracy (%)")

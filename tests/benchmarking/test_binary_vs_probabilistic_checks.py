@@ -76,3 +76,20 @@ def test_the_binary_large_recipe_trains_what_the_benchmark_measures(bvp) -> None
     defaults = {"lr_final_ratio": 0.05, "train_input": "intensity"}
     assert {k: v for k, v in prob["train"].items() if k not in drop} == {
         k: v for k, v in {**defaults, **pfull}.items() if k not in drop}
+
+
+def test_replot_redraws_the_png_from_the_json_only(bvp, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    rows = [{**r, "accuracy_std": 0.001} for r in ROWS]
+    (tmp_path / "binary_vs_probabilistic.json").write_text(json.dumps({"rows": rows, "scheme_rows": []}))
+    assert bvp.main(["--replot", "--out", str(tmp_path)]) == 0
+    png = tmp_path / "binary_vs_probabilistic.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["binary_vs_probabilistic.json", png.name]
+
+
+def test_replot_without_a_result_names_the_missing_file(bvp, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SystemExit):
+        bvp.main(["--replot", "--out", str(tmp_path)])
+    assert "binary_vs_probabilistic.json" in capsys.readouterr().err
