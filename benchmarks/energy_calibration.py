@@ -20,7 +20,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from spikeforge.benchmarking import git_commit, git_dirty, result_path, write_result
+from spikeforge.benchmarking import git_commit, git_dirty, machine, result_path, write_result
 from spikeforge.energy import TOLERANCE, calibrate_truenorth
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None, results_dir: Path | None = None) -> int:
         "command": shlex.join(["python", "benchmarks/energy_calibration.py", *raw_args]),
         "git_commit": commit,
         "git_dirty": dirty,
+        "machine": machine(),
         "rows": [r.to_dict() for r in result.rows],
     }
     write_result(out, payload)
