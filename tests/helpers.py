@@ -132,7 +132,7 @@ def random_deployment(
     d.axon_type[:] = rng.integers(0, t, (c, a))
     d.weights[:] = rng.integers(core.weight_min, core.weight_max + 1, (c, n, t))
     d.leak[:] = rng.integers(core.leak_min, core.leak_max + 1, (c, n))
-    d.threshold[:] = rng.integers(0, min(core.threshold_max, 3 * max(core.weight_max, 1)) + 1, (c, n))
+    d.threshold[:] = rng.integers(0, min(core.threshold_max, core.v_max, 3 * max(core.weight_max, 1)) + 1, (c, n))
     d.neg_threshold[:] = rng.integers(0, core.threshold_max + 1, (c, n))
     d.reset_mode[:] = rng.choice(np.array(core.reset_modes), (c, n))
     d.reset_value[:] = rng.integers(max(core.reset_value_min, vmin), min(core.reset_value_max, vmax) + 1, (c, n))

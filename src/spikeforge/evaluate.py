@@ -183,6 +183,9 @@ def summarise_run(dep: Deployment, result: SimResult, regime: Literal["sequentia
                          f"{labels.dtype} values in [{lo}, {hi}]")
     if regime not in ("sequential", "pipelined"):
         raise ValueError(f"regime must be 'sequential' or 'pipelined', got {regime!r}")
+    if len(dep.output_core) == 0:
+        raise ValueError("the deployment has no output neurons (empty output map): its class counts are all 0, "
+                         "so every prediction would be class 0")
     used = regime
     energy = estimate_energy(result.counts, dep.chip, dep, regime=used, tick_hz=tick_hz)
     out: dict[str, Any] = {

@@ -180,7 +180,7 @@ def test_not_a_zip_at_all(tmp_path: Path) -> None:
 def test_wrong_format_version(saved: tuple[Deployment, Path], version: object) -> None:
     _, path = saved
     _rewrite_manifest(path, lambda m: m.__setitem__("format_version", version))
-    with pytest.raises(DeploymentFileError, match=re.escape(f"{path}: format version {version} is not supported")):
+    with pytest.raises(DeploymentFileError, match=re.escape(f"{path}: format version {version!r} is not supported")):
         load(path)
 
 

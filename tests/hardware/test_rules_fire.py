@@ -117,6 +117,18 @@ def test_reset_mode_unsupported_by_the_chip() -> None:
     assert (v.rule, v.where, v.value, v.limit) == ("RESET-MODE", "core 1 neuron 0", 1, "one of [0, 2]")
 
 
+def test_threshold_the_membrane_cannot_reach() -> None:
+    chip = replace(TRUENORTH, name="narrow-membrane", core=replace(TRUENORTH.core, membrane_bits=8))
+    d = valid(chip)
+    d.threshold[1, 3] = 127  # the membrane's largest value: reachable
+    check(d)
+    d.threshold[1, 3] = 128
+    d.threshold[0, 200] = 10_000  # disabled neuron: not checked
+    (v,) = fires(d)
+    assert (v.rule, v.where, v.value) == ("THRESHOLD-REACHABLE", "core 1 neuron 3", 128)
+    assert "never fires" in v.limit
+
+
 def test_stochastic_modes_on_a_chip_without_them() -> None:
     assert not LOIHI_LIKE.core.stochastic_modes and TRUENORTH.core.stochastic_modes
     chip = replace(TRUENORTH, name="deterministic",
@@ -216,7 +228,8 @@ def rule_names() -> set[str]:
 
 
 def test_every_rule_name_is_tested_here_and_documented() -> None:
-    tested = {c[0] for c in CASES} | {"CORE-COUNT", "SYNAPSE-MEMORY", "RESET-MODE", "STOCHASTIC-MODE"}
+    tested = {c[0] for c in CASES} | {"CORE-COUNT", "SYNAPSE-MEMORY", "RESET-MODE", "STOCHASTIC-MODE",
+                                      "THRESHOLD-REACHABLE"}
     assert rule_names() == tested
     doc = (Path(__file__).resolve().parents[2] / "docs" / "chip-model.md").read_text()
     missing = [n for n in sorted(rule_names()) if f"`{n}`" not in doc]

@@ -105,7 +105,7 @@ def _negative(d: Deployment) -> None:
         (_merge, "axon-merging", (1,)),
         (_skew, "unequal-path-delays", (1, 2)),
         (_loop, "recurrent-routing", (0, 1, 2)),
-        (_set("threshold", 1, 2**18 - 1, 0), "saturation", (1,)),
+        (_set("threshold", 1, 2**17 - 1, 0), "saturation", (1,)),  # the 18-bit membrane's largest value
         (_set("stochastic_leak", 1, True, 3), "stochastic-modes", (1,)),
         (_set("threshold_mask", 2, 7, 1), "stochastic-modes", (2,)),
         (_stochastic_synapse, "stochastic-modes", (0,)),
@@ -262,3 +262,45 @@ def test_command_helpers_round_trip_a_file(tmp_path: Path, digits_template: tupl
     assert not info["exact"] and info["approximations"][0]["feature"] == "linear-reset"
     again = import_nir_file(tmp_path / "c.nir", tmp_path / "c2.sfd", chip=None)
     assert again["from_embedded"]
+
+
+def test_values_beyond_the_chip_are_named_not_wrapped() -> None:
+    eye = np.eye(2)
+    cases = [
+        (_foreign(eye, np.zeros(2), 2.0**32 + 4), r"node '.*': threshold 4294967301 \(entry 0\) is outside the "
+                                                  r"range \[0, 262143\] of chip 'truenorth'"),
+        (_foreign(eye, np.array([2.0**32, 0.0]), 0.5), r"leak \(bias\) 4294967296 \(entry 0\) is outside"),
+        (_foreign(np.array([[2.0**32, 0.0], [0.0, 1.0]]), np.zeros(2), 0.5), r"synaptic weight 4294967296"),
+    ]
+    for graph, message in cases:
+        with pytest.raises(NIRImportError, match=message):
+            import_nir(graph, approximate=True)
+
+
+def test_output_metadata_problems_are_named() -> None:
+    g = _foreign(np.eye(2), np.zeros(2), 0.5)
+    g.nodes[next(k for k, v in g.nodes.items() if isinstance(v, nir.Output))].metadata = {"output_class": [1]}
+    with pytest.raises(NIRImportError, match="'output_class' has 1 entries for its 2 outputs"):
+        import_nir(g)
+    g.nodes[next(k for k, v in g.nodes.items() if isinstance(v, nir.Output))].metadata = {"n_classes": "abc"}
+    with pytest.raises(NIRImportError, match="are not integers"):
+        import_nir(g)
+
+
+def test_export_and_embedded_import_apply_the_design_rules(tmp_path: Path) -> None:
+    from spikeforge.hardware import DesignRuleError
+
+    d = chain_if_deployment(0)
+    d.weights[1, 0, 0] = 100_000  # beyond the chip's weight range
+    with pytest.raises(DesignRuleError, match="WEIGHT-RANGE"):
+        export_nir(d, tmp_path / "x.nir")
+    assert not (tmp_path / "x.nir").exists()
+    # a graph carrying a rule-breaking deployment (written by an older spikeforge) imports from its primitives
+    from spikeforge.interop.nir import _deployment_bytes, nir_to_deployment
+
+    good = chain_if_deployment(0)
+    g = deployment_to_nir(good)
+    g.metadata["spikeforge_deployment"] = _deployment_bytes(d)
+    back = nir_to_deployment(g, CHIP)
+    assert (back.weights <= CHIP.core.weight_max).all()
+    assert "embedded deployment ignored" in " ".join(back.provenance["nir_import"]["notes"])

@@ -42,15 +42,63 @@ def test_bad_spikes_raise_value_error(sim: object, spikes: np.ndarray, message: 
 def test_good_spikes_in_any_dtype_are_accepted() -> None:
     d = net()
     want = simulate(d, np.array([[[1, 0, 1]]], np.uint8), device="cpu").counts.spikes
-    for x in (np.array([[[True, False, True]]]), np.array([[[1.0, 0.0, 1.0]]]), torch.tensor([[[1, 0, 1]]])):
+    for x in (np.array([[[True, False, True]]]), np.array([[[1.0, 0.0, 1.0]]]), torch.tensor([[[1, 0, 1]]]),
+              np.array([[[1, 0, 1]]], np.uint16), np.array([[[1, 0, 1]]], np.uint64)):
         np.testing.assert_array_equal(simulate(d, x, device="cpu").counts.spikes, want)
     # a 2-D (batch, channels) array is one tick
     np.testing.assert_array_equal(simulate(d, np.array([[1, 0, 1]]), device="cpu").counts.spikes, want)
 
 
-def test_ticks_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="ticks must be >= 1"):
-        simulate(net(), np.zeros((1, 1, 3), np.uint8), ticks=0, device="cpu")
+@pytest.mark.parametrize("ticks", [0, -1, 2.5, True])
+def test_ticks_must_be_a_positive_integer(ticks: object) -> None:
+    with pytest.raises(ValueError, match="ticks must be an integer >= 1"):
+        simulate(net(), np.zeros((1, 1, 3), np.uint8), ticks=ticks, device="cpu")  # type: ignore[arg-type]
+
+
+def test_ticks_shorter_than_the_inputs_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"ticks=2 is shorter than the inputs' 5 ticks: their last 3"):
+        simulate(net(), np.zeros((1, 5, 3), np.uint8), ticks=2, device="cpu")
+
+
+def test_uint_spikes_out_of_range_are_refused() -> None:
+    for x in (np.full((1, 1, 3), 2, np.uint16), np.full((1, 1, 3), 2**64 - 1, np.uint64)):
+        with pytest.raises(ValueError, match="must be 0 or 1"):
+            simulate(net(), x, device="cpu")
+
+
+def test_a_deployment_breaking_its_chips_rules_is_not_simulated() -> None:
+    from spikeforge.hardware import DesignRuleError
+    from spikeforge.sim import CompiledDeployment
+
+    d = net()
+    d.leak[0, 0] = 10_000  # beyond the chip's leak range: the chip cannot hold it
+    with pytest.raises(DesignRuleError, match="LEAK-RANGE"):
+        simulate(d, np.zeros((1, 1, 3), np.uint8), device="cpu")
+    # beyond the chip's limits on purpose: allowed with check_rules=False ...
+    r = simulate(CompiledDeployment(d, "cpu", check_rules=False), np.zeros((1, 1, 3), np.uint8))
+    assert r.counts.spikes.sum() == 1  # leak 10 000 ≥ 0: the memoryless neuron fires
+    # ... but never with a reference the simulator would follow out of range
+    d.axon_type[0, 1] = -1
+    with pytest.raises(DesignRuleError, match=r"AXON-TYPE.*core 0 axon 1: value -1"):
+        CompiledDeployment(d, "cpu", check_rules=False)
+    d = net()
+    d.dest_core[0, 0], d.dest_axon[0, 0], d.dest_delay[0, 0] = 0, 0, 0
+    with pytest.raises(DesignRuleError, match=r"DELAY-RANGE.*at least 1 tick"):
+        CompiledDeployment(d, "cpu", check_rules=False)
+
+
+def test_a_deployment_without_cores_is_refused() -> None:
+    d = Deployment.empty(tiny_chip(3, 1), 0, 3, 1)
+    with pytest.raises(ValueError, match="no cores"):
+        simulate(d, np.zeros((1, 1, 3), np.uint8), device="cpu")
+
+
+@pytest.mark.parametrize("labels", [np.array(["0"]), np.array([1]), np.array([-1]), np.array([0.5])])
+def test_accuracy_refuses_labels_outside_the_classes(labels: np.ndarray) -> None:
+    r = simulate(net(), np.zeros((1, 1, 3), np.uint8), device="cpu")
+    with pytest.raises(ValueError, match=r"labels must be integers in \[0, 1\)"):
+        r.accuracy(labels)
+    assert r.accuracy(np.array([0])) == 1.0
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

@@ -86,3 +86,12 @@ def test_labels_outside_the_deployments_classes_are_refused() -> None:
     for bad in ([0, 0, d.n_classes], [0, -1, 0], [0.0, 0.5, 0.0]):
         with pytest.raises(ValueError, match=rf"labels must be integers in \[0, {d.n_classes}\)"):
             summarise_run(d, r, used, np.array(bad))
+
+
+def test_a_deployment_without_outputs_is_not_scored() -> None:
+    from spikeforge.evaluate import evaluate_deployment
+
+    d = integrator()
+    d.output_core = d.output_neuron = d.output_class = np.zeros(0, np.int32)
+    with pytest.raises(ValueError, match="no output neurons"):
+        evaluate_deployment(d, np.ones((3, 1, 1), np.uint8), np.zeros(3, int))

@@ -161,6 +161,10 @@ class Deployment:
         """A deployment of ``n_cores`` blank cores: no synapses, every neuron disabled, placed row-major on
         chip 0, 1, ... and memoryless (α = β = 0, γ = 0, R = 0, κ = 1), empty input and output maps."""
         spec = get_chip(chip) if isinstance(chip, str) else chip
+        for name, v, least in (("n_cores", n_cores, 0), ("n_inputs", n_inputs, 0), ("n_classes", n_classes, 1),
+                               ("ticks_per_input", ticks_per_input, 1)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
+                raise DeploymentError(f"{name} must be an integer >= {least}, got {v!r}")
         c, a, n, t = n_cores, spec.core.n_axons, spec.core.n_neurons, spec.core.n_axon_types
         idx = np.arange(c)
         per = spec.cores_per_chip
@@ -267,8 +271,23 @@ class Deployment:
             want_kind = np.dtype(dtype).kind
             if arr.dtype.kind != want_kind and not (want_kind == "i" and arr.dtype.kind == "u"):
                 problems.append(f"{name}: dtype {arr.dtype} is not of kind {dtype}")
+            elif want_kind == "i" and arr.size and not np.can_cast(arr.dtype, dtype):
+                info = np.iinfo(dtype)  # a wider integer array: its values must survive the cast to the file's dtype
+                lo, hi = int(arr.min()), int(arr.max())
+                if lo < info.min or hi > info.max:
+                    problems.append(f"{name}: values in [{lo}, {hi}] do not fit its stored type {dtype} "
+                                    f"[{info.min}, {info.max}]")
             if arr.shape != shapes[name]:
                 problems.append(f"{name}: shape {arr.shape}, expected {shapes[name]}")
+        for name in ("n_inputs", "n_classes", "ticks_per_input"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                problems.append(f"{name}: expected an integer, got {v!r}")
+        if not isinstance(self.input_shape, tuple) or not all(
+                isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= 1 for k in self.input_shape):
+            problems.append(f"input_shape: expected a tuple of integers >= 1, got {self.input_shape!r}")
+        if not isinstance(self.core_labels, list) or not all(isinstance(k, str) for k in self.core_labels):
+            problems.append(f"core_labels: expected a list of strings, got {type(self.core_labels).__name__}")
         if problems:
             raise DeploymentError("malformed deployment:\n  " + "\n  ".join(problems))
         if len(self.input_core) != len(self.input_axon):

@@ -60,11 +60,14 @@ def save(deployment: Deployment, path: str | os.PathLike[str], *, check_rules: b
     The deployment is validated first (and design-rule checked unless ``check_rules=False``), so an invalid
     network never reaches disk. Returns the path written.
     """
+    deployment.validate()  # the caller's arrays, before the cast to the stored dtypes could hide a value
     dep = deployment.normalised()
     dep.validate()
     if check_rules:
         check(dep)
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder: give the deployment file's path (e.g. {path / 'deployment.sfd'})")
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, Any] = {}
     payload: dict[str, bytes] = {}
@@ -139,7 +142,7 @@ def load(path: str | os.PathLike[str], *, check_rules: bool = True) -> Deploymen
             version = manifest.get("format_version")
             if version not in READABLE_VERSIONS:
                 raise DeploymentFileError(
-                    f"{path}: format version {version} is not supported (this spikeforge reads "
+                    f"{path}: format version {version!r} is not supported (this spikeforge reads "
                     f"{', '.join(map(str, READABLE_VERSIONS))})"
                 )
             chip = ChipSpec.from_dict(manifest["chip"])
@@ -169,15 +172,22 @@ def load(path: str | os.PathLike[str], *, check_rules: bool = True) -> Deploymen
                         f"{path}: array {name!r} has shape {arr.shape}, manifest says {tuple(meta['shape'])}"
                     )
                 kw[name] = arr.astype(dtype, copy=False)
+        scalars = {k: manifest[k] for k in ("n_inputs", "n_classes", "ticks_per_input")}
+        scalars["prng_seed"] = manifest.get("prng_seed", 0)
+        shape, labels = manifest.get("input_shape", []), manifest.get("core_labels", [])
+        for k, v in scalars.items():
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise DeploymentFileError(f"{path}: manifest {k!r} is {v!r}, not an integer")
+        if not isinstance(shape, list) or not all(isinstance(k, int) and not isinstance(k, bool) for k in shape):
+            raise DeploymentFileError(f"{path}: manifest 'input_shape' is {shape!r}, not a list of integers")
+        if not isinstance(labels, list) or not all(isinstance(k, str) for k in labels):
+            raise DeploymentFileError(f"{path}: manifest 'core_labels' is not a list of strings")
         dep = Deployment(
             chip=chip,
-            n_inputs=int(manifest["n_inputs"]),
-            n_classes=int(manifest["n_classes"]),
-            ticks_per_input=int(manifest["ticks_per_input"]),
-            prng_seed=int(manifest.get("prng_seed", 0)),
-            input_shape=tuple(manifest.get("input_shape", ())),
+            **scalars,
+            input_shape=tuple(shape),
             provenance=dict(manifest.get("provenance", {})),
-            core_labels=list(manifest.get("core_labels", [])),
+            core_labels=list(labels),
             **kw,
         )
     except DeploymentError:

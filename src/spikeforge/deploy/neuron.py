@@ -58,6 +58,23 @@ class NeuronParams:
     threshold_mask_bits: int = 0
 
     def __post_init__(self) -> None:
+        def integer(x: object) -> bool:
+            return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
+
+        for name in ("leak", "threshold", "neg_threshold", "reset_mode", "reset_value", "floor_mode", "v_init",
+                     "threshold_mask_bits"):
+            v = getattr(self, name)
+            if not integer(v):
+                raise ValueError(f"{name} must be an integer, got {v!r}")
+            if not -(2**31) <= int(v) < 2**31:
+                raise ValueError(f"{name} {v} does not fit a deployment's 32-bit parameters")
+        for name in ("stochastic_leak", "leak_reversal"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if not all(integer(w) and -(2**31) <= int(w) < 2**31 for w in self.weights):
+            raise ValueError(f"weights must be 32-bit integers, got {self.weights!r}")
+        if not all(isinstance(b, (bool, np.bool_)) for b in self.stochastic_synapse):
+            raise ValueError(f"stochastic_synapse must be true/false flags, got {self.stochastic_synapse!r}")
         if self.threshold < 0 or self.neg_threshold < 0:
             raise ValueError(f"thresholds must be >= 0, got α={self.threshold}, β={self.neg_threshold}")
         if self.reset_mode not in (0, 1, 2):
@@ -110,6 +127,16 @@ def set_neurons(dep: Deployment, core: int, neurons: int | slice | np.ndarray | 
             raise ValueError(f"{name} has {len(getattr(params, name))} entries but the chip's cores have "
                              f"{t} axon types")
     j = neurons
+    n = dep.chip.core.n_neurons
+    idx = np.arange(n)[j] if isinstance(j, slice) else np.asarray(j)
+    if idx.dtype.kind == "b":
+        raise ValueError("neurons must be indices or a slice, not a boolean mask")
+    if idx.dtype.kind not in "iu" or (idx.size and (idx.min() < 0 or idx.max() >= n)):
+        raise ValueError(f"neurons {neurons!r} are not indices in [0, {n}) (negative indices are refused: they "
+                         "would silently name the last neurons)")
+    if dest is not None:
+        if len(dest) != 3 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in dest):
+            raise ValueError(f"dest must be (core, axon, delay) integers, got {dest!r}")
     dep.enabled[core, j] = True
     w = np.zeros(t, np.int64)
     w[: len(params.weights)] = params.weights

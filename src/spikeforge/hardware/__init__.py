@@ -1,7 +1,7 @@
 """Chip specifications, presets and design rules."""
 
 from spikeforge.hardware.chipfile import ChipFileError, load_chip, save_chip
-from spikeforge.hardware.rules import DESIGN_RULES, DesignRule, DesignRuleError, Violation, check
+from spikeforge.hardware.rules import DESIGN_RULES, DesignRule, DesignRuleError, Violation, check, check_simulable
 from spikeforge.hardware.spec import LOIHI_LIKE, PRESETS, TRUENORTH, ChipSpec, CoreSpec, get_chip
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "DesignRuleError",
     "Violation",
     "check",
+    "check_simulable",
     "get_chip",
     "load_chip",
     "save_chip",

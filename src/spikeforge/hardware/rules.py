@@ -194,6 +194,15 @@ def _rule_output_map(d: Deployment) -> Iterator[Violation]:
                         f"{int(d.output_neuron[k])})", False, "an output neuron must be enabled")
 
 
+def _rule_threshold_reachable(d: Deployment) -> Iterator[Violation]:
+    core = d.chip.core
+    mask = d.enabled & (d.threshold > core.v_max)
+    for c, j in zip(*np.nonzero(mask), strict=True):
+        yield Violation("THRESHOLD-REACHABLE", f"core {c} neuron {j}", int(d.threshold[c, j]),
+                        f"α <= {core.v_max}, the {core.membrane_bits}-bit membrane's largest value (a neuron whose "
+                        "threshold its potential cannot reach never fires: disable it instead)")
+
+
 def _rule_synapse_memory(d: Deployment) -> Iterator[Violation]:
     budget = d.chip.core.synapse_memory_bits
     if budget is None:
@@ -228,6 +237,8 @@ DESIGN_RULES: tuple[DesignRule, ...] = (
     _range_rule("NEG-THRESHOLD-RANGE", "neg_threshold", _k(0), _c("threshold_max"), "negative threshold β"),
     _range_rule("RESET-VALUE-RANGE", "reset_value", _c("reset_value_min"), _c("reset_value_max"), "reset value R"),
     DesignRule("MEMBRANE-RANGE", "initial potential and reset value fit the membrane width", _rule_membrane_range),
+    DesignRule("THRESHOLD-REACHABLE", "an enabled neuron's threshold α is a value its membrane can reach",
+               _rule_threshold_reachable),
     DesignRule("RESET-MODE", "reset mode γ is supported by the chip", _rule_reset_mode),
     DesignRule("FLOOR-MODE", "negative-floor mode κ is 0 or 1", _rule_floor_mode),
     DesignRule("STOCHASTIC-MODE", "stochastic synapses and leaks only on chips with stochastic modes",
@@ -241,6 +252,42 @@ DESIGN_RULES: tuple[DesignRule, ...] = (
     DesignRule("SYNAPSE-MEMORY", "synapses fit the core's synaptic memory (multi-bit chips)", _rule_synapse_memory),
 )
 # MEMBRANE-RANGE fires on v_init/reset_value; the two _range_rule checks for them above are covered by it.
+
+
+def _rule_simulable(d: Deployment) -> Iterator[Violation]:
+    """The references every simulation needs in range, whatever the chip's other limits: axon types,
+    destinations (a delay of at least one tick), input axons and output neurons."""
+    core = d.chip.core
+    bad = (d.axon_type < 0) | (d.axon_type >= core.n_axon_types)
+    for c, a in zip(*np.nonzero(bad), strict=True):
+        yield Violation("AXON-TYPE", f"core {c} axon {a}", int(d.axon_type[c, a]),
+                        f"axon type in [0, {core.n_axon_types - 1}]")
+    en = d.enabled.astype(bool)
+    for c, j in zip(*np.nonzero(en & ((d.dest_core < -1) | (d.dest_core >= d.n_cores))), strict=True):
+        yield Violation("DEST-CORE", f"core {c} neuron {j}", int(d.dest_core[c, j]),
+                        f"-1 (off-core) or in [0, {d.n_cores})")
+    routed = en & (d.dest_core >= 0)
+    for c, j in zip(*np.nonzero(routed & ((d.dest_axon < 0) | (d.dest_axon >= core.n_axons))), strict=True):
+        yield Violation("DEST-AXON", f"core {c} neuron {j}", int(d.dest_axon[c, j]), f"in [0, {core.n_axons})")
+    for c, j in zip(*np.nonzero(routed & (d.dest_delay < 1)), strict=True):
+        yield Violation("DELAY-RANGE", f"core {c} neuron {j}", int(d.dest_delay[c, j]),
+                        "a delay of at least 1 tick (a spike cannot arrive in the tick it is sent)")
+    yield from _rule_input_map(d)
+    bad_n = (d.output_neuron < 0) | (d.output_neuron >= core.n_neurons)
+    for k in np.flatnonzero(bad_n):
+        yield Violation("OUTPUT-NEURON", f"output map entry {k}", int(d.output_neuron[k]),
+                        f"neuron in [0, {core.n_neurons})")
+
+
+def check_simulable(d: Deployment) -> None:
+    """Raise :class:`DesignRuleError` if a reference the simulator follows is out of range (axon type,
+    destination core / axon, a delay below one tick, input axon, output neuron) — the part of the design
+    rules that even a simulation beyond the chip's other limits (``CompiledDeployment(check_rules=False)``)
+    needs."""
+    d.validate()
+    found = list(_rule_simulable(d))
+    if found:
+        raise DesignRuleError(found, d.chip.name)
 
 
 def violations(d: Deployment) -> list[Violation]:

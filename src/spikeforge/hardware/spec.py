@@ -18,7 +18,9 @@ with optional stochastic synapses, leak and threshold (η_j = ρ & M_j) and leak
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import math
+import numbers
+from dataclasses import asdict, dataclass, field, fields
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,21 @@ class CoreSpec:
     threshold_mask_bits: int = 18
 
     def __post_init__(self) -> None:
+        for f in fields(self):  # integers stay integers: 4.5 axons or True neurons describe no core
+            v = getattr(self, f.name)
+            if f.name in ("reset_modes", "stochastic_modes") or (f.name == "synapse_memory_bits" and v is None):
+                continue
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ValueError(f"CoreSpec: {f.name} must be an integer, got {v!r}")
+        if not isinstance(self.stochastic_modes, bool):
+            raise ValueError(f"CoreSpec: stochastic_modes must be true or false, got {self.stochastic_modes!r}")
+        if isinstance(self.reset_modes, list):
+            object.__setattr__(self, "reset_modes", tuple(self.reset_modes))
+        if not isinstance(self.reset_modes, tuple) or any(
+                isinstance(m, bool) or not isinstance(m, int) for m in self.reset_modes):
+            raise ValueError(f"CoreSpec: reset_modes must be a tuple of integers, got {self.reset_modes!r}")
+        if self.synapse_memory_bits is not None and self.synapse_memory_bits < 1:
+            raise ValueError(f"CoreSpec: synapse_memory_bits must be >= 1 or None, got {self.synapse_memory_bits}")
         if self.n_axons <= 0 or self.n_neurons <= 0 or self.n_axon_types <= 0:
             raise ValueError("CoreSpec: n_axons, n_neurons and n_axon_types must be positive")
         for lo, hi, name in (
@@ -158,16 +175,34 @@ class ChipSpec:
     energy: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
-        if not self.name:
-            raise ValueError("ChipSpec: name must not be empty")
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"ChipSpec: name must be a non-empty string, got {self.name!r}")
+        if not isinstance(self.core, CoreSpec):
+            raise ValueError(f"ChipSpec: core must be a CoreSpec, got {type(self.core).__name__}")
+        for k in ("mesh_rows", "mesh_cols", "max_chips"):
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ValueError(f"ChipSpec: {k} must be an integer, got {v!r}")
         if self.mesh_rows <= 0 or self.mesh_cols <= 0 or self.max_chips <= 0:
             raise ValueError("ChipSpec: mesh_rows, mesh_cols and max_chips must be positive")
         if self.mesh_rows * self.mesh_cols * self.max_chips > MAX_CORES:
             raise ValueError(f"ChipSpec: {self.mesh_rows} x {self.mesh_cols} cores x {self.max_chips} chip(s) is more "
                              f"than {MAX_CORES} cores (placements, routes and chip maps are sized by it)")
-        if not (isinstance(self.tick_hz, int | float) and 0 < self.tick_hz < float("inf")):
+        hz = self.tick_hz
+        if isinstance(hz, bool) or not (isinstance(hz, numbers.Real) and math.isfinite(hz) and hz > 0):
             raise ValueError(f"ChipSpec: tick_hz must be a finite number > 0, got {self.tick_hz!r}")
-        object.__setattr__(self, "energy", tuple((str(k), float(v)) for k, v in self.energy))
+        object.__setattr__(self, "tick_hz", float(hz))
+        energy = self.energy.items() if isinstance(self.energy, dict) else self.energy
+        pairs = []
+        for item in energy:
+            if not (isinstance(item, tuple | list) and len(item) == 2):
+                raise ValueError(f"ChipSpec: energy must be (name, value) pairs or a dict, got the entry {item!r}")
+            k, v = item
+            try:
+                pairs.append((str(k), float(v)))
+            except (TypeError, ValueError):
+                raise ValueError(f"ChipSpec: energy constant {k!r} must be a number, got {v!r}") from None
+        object.__setattr__(self, "energy", tuple(pairs))
 
     @property
     def cores_per_chip(self) -> int:

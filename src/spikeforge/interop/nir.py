@@ -424,6 +424,7 @@ def deployment_to_nir(
             it losslessly.
 
     Raises:
+        DesignRuleError: the deployment breaks its chip's design rules.
         NIRExportError: the deployment uses features NIR cannot express and ``approximate`` is false.
         ValueError: no output neuron is enabled, or ``ticks`` is too short.
     """
@@ -431,7 +432,10 @@ def deployment_to_nir(
 
 
 def _build(dep: Deployment, *, approximate: bool, ticks: int | None, embed: bool) -> tuple[nir_t.NIRGraph, NIRPlan]:
+    from spikeforge.hardware.rules import check
+
     nir = _nir()
+    check(dep)  # a graph of a deployment its chip cannot hold would describe no chip
 
     plan = plan_nir(dep, ticks)
     if plan.features and not approximate:
@@ -742,6 +746,15 @@ def _assign_types(
     return s, axons
 
 
+def _within(where: str, what: str, values: np.ndarray, lo: int, hi: int, chip: str) -> None:
+    """Raise :class:`NIRImportError` if an integer parameter lies outside the chip's ``[lo, hi]``."""
+    bad = (values < lo) | (values > hi)
+    if bad.any():
+        k = int(np.flatnonzero(bad.reshape(-1))[0])
+        raise NIRImportError(f"{where}: {what} {int(values.reshape(-1)[k])} (entry {k}) is outside the range "
+                             f"[{lo}, {hi}] of chip {chip!r}")
+
+
 def nir_to_deployment(
     graph: nir_t.NIRGraph,
     chip: ChipSpec | str | None = None,
@@ -768,6 +781,9 @@ def nir_to_deployment(
             except (NIRExportError, ValueError):
                 again = None
             if again is not None and _same_graph(graph, again):
+                from spikeforge.hardware.rules import check
+
+                check(dep)  # an embedded deployment obeys the same rules as an imported one
                 return dep
             note.append("embedded deployment ignored: the graph's primitives differ from it (edited after export?)")
         else:
@@ -914,10 +930,14 @@ def nir_to_deployment(
         raise NIRImportError("the Output node reads the input or a bias directly; it must read neuron spikes")
     out_meta = dict(nodes[out_name].metadata or {})
     m_n = int(np.prod(next(iter(nodes[out_name].output_type.values()))))
-    classes = np.asarray(out_meta.get("output_class", np.arange(m_n)), np.int64).reshape(-1)
+    try:
+        classes = np.asarray(out_meta.get("output_class", np.arange(m_n)), np.int64).reshape(-1)
+        n_classes = int(out_meta.get("n_classes", int(classes.max(initial=-1)) + 1))
+    except (TypeError, ValueError) as e:
+        raise NIRImportError(f"the Output node's metadata 'output_class' / 'n_classes' are not integers: {e}") from None
     if classes.size != m_n:
-        classes = np.arange(m_n)
-    n_classes = int(out_meta.get("n_classes", int(classes.max(initial=-1)) + 1))
+        raise NIRImportError(f"the Output node's metadata 'output_class' has {classes.size} entries for its {m_n} "
+                             "outputs")
     dep = Deployment.empty(spec, total, k_n, max(1, n_classes), ticks_per_input=1,
                            input_shape=in_shape if len(in_shape) > 1 else (),
                            provenance={"method": "nir-import", "source": source,
@@ -931,10 +951,15 @@ def nir_to_deployment(
     def where(name: str, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return first_core[name] + j // n_per, j % n_per
 
+    bounds = {"alpha": (0, core.threshold_max, "threshold"), "beta": (0, core.threshold_max, "negative threshold"),
+              "reset": (core.reset_value_min, core.reset_value_max, "reset value"),
+              "leak": (core.leak_min, core.leak_max, "leak (bias)")}
     for name in done:
         n = size(name)
         cs_, ss_ = where(name, np.arange(n))
         p = par[name]
+        for key, (lo, hi, what) in bounds.items():  # in int64, before the chip's int32 arrays could wrap them
+            _within(f"node {name!r}", what, np.asarray(p[key], np.int64), lo, hi, spec.name)
         dep.enabled[cs_, ss_] = True
         dep.threshold[cs_, ss_] = p["alpha"]
         dep.neg_threshold[cs_, ss_] = p["beta"]
@@ -990,6 +1015,8 @@ def nir_to_deployment(
                 except NIRImportError:
                     if i == len(attempts) - 1:
                         raise
+            _within(f"node {name!r} (core {c})", "synaptic weight", np.asarray(s_tab, np.int64), core.weight_min,
+                    core.weight_max, spec.name)
             dep.weights[c, : rows.size] = s_tab
             for ax, (typ, members, ref) in enumerate(axons):
                 dep.crossbar[c, ax, members] = 1

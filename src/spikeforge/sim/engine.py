@@ -79,6 +79,11 @@ class SimResult:
         labels = np.asarray(labels)
         if labels.shape != (self.class_counts.shape[0],):
             raise ValueError(f"labels shape {labels.shape} does not match batch {self.class_counts.shape[0]}")
+        n_classes = self.class_counts.shape[1]
+        if labels.size and (labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() >= n_classes):
+            lo, hi = (labels.min(), labels.max()) if labels.dtype.kind in "iuf" else ("?", "?")
+            raise ValueError(f"labels must be integers in [0, {n_classes}) (the deployment's classes), got "
+                             f"{labels.dtype} values in [{lo}, {hi}]")
         return float(np.mean(self.predictions() == labels))
 
     @staticmethod
@@ -157,12 +162,25 @@ class CompiledDeployment:
     """A deployment turned into device tensors once, then simulated many times."""
 
     def __init__(
-        self, dep: Deployment, device: str | torch.device = "auto", *, matmul_dtype: torch.dtype | None = None
+        self, dep: Deployment, device: str | torch.device = "auto", *, matmul_dtype: torch.dtype | None = None,
+        check_rules: bool = True,
     ) -> None:
         """Compile ``dep`` for ``device``. ``matmul_dtype`` forces the dtype of the crossbar product (default:
         the fastest exact one — bfloat16 when every |Σ_i W_ij| ≤ 256 and bfloat16 is fast here, else float32
-        below 2^24, else float64); a dtype that could round raises ``ValueError``."""
+        below 2^24, else float64); a dtype that could round raises ``ValueError``.
+
+        The deployment is validated and, unless ``check_rules=False``, checked against its chip's design rules
+        (:func:`spikeforge.hardware.check` raises :class:`~spikeforge.hardware.DesignRuleError` naming every
+        violation): the simulator models the chip, and a deployment the chip cannot hold (an axon type or a
+        destination out of range, a delay of 0 ticks, ...) has no defined behaviour on it. ``check_rules=False``
+        simulates such a deployment anyway, for experiments beyond the chip's limits, as long as every
+        reference it follows is in range (:func:`spikeforge.hardware.rules.check_simulable`)."""
+        from spikeforge.hardware.rules import check, check_simulable
+
         dep.validate()
+        if dep.n_cores == 0:
+            raise ValueError("the deployment has no cores: there is nothing to simulate")
+        (check if check_rules else check_simulable)(dep)
         self.dep = dep
         self.device = dev = _device(device)
         core = dep.chip.core
@@ -699,6 +717,8 @@ def _to_drive(spikes: np.ndarray | torch.Tensor, n_inputs: int, device: torch.de
             if not bool(((x == 0) | (x == 1)).all()):
                 raise ValueError("input spikes must be 0 or 1")
         elif x.dtype != torch.bool:
+            if x.dtype in (torch.uint16, torch.uint32, torch.uint64):  # aminmax has no kernel for these
+                x = x.to(torch.int64)  # (a uint64 above 2^63 becomes negative: refused below)
             lo, hi = torch.aminmax(x)
             if int(lo) < 0 or int(hi) > 1:
                 raise ValueError("input spikes must be 0 or 1")
@@ -794,8 +814,11 @@ def simulate(
         if not sim.topology.acyclic:
             raise TopologyError("the routing has a cycle: pass ticks= explicitly for a recurrent deployment")
         ticks = max(d.ticks_per_input, t_in) + sim.topology.latency
-    if ticks < 1:
-        raise ValueError(f"ticks must be >= 1, got {ticks}")
+    if isinstance(ticks, bool) or not isinstance(ticks, (int, np.integer)) or ticks < 1:
+        raise ValueError(f"ticks must be an integer >= 1, got {ticks!r}")
+    if ticks < t_in:
+        raise ValueError(f"ticks={ticks} is shorter than the inputs' {t_in} ticks: their last {t_in - ticks} "
+                         "tick(s) would never be delivered")
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
                                    or batch_size < 1):
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
