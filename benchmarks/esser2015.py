@@ -44,7 +44,8 @@ SCHEME_NOTES = {  # deployment schemes of scheme_rows (spikeforge.methods.corene
 #: The schemes this benchmark measures (binary_vs_probabilistic.py measures every scheme, axon draws too)
 SCHEMES = ("input-jitter", "bernoulli-draws", "bernoulli-draws+jitter")
 
-#: Training of the large network's main phase (80 epochs, lr 0.01 → 5e-4); FULL adds 20 annealing epochs
+#: Training of the large network's main phase (80 epochs, lr 0.01 → 5e-4); FULL trains 200 epochs + 40 annealing
+#: + 20 restart
 LARGE_TRAIN = {"epochs": 80, "lr": 0.01, "max_shift": 2, "max_rotate": 10.0, "max_scale": 0.1, "seed": 0,
                "threads": 1}
 

@@ -869,13 +869,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", help="sweep folder (default runs/RECIPE-sweep)")
     sp.add_argument("--rerun", action="store_true", help="run finished combinations again")
     sp.add_argument("--jobs", type=_positive_int, default=1,
-                    help="combinations run at once, one process each (default 1; at most the CPU cores)")
+                    help="combinations run at once, one process each (default 1; more than the CPU cores only "
+                    "slows each run)")
     common(sp, data=True)
     sp.set_defaults(fn=cmd_sweep)
 
     sp = sub.add_parser("compare", help="runs side by side: accuracy, energy, the Pareto front (and a plot)")
     sp.add_argument("runs", nargs="+", metavar="RUN",
-                    help="run folders (holding results.json) or results files, e.g. runs/*")
+                    help="run folders (holding results.json), folders of them (e.g. runs, a sweep) or results files")
     sp.add_argument("--plot", metavar="PNG", help="also draw accuracy against energy with the Pareto front")
     sp.add_argument("--csv", metavar="FILE", help="also write the rows as CSV (for spreadsheets)")
     common(sp)

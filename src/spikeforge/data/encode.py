@@ -235,7 +235,7 @@ def bernoulli_encode(x: np.ndarray, ticks: int, rng: np.random.Generator | int |
 
 @dataclass(frozen=True)
 class Encoder:
-    """Configuration of a spike encoder, as named in a recipe (e.g. a TOML ``[encoder]`` table).
+    """Configuration of a spike encoder, as named in a recipe (e.g. a TOML ``[encoding]`` table).
 
     Attributes
     ----------

@@ -428,8 +428,10 @@ def run_method_network(
         pmodels, _ = probabilistic_models(spec, network, ws["probabilistic"], workdir, xtr, data.y_train, log)
         seed0 = int(ws.get("sample_seed", 7))
         nets = members_of("probabilistic", pmodels, copies, seed0)
-        init = (json.loads(json.dumps(ws)),
-                lambda m: m.warm_start_(nets, float(ws.get("margin", 0.1))))
+        # the key names the trained model(s) the samples come from, not the probabilistic benchmark's pool size
+        key = json.loads(json.dumps(ws))
+        key["probabilistic"].pop("pool", None)
+        init = (key, lambda m: m.warm_start_(nets, float(ws.get("margin", 0.1))))
         log(f"  warm start: {copies} samples (seed {seed0}) of {len(pmodels)} trained probabilistic {network} "
             f"model(s)")
     n_models = int(settings.get("models", 1))
