@@ -200,3 +200,13 @@ def test_regular_counts_round_and_spread_evenly(ticks: int, v: int) -> None:
     assert s.sum() == np.floor(ticks * p + 0.5)
     # evenly spaced: after any prefix of t ticks the count is ⌊t·p + ½⌋
     np.testing.assert_array_equal(np.cumsum(s), np.floor(np.arange(1, ticks + 1) * p + 0.5))
+
+
+def test_an_empty_batch_encodes_to_an_empty_batch() -> None:
+    assert threshold_encode(np.zeros((0, 4))).shape == (0, 1, 4)
+    assert bernoulli_encode(np.zeros((0, 2, 2), np.uint8), 3, 1).shape == (0, 3, 4)
+
+
+def test_a_bool_seed_is_refused() -> None:
+    with pytest.raises(ValueError, match="rng must be a numpy Generator, an integer seed or None, got True"):
+        bernoulli_encode(np.zeros((1, 4)), 2, True)  # type: ignore[arg-type]

@@ -144,3 +144,22 @@ def test_chip_spec_refuses_bad_values(kw: dict[str, object], message: str) -> No
 def test_chip_spec_takes_numpy_tick_rates_and_energy_dicts() -> None:
     c = ChipSpec(name="x", tick_hz=np.float32(1000), energy={"e_spike_j": 1e-12})  # type: ignore[arg-type]
     assert c.tick_hz == 1000.0 and isinstance(c.tick_hz, float) and c.energy == (("e_spike_j", 1e-12),)
+
+
+def test_a_binary_crossbar_file_refuses_non_bits_even_without_the_rules(tmp_path: Path) -> None:
+    d = net()
+    d.crossbar[0, 0, 0] = 2
+    with pytest.raises(DeploymentError, match=r"crossbar: values in \[0, 2\] on a binary-crossbar chip"):
+        save(d, tmp_path / "x.sfd", check_rules=False)
+    assert not list(tmp_path.iterdir())
+
+
+def test_non_finite_provenance_is_written_as_strict_json(tmp_path: Path) -> None:
+    d = net()
+    d.provenance = {"loss": float("nan"), "curve": [1.0, float("inf")], "arr": np.array([np.nan, 2.0]), "k": 3}
+    path = save(d, tmp_path / "x.sfd")
+    with zipfile.ZipFile(path) as zf:
+        text = zf.read("manifest.json").decode()
+    manifest = json.loads(text, parse_constant=lambda c: pytest.fail(f"bare {c} in the manifest"))
+    assert manifest["provenance"] == {"loss": "nan", "curve": [1.0, "inf"], "arr": ["nan", 2.0], "k": 3}
+    assert load(path).provenance["loss"] == "nan"

@@ -86,7 +86,7 @@ def _as_batch(x: object) -> np.ndarray:
             )
     else:
         raise ValueError(f"input dtype must be uint8, bool or floating in [0, 1], got {a.dtype}")
-    return a.reshape(a.shape[0], -1)
+    return a.reshape(a.shape[0], int(np.prod(a.shape[1:])))  # (an empty batch too: -1 cannot size it)
 
 
 def threshold_encode(x: np.ndarray, ticks: int = 1, threshold: float = 0.5) -> np.ndarray:
@@ -220,6 +220,8 @@ def bernoulli_encode(x: np.ndarray, ticks: int, rng: np.random.Generator | int |
     """
     ticks = _check_ticks(ticks)
     flat = _as_batch(x)
+    if isinstance(rng, (bool, np.bool_)):
+        raise ValueError(f"rng must be a numpy Generator, an integer seed or None, got {rng!r}")
     gen = np.random.default_rng(rng)
     batch, channels = flat.shape
     out = np.empty((batch, ticks, channels), dtype=np.bool_)

@@ -75,6 +75,9 @@ def save(deployment: Deployment, path: str | os.PathLike[str], *, check_rules: b
         arr = getattr(dep, name)
         encoding = "raw"
         if name == "crossbar" and dep.chip.core.binary_crossbar:
+            if arr.size and (arr.min() < 0 or arr.max() > 1):  # packed as bits even without the design rules
+                raise DeploymentError(f"crossbar: values in [{int(arr.min())}, {int(arr.max())}] on a binary-crossbar "
+                                      "chip, whose file stores one bit per synapse")
             arr = np.packbits(arr.astype(np.uint8), axis=-1)
             encoding = "packbits"
         data = _npy_bytes(arr)
@@ -97,18 +100,32 @@ def save(deployment: Deployment, path: str | os.PathLike[str], *, check_rules: b
         "ticks_per_input": dep.ticks_per_input,
         "prng_seed": int(dep.prng_seed),
         "input_shape": list(dep.input_shape),
-        "provenance": dep.provenance,
+        "provenance": _strict_json(dep.provenance),
         "core_labels": dep.core_labels,
         "arrays": arrays,
     }
     with atomic_output(path) as tmp, open(tmp, "wb") as fh:
         with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr("manifest.json", json.dumps(manifest, indent=1, default=_json_default))
+            zf.writestr("manifest.json", json.dumps(manifest, indent=1, default=_json_default, allow_nan=False))
             for fname, data in payload.items():
                 zf.writestr(fname, data)
         fh.flush()
         os.fsync(fh.fileno())  # the bytes are on disk before the rename makes them visible
     return path
+
+
+def _strict_json(o: object) -> object:
+    """``o`` with non-finite floats written as the strings "nan", "inf", "-inf" (JSON has no NaN: a bare NaN
+    in the manifest would not be read by a strict JSON reader)."""
+    if isinstance(o, dict):
+        return {k: _strict_json(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_strict_json(v) for v in o]
+    if isinstance(o, (float, np.floating)) and not np.isfinite(o):
+        return str(float(o))
+    if isinstance(o, np.ndarray) and o.dtype.kind == "f" and not np.isfinite(o).all():
+        return _strict_json(o.tolist())
+    return o
 
 
 def _json_default(o: object) -> object:
