@@ -304,3 +304,23 @@ def test_export_and_embedded_import_apply_the_design_rules(tmp_path: Path) -> No
     back = nir_to_deployment(g, CHIP)
     assert (back.weights <= CHIP.core.weight_max).all()
     assert "embedded deployment ignored" in " ".join(back.provenance["nir_import"]["notes"])
+
+
+def test_foreign_graph_maps_onto_a_multibit_crossbar() -> None:
+    """On the Loihi-like preset (one axon type, 9-bit crossbar) every line is one axon whose crossbar entries
+    hold the weights; on TrueNorth the same graph needs axon types. Both behave alike."""
+    w = np.array([[1.0, 2.0, 3.0, 7.0], [4.0, 5.0, 6.0, 0.0], [0.0, 9.0, 1.0, 2.0]])
+    g = _foreign(w, np.zeros(3), 4.5)
+    x = np.eye(4, dtype=np.uint8)[None].repeat(2, 0)
+    tn, lo = import_nir(g, "truenorth"), import_nir(g, "loihi-like")
+    assert sorted(np.unique(lo.crossbar).tolist()) == [0, 1, 2, 3, 4, 5, 6, 7, 9]
+    assert (lo.weights[0, :3, 0] == 1).all()
+    for d in (tn, lo):  # channel k's weight onto neuron j: summed over the axons the input map gives it
+        per_channel = np.zeros((4, 3))
+        np.add.at(per_channel, d.input_channel, d.effective_weights()[0][:, :3][d.input_axon])
+        np.testing.assert_array_equal(per_channel.T, w)
+    assert lo.input_axon.size == 4 < tn.input_axon.size  # one axon per channel on the multi-bit crossbar
+    np.testing.assert_array_equal(simulate(tn, x, ticks=4, record_outputs=True).output_spikes,
+                                  simulate(lo, x, ticks=4, record_outputs=True).output_spikes)
+    with pytest.raises(NIRImportError, match=r"weight 300 of neuron 0 is outside the chip's crossbar range"):
+        import_nir(_foreign(np.array([[300.0]]), np.zeros(1), 0.5), "loihi-like")

@@ -746,6 +746,32 @@ def _assign_types(
     return s, axons
 
 
+def _assign_multibit(
+    lines: list[tuple[tuple[Any, ...], np.ndarray, bool]], n_rows: int, core: Any, label: str
+) -> tuple[np.ndarray, list[tuple[int, np.ndarray, tuple[Any, ...]]], list[np.ndarray]]:
+    """On a multi-bit crossbar (e.g. the Loihi-like preset) every input line takes one axon of type 0 whose
+    crossbar entries hold the column's values, with per-type weight s_j[0] = 1: ``w_ij·s_j[0]`` is the value
+    itself. Returns the per-type weights, (type, neurons, ref) per axon and each axon's crossbar values."""
+    s = np.zeros((n_rows, core.n_axon_types), np.int64)
+    s[:, 0] = 1
+    if core.weight_min > 1 or core.weight_max < 1:
+        raise NIRImportError(f"{label}: the chip's per-type weights [{core.weight_min}, {core.weight_max}] "
+                             "cannot hold 1, which a multi-bit crossbar's weights are scaled by")
+    axons, values = [], []
+    for ref, col, _ in lines:
+        j = np.flatnonzero(col)
+        v = np.asarray(col[j], np.int64)
+        bad = (v < core.crossbar_min) | (v > core.crossbar_max)
+        if bad.any():
+            raise NIRImportError(f"{label}: weight {int(v[bad][0])} of neuron {int(j[bad][0])} is outside the "
+                                 f"chip's crossbar range [{core.crossbar_min}, {core.crossbar_max}]")
+        axons.append((0, j, ref))
+        values.append(v)
+    if len(axons) > core.n_axons:
+        raise NIRImportError(f"{label} needs {len(axons)} axons, more than the core's {core.n_axons}")
+    return s, axons, values
+
+
 def _within(where: str, what: str, values: np.ndarray, lo: int, hi: int, chip: str) -> None:
     """Raise :class:`NIRImportError` if an integer parameter lies outside the chip's ``[lo, hi]``."""
     bad = (values < lo) | (values > hi)
@@ -1009,8 +1035,12 @@ def nir_to_deployment(
                             if ch >= 0:
                                 lines.append((("channel", ch), block[:, col], False))
                 try:
-                    s_tab, axons = _assign_types(lines, rows.size, core.n_axon_types, core.n_axons,
-                                                 f"{name!r} (core {c})")
+                    if core.binary_crossbar:
+                        s_tab, axons = _assign_types(lines, rows.size, core.n_axon_types, core.n_axons,
+                                                     f"{name!r} (core {c})")
+                        values = [np.ones(len(m), np.int64) for _, m, _ in axons]
+                    else:
+                        s_tab, axons, values = _assign_multibit(lines, rows.size, core, f"{name!r} (core {c})")
                     break
                 except NIRImportError:
                     if i == len(attempts) - 1:
@@ -1018,8 +1048,8 @@ def nir_to_deployment(
             _within(f"node {name!r} (core {c})", "synaptic weight", np.asarray(s_tab, np.int64), core.weight_min,
                     core.weight_max, spec.name)
             dep.weights[c, : rows.size] = s_tab
-            for ax, (typ, members, ref) in enumerate(axons):
-                dep.crossbar[c, ax, members] = 1
+            for ax, ((typ, members, ref), vals) in enumerate(zip(axons, values, strict=True)):
+                dep.crossbar[c, ax, members] = vals
                 dep.axon_type[c, ax] = typ
                 if ref[0] == "neuron":
                     qc, qs = where(ref[1], np.array([ref[2]]))
