@@ -213,3 +213,20 @@ def test_bad_options_raise() -> None:
 def test_bad_constants_raise(value: float) -> None:
     with pytest.raises(ValueError, match="e_spike_j"):
         K.with_values(e_spike_j=value)
+
+
+def test_a_chip_posing_as_a_preset_is_warned_about() -> None:
+    from dataclasses import replace
+
+    from spikeforge.energy.model import constants_for
+    from spikeforge.hardware import TRUENORTH
+
+    with pytest.warns(UserWarning, match="differs from the preset of that name"):
+        constants_for(replace(TRUENORTH, core=replace(TRUENORTH.core, n_axons=128)))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        constants_for(TRUENORTH)
+        constants_for(replace(TRUENORTH, name="tn-128", base="truenorth",
+                              core=replace(TRUENORTH.core, n_axons=128)))

@@ -31,6 +31,7 @@ no power gating) are offered as what-if bounds.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -153,6 +154,15 @@ def constants_for(chip: ChipSpec | str) -> EnergyConstants:
             user-defined chip names an unknown constant.
     """
     name = chip if isinstance(chip, str) else chip.name
+    if isinstance(chip, ChipSpec) and not chip.base:
+        from spikeforge.hardware.spec import PRESETS
+
+        preset = PRESETS.get(name)
+        if preset is not None and (preset.core, preset.mesh_rows, preset.mesh_cols, preset.tick_hz) != (
+                chip.core, chip.mesh_rows, chip.mesh_cols, chip.tick_hz):
+            warnings.warn(f"chip {name!r} differs from the preset of that name, yet takes its energy constants; "
+                          f"derive it in a chip file (base = {name!r}, its own name) to say which constants apply",
+                          stacklevel=2)
     if name == "truenorth":
         from spikeforge.energy.calibration import calibrated_truenorth_constants
 
