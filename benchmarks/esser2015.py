@@ -154,7 +154,7 @@ def pareto_front(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def plot(rows: list[dict[str, Any]], path: Path, title: str, published: list[tuple[str, float, float]],
          pareto: bool = False, scheme_rows: list[dict[str, Any]] | None = None,
-         published_accuracy: list[tuple[str, float]] = ()) -> None:
+         published_accuracy: tuple[tuple[str, float], ...] | list[tuple[str, float]] = ()) -> None:
     """Accuracy against µJ/image per (method, network, scheme), ensemble sizes labelled; ``published``:
     (label, µJ, accuracy) points; ``published_accuracy``: (label, accuracy) drawn as horizontal lines (a
     published accuracy whose energy was not published)."""
