@@ -30,6 +30,7 @@ def net() -> Deployment:
         (np.full((2, 1, 3), 0.5), "must be 0 or 1"),
         (np.array([[[0.0, np.nan, 1.0]]]), "NaN or infinity"),
         (np.array([[[0.0, np.inf, 1.0]]]), "NaN or infinity"),
+        (np.array([[[0, 1, 1]]], np.complex64), "must be real 0/1 values"),
         (np.zeros((3,), np.uint8), r"shape \(batch, ticks, channels\)"),
         (np.zeros((1, 1, 1, 3), np.uint8), r"shape \(batch, ticks, channels\)"),
     ],

@@ -710,8 +710,10 @@ def _to_drive(spikes: np.ndarray | torch.Tensor, n_inputs: int, device: torch.de
         raise ValueError(f"input spikes must have shape (batch, ticks, channels), got {tuple(x.shape)}")
     if x.shape[2] != n_inputs:
         raise ValueError(f"input spikes have {x.shape[2]} channels, the deployment's input map expects {n_inputs}")
+    if x.dtype.is_complex:
+        raise ValueError(f"input spikes must be real 0/1 values, got a {x.dtype} array")
     if x.numel():
-        if x.dtype.is_floating_point or x.dtype.is_complex:
+        if x.dtype.is_floating_point:
             if not bool(torch.isfinite(x).all()):
                 raise ValueError("input spikes contain NaN or infinity")
             if not bool(((x == 0) | (x == 1)).all()):
