@@ -230,3 +230,14 @@ def test_a_chip_posing_as_a_preset_is_warned_about() -> None:
         constants_for(TRUENORTH)
         constants_for(replace(TRUENORTH, name="tn-128", base="truenorth",
                               core=replace(TRUENORTH.core, n_axons=128)))
+
+
+def test_energy_constants_take_numpy_numbers() -> None:
+    from dataclasses import replace
+
+    from spikeforge.energy.constants import LOIHI_LIKE_CONSTANTS
+
+    c = replace(LOIHI_LIKE_CONSTANTS, e_spike_j=np.float32(2e-12), e_hop_j=np.int64(0))
+    assert isinstance(c.e_spike_j, float) and c.e_spike_j == pytest.approx(2e-12) and c.e_hop_j == 0.0
+    with pytest.raises(ValueError, match="must be a number"):
+        replace(LOIHI_LIKE_CONSTANTS, e_spike_j=np.bool_(True))

@@ -20,6 +20,7 @@ Terms (see ``docs/energy.md``):
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
@@ -99,10 +100,11 @@ class EnergyConstants:
     def __post_init__(self) -> None:
         for name in self.value_fields():
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int | float):
+            if isinstance(v, bool) or not isinstance(v, numbers.Real):  # NumPy floats and ints included
                 raise ValueError(f"EnergyConstants.{name} must be a number, got {type(v).__name__}")
             if not math.isfinite(v) or v < 0:
                 raise ValueError(f"EnergyConstants.{name} must be finite and >= 0, got {v!r}")
+            object.__setattr__(self, name, float(v) if isinstance(v, float) or not isinstance(v, int) else v)
         object.__setattr__(self, "sources", MappingProxyType(dict(self.sources)))
 
     @staticmethod
