@@ -81,7 +81,7 @@ def surrogate_study(data: Any, workdir: Path, quick: bool, n_test: int, log: Any
     sp = cdata.encode(data.x_test[:n_test], "threshold")
     out = []
     for sur in SURROGATES:
-        tc = dict(BINARY_QUICK["small"]["train"] if quick else BINARY_FULL["small"]["train"])
+        tc: dict[str, Any] = dict(BINARY_QUICK["small"]["train"] if quick else BINARY_FULL["small"]["train"])  # type: ignore[call-overload]
         if not quick:
             tc["epochs"] = 4
         nets = 2
@@ -214,7 +214,9 @@ def print_table(rows: list[dict[str, Any]],
                 continue
             f = lambda r: f"{r['accuracy_mean'] * 100:.2f} ± {r['accuracy_std'] * 100:.2f}" if r else "-"  # noqa: E731
             g = lambda r: f"{r['uJ_per_image']:.3f}" if r else "-"  # noqa: E731
-            t.add_row(net, str(n), f(p), g(p), f(b), g(b), str((p or b)["cores"]))
+            either = p if p is not None else b
+            assert either is not None
+            t.add_row(net, str(n), f(p), g(p), f(b), g(b), str(either["cores"]))
     t.add_row("published", "", "92.7 (small x1) / 99.42 (x64)", "0.268 / 108", "95.98 (small) / 99.45 (large)", "", "")
     Console(width=200).print(t)
 
@@ -289,15 +291,15 @@ def main(argv: list[str] | None = None) -> int:
     for scheme in sorted({r["scheme"] for r in jrows}):
         print_table([r for r in jrows if r["scheme"] == scheme],
                     f"{scheme} ensembles ({esser2015.SCHEME_NOTES[scheme]})")
-    for e in eq:
-        if e["probabilistic_uJ_at_same_accuracy"]:
-            print(f"equal accuracy {e['accuracy'] * 100:.2f} % ({e['network']}, {e['deployment']}): binary "
-                  f"x{e['binary_ensemble']} {e['scheme']} {e['binary_uJ']:.3f} µJ vs probabilistic "
-                  f"{e['probabilistic_uJ_at_same_accuracy']:.3f} µJ "
-                  f"→ ratio {e['energy_ratio_prob_over_binary']:.2f}")
+    for q in eq:
+        if q["probabilistic_uJ_at_same_accuracy"]:
+            print(f"equal accuracy {q['accuracy'] * 100:.2f} % ({q['network']}, {q['deployment']}): binary "
+                  f"x{q['binary_ensemble']} {q['scheme']} {q['binary_uJ']:.3f} µJ vs probabilistic "
+                  f"{q['probabilistic_uJ_at_same_accuracy']:.3f} µJ "
+                  f"→ ratio {q['energy_ratio_prob_over_binary']:.2f}")
         else:
-            print(f"equal accuracy {e['accuracy'] * 100:.2f} % ({e['network']}, {e['deployment']}): binary "
-                  f"x{e['binary_ensemble']} {e['scheme']} {e['binary_uJ']:.3f} µJ; probabilistic never reaches it")
+            print(f"equal accuracy {q['accuracy'] * 100:.2f} % ({q['network']}, {q['deployment']}): binary "
+                  f"x{q['binary_ensemble']} {q['scheme']} {q['binary_uJ']:.3f} µJ; probabilistic never reaches it")
     for c in checks:
         print(f"{c['status']:8s} {c['target']}" + (f"  (measured {c['measured']:.4g})" if c.get("measured") else ""))
     result = {

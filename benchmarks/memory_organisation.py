@@ -125,6 +125,11 @@ def network_energy(codes: list[np.ndarray], bits: int, c: MemoryEnergyConstants,
     return out
 
 
+
+def _cheapest(energy: dict[str, float]) -> str:
+    """The encoding of least energy."""
+    return min(energy, key=lambda k: energy[k])
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="CI mode: stored constants, 2 bit widths, 1 seed")
@@ -165,12 +170,12 @@ def main() -> int:
 
     # ------------------------------------------------------------------ 2. FC crossover
     sweep = fc_density_sweep(constants)
-    cheapest = {f"{d:.2f}": min(v, key=v.get) for d, v in sweep.items()}
+    cheapest = {f"{d:.2f}": _cheapest(v) for d, v in sweep.items()}
     pub_sweep: dict[float, dict[str, float]] = {}
     for r in er:
         if r.layer == "fc" and r.channels == 64 and r.weight_bits == 8:
             pub_sweep.setdefault(round(r.density, 2), {})[r.structure] = r.forward_j + r.backward_update_j
-    pub_cheapest = {f"{d:.2f}": min(v, key=v.get) for d, v in sorted(pub_sweep.items())}
+    pub_cheapest = {f"{d:.2f}": _cheapest(v) for d, v in sorted(pub_sweep.items())}
     mism = [d for d in cheapest if cheapest[d] != FC_TARGET[float(d)]]
     check("FC 784->128 8-bit cheapest encoding by density", not mism,
           {"mismatches": {d: cheapest[d] for d in mism}}, "PB-CSR <= 0.05, PB-BMP 0.10-0.85, Crossbar >= 0.90")
@@ -202,7 +207,7 @@ def main() -> int:
     print(f"training done in {train_seconds:.0f} s", flush=True)
     x = poisson_input(cfg.sizes[0], cfg.n_ticks, cfg.input_rate, cfg.input_seed)
     d_silent = van_rossum_distance(np.zeros((cfg.n_ticks, cfg.sizes[2])), smiley_raster(cfg.sizes[2], cfg.n_ticks))
-    train_rows = []
+    train_rows: list[dict[str, Any]] = []
     for tr in trained:
         en = network_energy(tr.codes, tr.bits, constants, x, tr.hidden_spikes)
         train_rows.append({"bits": tr.bits, "seed": tr.seed, "vr_distance": tr.vr_distance,
@@ -225,7 +230,7 @@ def main() -> int:
     ratio = e_dense5 / e_bmp2
     retention_loss = per_bits[2]["vr_distance_mean"] / per_bits[5]["vr_distance_mean"] - 1.0
     # the same ratio on the published frontier configurations (their trained densities)
-    fr_model = {}
+    fr_model: dict[tuple[str, int, float], dict[str, float]] = {}
     for e in evaluate(fr, constants):
         key = (e.structure, e.bits, e.density)
         fr_model.setdefault(key, {}).setdefault(e.geometry, 0.0)
