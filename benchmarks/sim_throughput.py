@@ -4,6 +4,7 @@ Run from the repository root::
 
     python benchmarks/sim_throughput.py            # 1000 inputs → benchmarks/results/sim_throughput.json
     python benchmarks/sim_throughput.py --quick    # 100 inputs  → benchmarks/results/quick/sim_throughput.json
+    python benchmarks/sim_throughput.py --device cuda --inputs 20000   # on a GPU → sim_throughput_cuda.json
 
 The network (identical in all three simulators, checked spike for spike in totals):
 
@@ -32,6 +33,9 @@ Timing covers the simulation only (the network is built/compiled beforehand): af
 each, the three are timed in turn ``--repeat`` times (interleaved, so that load from other processes hits all
 alike) and the best time of each is reported. The same number of torch threads is used for all three: one by
 default (per-core throughput; ``--threads N`` for more).
+
+``--device cuda`` runs all three on the GPU (inputs, weights and state placed there before the timed runs;
+every run ends by reading its totals back, which waits for the GPU) and writes ``sim_throughput_cuda.json``.
 """
 
 from __future__ import annotations
@@ -117,11 +121,12 @@ def make_inputs(n: int, seed: int = 1) -> np.ndarray:
 Runner = Callable[[], tuple[int, int]]
 
 
-def make_spikeforge(d: Deployment, x: np.ndarray) -> tuple[Runner, dict[str, Any]]:
-    sim = CompiledDeployment(d, device="cpu")
+def make_spikeforge(d: Deployment, x: np.ndarray, device: str = "cpu") -> tuple[Runner, dict[str, Any]]:
+    sim = CompiledDeployment(d, device=device)
+    xd = torch.from_numpy(x).to(sim.device)  # as the peers get theirs: already on the device
 
     def once() -> tuple[int, int]:
-        r = simulate(sim, x, ticks=TICKS, batch_size=len(x))
+        r = simulate(sim, xd, ticks=TICKS, batch_size=len(x))
         return int(r.counts.spikes.sum()), int(r.counts.synaptic_events.sum())
 
     return once, {"matmul_dtype": str(sim.fdtype).removeprefix("torch.")}
@@ -130,11 +135,11 @@ def make_spikeforge(d: Deployment, x: np.ndarray) -> tuple[Runner, dict[str, Any
 def _peer_loop(step1: Any, step2: Any, w1: torch.Tensor, w2: torch.Tensor, x: torch.Tensor,
                fan1: torch.Tensor, fan2: torch.Tensor) -> tuple[int, int]:
     """One simulation: ``step1``/``step2`` map input currents to spikes and keep their own state."""
-    b = x.shape[0]
-    s1_prev = torch.zeros((b, N_IN))
-    zeros_in = torch.zeros((b, N_IN))
-    spikes = torch.zeros((), dtype=torch.float64)
-    syn = torch.zeros((), dtype=torch.float64)
+    b, dev = x.shape[0], x.device
+    s1_prev = torch.zeros((b, N_IN), device=dev)
+    zeros_in = torch.zeros((b, N_IN), device=dev)
+    spikes = torch.zeros((), dtype=torch.float64, device=dev)
+    syn = torch.zeros((), dtype=torch.float64, device=dev)
     for t in range(TICKS):
         xt = x[:, t] if t < TICKS_IN else zeros_in
         s1 = step1(torch.nn.functional.linear(xt, w1))
@@ -174,7 +179,7 @@ def make_norse(w1: torch.Tensor, w2: torch.Tensor, xt: torch.Tensor, fan1: torch
     """``xt``: (B, ticks, channels) float32 input spikes."""
     from norse.torch import IAFCell, IAFParameters
 
-    p = IAFParameters(v_th=torch.as_tensor(0.5), v_reset=torch.as_tensor(0.0))
+    p = IAFParameters(v_th=torch.as_tensor(0.5, device=xt.device), v_reset=torch.as_tensor(0.0, device=xt.device))
 
     @torch.no_grad()
     def once() -> tuple[int, int]:
@@ -213,7 +218,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads for all three simulators (default 1: per-core throughput, which stays "
                          "reproducible on a shared machine; more threads suffer from other processes' load)")
+    ap.add_argument("--device", default="cpu",
+                    help="cpu (default) or cuda[:N]: all three simulators run there; results go to "
+                         "sim_throughput_cuda.json")
     args = ap.parse_args(argv)
+    dev = torch.device(args.device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        ap.error(f"--device {args.device}: this torch ({torch.__version__}) sees no CUDA GPU")
     n = args.inputs or (100 if args.quick else 1000)
     threads = max(1, args.threads)
     torch.set_num_threads(threads)
@@ -222,11 +233,11 @@ def main(argv: list[str] | None = None) -> int:
     load_before = load_average()
     d = build_deployment()
     x = make_inputs(n)
-    w1, w2 = dense_weights(d)
-    fan1, fan2 = peer_fanouts(d)
-    xf = torch.from_numpy(x).float()  # the peers' input, converted outside the timed runs
+    w1, w2 = (w.to(dev) for w in dense_weights(d))
+    fan1, fan2 = (f.to(dev) for f in peer_fanouts(d))
+    xf = torch.from_numpy(x).float().to(dev)  # the peers' input, converted outside the timed runs
     runners = {
-        "spikeforge": make_spikeforge(d, x),
+        "spikeforge": make_spikeforge(d, x, args.device),
         "snntorch": make_snntorch(w1, w2, xf, fan1, fan2),
         "norse": make_norse(w1, w2, xf, fan1, fan2),
     }
@@ -266,14 +277,16 @@ def main(argv: list[str] | None = None) -> int:
           f"{ref['synaptic_events']} synaptic events)")
     print(f"speedup vs fastest peer: {speedup:.2f}x (target {TARGET:.0f}x): {'PASS' if met else 'FAIL'}")
 
-    out = result_path(ROOT / "benchmarks" / "results", "sim_throughput.json", args.quick)
+    name = "sim_throughput.json" if dev.type == "cpu" else "sim_throughput_cuda.json"
+    out = result_path(ROOT / "benchmarks" / "results", name, args.quick)
     write_result(out, {
         "mode": "quick" if args.quick else "full",
         "command": " ".join([Path(sys.executable).name, "benchmarks/sim_throughput.py", *(argv or sys.argv[1:])]),
         "git_commit": commit,
         "git_dirty": dirty,
         "threads": threads,
-        "machine": machine(),
+        "device": str(dev),
+        "machine": machine(str(dev)),
         "inputs": n,
         "ticks_per_input": TICKS,
         "rows": rows,

@@ -7,6 +7,7 @@ can be saved, loaded and simulated; tests that need a broken one break it explic
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -17,6 +18,10 @@ from hypothesis import strategies as st
 
 from spikeforge.deploy import Deployment
 from spikeforge.hardware import ChipSpec, CoreSpec, check
+
+#: the device the simulator tests run on: ``cpu`` unless ``SPIKEFORGE_TEST_DEVICE`` names another (``cuda``),
+#: so the same spike-for-spike checks against the plain-loop reference run on a GPU where one is lent
+SIM_DEVICE = os.environ.get("SPIKEFORGE_TEST_DEVICE", "cpu")
 
 #: the neuron that holds no state: spikes iff input + leak ≥ 0 (Esser 2015, Jimeno Yepes 2016)
 MEMORYLESS = {"threshold": 0, "neg_threshold": 0, "floor_mode": 1, "reset_mode": 0, "reset_value": 0}
@@ -209,7 +214,7 @@ def run_checked(d: Deployment, x: np.ndarray, ticks: int, seed: int | None = Non
 
     d = d.normalised()
     check(d)
-    r = simulate(d, x, ticks=ticks, record_spikes=True, device="cpu", seed=seed, **kw)
+    r = simulate(d, x, ticks=ticks, record_spikes=True, device=SIM_DEVICE, seed=seed, **kw)
     cls, counts, ras = simulate_reference(d, x, ticks, seed=seed)
     assert r.spikes is not None
     np.testing.assert_array_equal(r.spikes, ras)

@@ -42,9 +42,12 @@ def _git(root: Path, *args: str) -> str | None:
 
 
 def git_commit(root: Path | str) -> str:
-    """``git rev-parse HEAD`` in ``root``, or ``"unknown"`` outside a git checkout."""
+    """``git rev-parse HEAD`` in ``root``; outside a git checkout (e.g. a copy of the tree sent to a GPU
+    machine) the commit named by ``SPIKEFORGE_GIT_COMMIT``, else ``"unknown"``."""
     out = _git(Path(root), "rev-parse", "HEAD")
-    return out.strip() if out and out.strip() else "unknown"
+    if out and out.strip():
+        return out.strip()
+    return os.environ.get("SPIKEFORGE_GIT_COMMIT", "").strip() or "unknown"
 
 
 #: Paths whose edits do not make a result "dirty": the benchmark outputs and their summary, which other
@@ -60,8 +63,9 @@ def git_dirty(root: Path | str) -> bool | None:
     return None if out is None else bool(out.strip())
 
 
-def machine() -> str:
-    """One line naming the CPU model, logical CPUs, OS and torch version."""
+def machine(device: str = "cpu") -> str:
+    """One line naming the CPU model, logical CPUs, OS and torch version, and the GPU when ``device`` is a
+    CUDA device."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -74,6 +78,8 @@ def machine() -> str:
         import torch
 
         tv = f"; torch {torch.__version__}"
+        if device.startswith("cuda") and torch.cuda.is_available():
+            tv += f"; GPU {torch.cuda.get_device_name(torch.device(device))}, CUDA {torch.version.cuda}"
     except ImportError:  # pragma: no cover - torch is a dependency
         tv = ""
     return f"{cpu}; {os.cpu_count()} logical CPUs; {platform.system()} {platform.release()}{tv}"

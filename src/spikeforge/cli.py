@@ -324,7 +324,7 @@ def _simulate_over_seeds(a: argparse.Namespace, dep: Deployment) -> int:
         raise ValueError("--prng-repeats: the deployment uses no stochastic mode, so every seed gives the same run")
     fed, spikes, y, name = _encoded_dataset(a, dep)
     seeds = [(dep.prng_seed + k) % 2**32 for k in range(a.prng_repeats)]
-    res = evaluate_over_seeds(fed, spikes, y, seeds, name=name, regime=a.regime, tick_hz=a.tick_hz,
+    res = evaluate_over_seeds(fed, spikes, y, seeds, name=name, regime=a.regime, tick_hz=a.tick_hz, device=a.device,
                               batch_size=a.batch_size, progress=not a.json)
     if a.json:
         _emit_json(res)
@@ -348,7 +348,7 @@ def cmd_simulate(a: argparse.Namespace) -> int:
     if a.prng_repeats is not None:
         return _simulate_over_seeds(a, dep)
     fed, spikes, y, name = _encoded_dataset(a, dep)
-    r = evaluate_deployment(fed, spikes, y, name=name, regime=a.regime, tick_hz=a.tick_hz,
+    r = evaluate_deployment(fed, spikes, y, name=name, regime=a.regime, tick_hz=a.tick_hz, device=a.device,
                             batch_size=a.batch_size, progress=not a.json, metrics=a.metrics, replay=a.replay)
     if a.report:
         from spikeforge.report import write_report
@@ -609,7 +609,7 @@ def cmd_energy(a: argparse.Namespace) -> int:
 
     dep = _load_with_seed(a)
     fed, spikes, y, name = _encoded_dataset(a, dep)
-    r = evaluate_deployment(fed, spikes, y, name=name, regime=a.regime, tick_hz=a.tick_hz,
+    r = evaluate_deployment(fed, spikes, y, name=name, regime=a.regime, tick_hz=a.tick_hz, device=a.device,
                             batch_size=a.batch_size, progress=not a.json)
     e = r["energy"]
     if a.plot:
@@ -793,6 +793,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--tick-hz", type=float, help="tick rate (default: the chip's)")
         sp.add_argument("--batch-size", type=_positive_int, default=None,
                         help="inputs simulated together (default: as many as fit 2 GiB, at most 1024)")
+        sp.add_argument("--device", default="auto",
+                        help="where to simulate: auto (a CUDA GPU when torch sees one, else the CPU), cpu or "
+                             "cuda[:N]; results are identical on every device")
         sp.add_argument("--encoding", dest="enc_kind",
                         choices=("threshold", "bernoulli", "thermometer", "regular", "bernoulli-draws",
                                  "axon-draws"),

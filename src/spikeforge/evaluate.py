@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
+import torch
 
 from spikeforge.data.source import Spikes, as_spikes, input_shape, read_inputs
 from spikeforge.deploy.deployment import Deployment
@@ -66,6 +67,7 @@ def run_simulation(
     batch_size: int | None = None,
     block_size: int | None = None,
     progress: bool = False,
+    device: str | torch.device = "auto",
 ) -> tuple[SimResult, Literal["sequential", "pipelined"]]:
     """Simulate in the chosen regime; returns the result and the regime used. ``batch_size=None`` picks
     :func:`auto_batch_size` (a 64-copy ensemble of 28-core networks would otherwise need ~19 GB).
@@ -74,8 +76,12 @@ def run_simulation(
     reads it one batch at a time. The pipelined regime streams it in blocks of ``block_size`` inputs (default
     :func:`stream_block`, memory-bounded), each a stream of its own: for the memoryless neurons this regime
     is chosen for, every input's spikes, votes and counts are those of one long stream, and the stochastic
-    draws are keyed by the input's index in ``spikes`` either way."""
-    sim = dep if isinstance(dep, CompiledDeployment) else CompiledDeployment(dep)
+    draws are keyed by the input's index in ``spikes`` either way.
+
+    ``device``: where a :class:`~spikeforge.deploy.Deployment` is compiled to run (``"auto"``: a CUDA GPU when
+    this torch sees one, else the CPU; ``"cpu"``; ``"cuda[:N]"``); results are identical on every device. A
+    :class:`~spikeforge.sim.CompiledDeployment` runs where it was compiled."""
+    sim = dep if isinstance(dep, CompiledDeployment) else CompiledDeployment(dep, device)
     used = choose_regime(sim, regime)
     spikes = as_spikes(spikes)
     total, t_in, channels = input_shape(spikes)
@@ -118,9 +124,11 @@ def evaluate_deployment(
     progress: bool = False,
     metrics: bool = False,
     replay: bool = False,
+    device: str | torch.device = "auto",
 ) -> dict[str, Any]:
     """Accuracy, event counts per input and the energy report of ``dep`` on ``spikes`` (B, T, K): an array
-    or a :class:`~spikeforge.data.source.SpikeSource` (see :func:`run_simulation`, also for ``block_size``).
+    or a :class:`~spikeforge.data.source.SpikeSource` (see :func:`run_simulation`, also for ``block_size``
+    and ``device``).
 
     With ``metrics`` the result carries NeuroBench-style metrics (:func:`spikeforge.metrics.compute_metrics`);
     ``replay`` re-runs the inputs to count effective ACs and membrane updates exactly.
@@ -129,7 +137,7 @@ def evaluate_deployment(
     if len(labels) != len(spikes):
         raise ValueError(f"{len(spikes)} inputs but {len(labels)} labels")
     result, used = run_simulation(dep, spikes, regime=regime, batch_size=batch_size, block_size=block_size,
-                                  progress=progress)
+                                  progress=progress, device=device)
     out = summarise_run(dep, result, used, labels, name=name, tick_hz=tick_hz)
     if metrics:
         from spikeforge.metrics import compute_metrics

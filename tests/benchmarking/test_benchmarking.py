@@ -58,15 +58,18 @@ def test_the_ensemble_benchmarks_refuse_a_wrong_out_before_running(capsys: pytes
         assert r.returncode == 2 and "refusing to replace the full result" in r.stderr
 
 
-def test_git_commit_and_dirty(tmp_path: Path) -> None:
+def test_git_commit_and_dirty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SPIKEFORGE_GIT_COMMIT", raising=False)
     assert git_commit(tmp_path) == "unknown" and git_dirty(tmp_path) is None
+    monkeypatch.setenv("SPIKEFORGE_GIT_COMMIT", "abc123")  # a tree copied out of its checkout names its commit
+    assert git_commit(tmp_path) == "abc123"
     run = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)  # noqa: E731
     run("init", "-q")
     (tmp_path / "f.txt").write_text("1")
     run("add", "f.txt")
     run("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
-    assert git_commit(tmp_path) == head and len(head) == 40
+    assert git_commit(tmp_path) == head and len(head) == 40  # a checkout's own HEAD wins
     assert git_dirty(tmp_path) is False
     # a rewritten result file or summary is not a code change
     (tmp_path / "benchmarks" / "results").mkdir(parents=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import SIM_DEVICE
 from spikeforge.cli import main
 from spikeforge.deploy import load, save
 from spikeforge.recipes import RecipeError, list_recipes, load_recipe
@@ -45,6 +46,14 @@ def test_check_simulate_energy_on_saved_deployment(tmp_path: Path, capsys: pytes
     assert code == 0 and isinstance(en, dict)
     assert en["energy_uj"] == pytest.approx(sum(en["breakdown_uj"].values()))
     assert en["energy_uj"] == pytest.approx(sim["uJ_per_image"])
+    # --device: the same answer on the CPU (and on SPIKEFORGE_TEST_DEVICE); an unknown device is named
+    for device in sorted({"cpu", SIM_DEVICE}):
+        code, on = run_json(capsys, "simulate", dep_path, "-d", "digits", "--limit", "40", "--threshold", "0.3",
+                            "--device", device)
+        assert code == 0 and isinstance(on, dict)
+        assert (on["accuracy"], on["events_per_input"]) == (sim["accuracy"], sim["events_per_input"])
+    assert main(["simulate", dep_path, "-d", "digits", "--limit", "4", "--device", "gpu"]) == 2
+    assert "unknown device 'gpu'" in capsys.readouterr().err
 
 
 def test_check_reports_every_violation_and_exits_nonzero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import SIM_DEVICE
 from spikeforge.data import Encoder, load_dataset, threshold_encode
 from spikeforge.deploy import load
 from spikeforge.mapping import compile_network, reference_forward
@@ -124,9 +125,9 @@ def test_simulator_equals_model(trained: EednNet, digits) -> None:  # type: igno
     x = xt[:120]
     with torch.no_grad():
         scores = model(torch.from_numpy(x.astype(np.float32))).numpy().astype(np.int64)
-    res = simulate_pipelined(dep, x.reshape(len(x), 1, -1), lanes=16, device="cpu")
+    res = simulate_pipelined(dep, x.reshape(len(x), 1, -1), lanes=16, device=SIM_DEVICE)
     np.testing.assert_array_equal(res.class_counts, scores)
-    seq = simulate(dep, x[:8].reshape(8, 1, -1), record_spikes=True, device="cpu")
+    seq = simulate(dep, x[:8].reshape(8, 1, -1), record_spikes=True, device=SIM_DEVICE)
     assert seq.spikes is not None
     ref = reference_forward(net, x[:8].reshape(8, 1, 8, 8))
     for li in range(len(net.layers)):

@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from helpers import SIM_DEVICE
 from spikeforge.data import load_dataset, regular_encode
 from spikeforge.hardware import ChipSpec, CoreSpec, check
 from spikeforge.methods.layerwise.ann import extract_layers, forward, train_model
@@ -65,7 +66,7 @@ def test_cnn_on_truenorth_cores_simulates_exactly(digits_cnn, method):
     dep = build_deployment(net, SMALL_TN)
     check(dep)
     spikes = regular_encode(xt[:16], 8)
-    assert np.array_equal(simulate(dep, spikes, device="cpu").class_counts, net.class_counts(spikes))
+    assert np.array_equal(simulate(dep, spikes, device=SIM_DEVICE).class_counts, net.class_counts(spikes))
     # the conversion still computes the task: agreement with the ANN well above chance
     ann = forward(layers, xt)[-1].argmax(1)
     pred = net.class_counts(regular_encode(xt, 8)).argmax(1)

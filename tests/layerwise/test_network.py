@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from helpers import SIM_DEVICE
 from spikeforge.data import regular_encode
 from spikeforge.hardware import ChipSpec, CoreSpec, check
 from spikeforge.methods.layerwise.ann import forward
@@ -35,7 +36,7 @@ def test_simulator_equals_tick_model(digits_mlp, chip):
     dep = build_deployment(net, spec)
     check(dep)
     spikes = regular_encode(xt[:24], 8)
-    res = simulate(dep, spikes, device="cpu")
+    res = simulate(dep, spikes, device=SIM_DEVICE)
     assert np.array_equal(res.class_counts, net.class_counts(spikes))
 
 
@@ -106,7 +107,7 @@ def test_milp_combiners_keep_simulator_equality(digits_mlp):
     dep = build_deployment(net, SMALL_TN)
     check(dep)
     spikes = regular_encode(xt[:12], 8)
-    assert np.array_equal(simulate(dep, spikes, device="cpu").class_counts, net.class_counts(spikes))
+    assert np.array_equal(simulate(dep, spikes, device=SIM_DEVICE).class_counts, net.class_counts(spikes))
 
 
 @pytest.mark.parametrize("constraints", ["analog", "digital"])

@@ -10,7 +10,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import tiny_chip
+from helpers import SIM_DEVICE, tiny_chip
 from spikeforge.data import DatasetNotFoundError, load_dataset, threshold_encode
 from spikeforge.deploy import load, save
 from spikeforge.hardware import LOIHI_LIKE, check
@@ -40,7 +40,7 @@ def assert_equivalent(net: Network, x: np.ndarray, dep, report) -> None:  # type
     """Every copy of every neuron spikes at its layer's depth exactly when the reference says it does."""
     b = len(x)
     ref = reference_forward(net, x)
-    res = simulate(dep, x.reshape(b, 1, -1), ticks=len(net.layers), record_spikes=True, device="cpu")
+    res = simulate(dep, x.reshape(b, 1, -1), ticks=len(net.layers), record_spikes=True, device=SIM_DEVICE)
     assert res.spikes is not None
     for li in range(len(net.layers)):
         neurons, _, _ = report.copies[li]
@@ -52,7 +52,7 @@ def assert_equivalent(net: Network, x: np.ndarray, dep, report) -> None:  # type
     cls = net.class_of_output_neuron
     want_counts = np.stack([(ref[-1].reshape(b, -1)[:, cls == k]).sum(axis=1) for k in range(net.n_classes)], 1)
     if len(dep.output_core):
-        pip = simulate_pipelined(dep, x.reshape(b, 1, -1), lanes=4, device="cpu")
+        pip = simulate_pipelined(dep, x.reshape(b, 1, -1), lanes=4, device=SIM_DEVICE)
         np.testing.assert_array_equal(pip.class_counts, want_counts)
 
 
@@ -145,8 +145,8 @@ def test_deployment_roundtrip_and_report(tmp_path) -> None:  # type: ignore[no-u
     path = save(dep, tmp_path / "net.sfd")
     dep2 = load(path)
     x = real_images(8).reshape(8, 1, -1)
-    np.testing.assert_array_equal(simulate(dep, x, device="cpu").class_counts,
-                                  simulate(dep2, x, device="cpu").class_counts)
+    np.testing.assert_array_equal(simulate(dep, x, device=SIM_DEVICE).class_counts,
+                                  simulate(dep2, x, device=SIM_DEVICE).class_counts)
     d = json.loads(json.dumps(rep.to_dict()))
     assert d["cores"] == dep.n_cores and len(d["layers"]) == 5
     for lr in rep.layers:

@@ -7,6 +7,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from helpers import SIM_DEVICE
 from spikeforge.hardware import check
 from spikeforge.methods.binary.model import BinaryCoreNet, binarise, hard_threshold_ste
 from spikeforge.methods.corenet import build_deployment, small_network
@@ -64,7 +65,7 @@ def test_trained_deployment_equals_binarised_model_spike_for_spike() -> None:
         dep = build_deployment(spec, [m.binarised(0), m.binarised(1)])
         check(dep)
         spikes = x[:40, None, :].astype(np.uint8)
-        r = simulate(dep, spikes, record_spikes=True, device="cpu")
+        r = simulate(dep, spikes, record_spikes=True, device=SIM_DEVICE)
         raster = r.spikes  # (ticks, C, N, B)
         for k in range(2):
             base = 5 * k

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import SIM_DEVICE
 from spikeforge.hardware import check, get_chip
 from spikeforge.methods.corenet import build_deployment, evaluate_binary_network, large_network, small_network
 from spikeforge.methods.corenet.topology import CoreLayer, NetworkSpec, interleaved_sources
@@ -56,10 +57,10 @@ def test_deployment_matches_numpy_evaluation_spike_for_spike() -> None:
     assert dep.n_cores == 10 and dep.ticks_per_input == 1
     x = (np.random.default_rng(3).random((64, 1, 784)) < 0.25).astype(np.uint8)
     want = sum(evaluate_binary_network(spec, c, x) for c in copies)
-    got = simulate_pipelined(dep, x, lanes=64, device="cpu").class_counts
+    got = simulate_pipelined(dep, x, lanes=64, device=SIM_DEVICE).class_counts
     np.testing.assert_array_equal(got, want)
     # every layer, spike for spike, from the simulator's raster (layer l fires at tick l)
-    raster = simulate(dep, x, record_spikes=True, device="cpu").spikes  # (ticks, C, N, B)
+    raster = simulate(dep, x, record_spikes=True, device=SIM_DEVICE).spikes  # (ticks, C, N, B)
     _, layers = evaluate_binary_network(spec, copies[0], x, return_layers=True)
     np.testing.assert_array_equal(raster[0, :4, :64, :].transpose(2, 0, 1).reshape(64, -1), layers[0])
     np.testing.assert_array_equal(raster[1, 4, :250, :].T, layers[1])
@@ -90,7 +91,7 @@ def test_layouts_for_other_core_shapes_and_padding_onto_larger_cores() -> None:
     for chip in (small_chip, big_chip):
         dep = build_deployment(spec, [copy], chip=chip)
         check(dep)
-        np.testing.assert_array_equal(simulate_pipelined(dep, x, lanes=32, device="cpu").class_counts, want)
+        np.testing.assert_array_equal(simulate_pipelined(dep, x, lanes=32, device=SIM_DEVICE).class_counts, want)
     wide = small_network(signs="pm1")
     dep = build_deployment(wide, [_random_copy(wide, 1)], chip=big_chip)  # 256-axon layout on 512-axon cores
     assert dep.crossbar.shape == (5, 512, 256) and not dep.crossbar[:, 256:].any()
@@ -225,7 +226,7 @@ def test_shifted_input_map_equals_network_on_translated_image(shift: tuple[int, 
     dep = build_deployment(spec, copies, input_shifts=[(0, 0), shift])
     check(dep)
     assert dep.provenance["input_shifts"] == [[0, 0], list(shift)]
-    got = simulate_pipelined(dep, x, lanes=48, device="cpu").class_counts
+    got = simulate_pipelined(dep, x, lanes=48, device=SIM_DEVICE).class_counts
     plain = evaluate_binary_network(spec, copies[0], x)
     moved = evaluate_binary_network(spec, copies[1], _translate(x, *shift))
     np.testing.assert_array_equal(got, plain + moved)
@@ -252,7 +253,7 @@ def test_private_inputs_give_each_copy_its_own_draw() -> None:
     dep = build_deployment(spec, copies, input_shifts=[(0, 0), (0, 0), (1, -1)], private_inputs=True)
     check(dep)
     assert dep.n_inputs == 3 * 784 and dep.input_shape == (3, 28, 28) and dep.provenance["private_inputs"]
-    got = simulate_pipelined(dep, x, lanes=40, device="cpu").class_counts
+    got = simulate_pipelined(dep, x, lanes=40, device=SIM_DEVICE).class_counts
     want = (evaluate_binary_network(spec, copies[0], x[..., :784])
             + evaluate_binary_network(spec, copies[1], x[..., 784:1568])
             + evaluate_binary_network(spec, copies[2], x[..., 1568:], shift=(1, -1)))
@@ -278,8 +279,8 @@ def test_axon_draws_feed_every_input_axon_its_own_draw() -> None:
     assert fed.crossbar is dep.crossbar and dep.n_inputs == 2 * 784  # cores shared, the original untouched
     # fed the channel each entry reads, the per-axon deployment is the original one, spike for spike
     x = private_draws_for_test(img, 2)
-    np.testing.assert_array_equal(simulate_pipelined(fed, x[..., source], lanes=40, device="cpu").class_counts,
-                                  simulate_pipelined(dep, x, lanes=40, device="cpu").class_counts)
+    np.testing.assert_array_equal(simulate_pipelined(fed, x[..., source], lanes=40, device=SIM_DEVICE).class_counts,
+                                  simulate_pipelined(dep, x, lanes=40, device=SIM_DEVICE).class_counts)
     # per-axon draws: block b (copy b) drawn from rng([seed, *key_b, 1]), entry e with P(spike) = its pixel
     keys = [(3, 0), (4, 2)]
     a = axon_draws(img, source, seed=5, keys=keys)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from helpers import SIM_DEVICE
 from spikeforge.hardware import check
 from spikeforge.methods.corenet import build_deployment, evaluate_binary_network, small_network
 from spikeforge.methods.probabilistic.model import ProbabilisticCoreNet, clt_spike_probability
@@ -61,7 +62,7 @@ def test_sampled_deployment_equals_numpy_network() -> None:
     dep = build_deployment(spec, copies)
     check(dep)
     x = (np.random.default_rng(0).random((50, 1, 784)) < 0.3).astype(np.uint8)
-    got = simulate_pipelined(dep, x, lanes=50, device="cpu").class_counts
+    got = simulate_pipelined(dep, x, lanes=50, device=SIM_DEVICE).class_counts
     np.testing.assert_array_equal(got, evaluate_binary_network(spec, copies[0], x)
                                   + evaluate_binary_network(spec, copies[1], x))
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import MEMORYLESS, blank, inputs, neuron, tiny_chip
+from helpers import MEMORYLESS, SIM_DEVICE, blank, inputs, neuron, tiny_chip
 from spikeforge.deploy import Deployment
 from spikeforge.sim import simulate, simulate_pipelined
 
@@ -37,34 +37,34 @@ def net() -> Deployment:
 )
 def test_bad_spikes_raise_value_error(sim: object, spikes: np.ndarray, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        sim(net(), spikes, device="cpu")  # type: ignore[operator]
+        sim(net(), spikes, device=SIM_DEVICE)  # type: ignore[operator]
 
 
 def test_good_spikes_in_any_dtype_are_accepted() -> None:
     d = net()
-    want = simulate(d, np.array([[[1, 0, 1]]], np.uint8), device="cpu").counts.spikes
+    want = simulate(d, np.array([[[1, 0, 1]]], np.uint8), device=SIM_DEVICE).counts.spikes
     for x in (np.array([[[True, False, True]]]), np.array([[[1.0, 0.0, 1.0]]]), torch.tensor([[[1, 0, 1]]]),
               np.array([[[1, 0, 1]]], np.uint16), np.array([[[1, 0, 1]]], np.uint64)):
-        np.testing.assert_array_equal(simulate(d, x, device="cpu").counts.spikes, want)
+        np.testing.assert_array_equal(simulate(d, x, device=SIM_DEVICE).counts.spikes, want)
     # a 2-D (batch, channels) array is one tick
-    np.testing.assert_array_equal(simulate(d, np.array([[1, 0, 1]]), device="cpu").counts.spikes, want)
+    np.testing.assert_array_equal(simulate(d, np.array([[1, 0, 1]]), device=SIM_DEVICE).counts.spikes, want)
 
 
 @pytest.mark.parametrize("ticks", [0, -1, 2.5, True])
 def test_ticks_must_be_a_positive_integer(ticks: object) -> None:
     with pytest.raises(ValueError, match="ticks must be an integer >= 1"):
-        simulate(net(), np.zeros((1, 1, 3), np.uint8), ticks=ticks, device="cpu")  # type: ignore[arg-type]
+        simulate(net(), np.zeros((1, 1, 3), np.uint8), ticks=ticks, device=SIM_DEVICE)  # type: ignore[arg-type]
 
 
 def test_ticks_shorter_than_the_inputs_are_refused() -> None:
     with pytest.raises(ValueError, match=r"ticks=2 is shorter than the inputs' 5 ticks: their last 3"):
-        simulate(net(), np.zeros((1, 5, 3), np.uint8), ticks=2, device="cpu")
+        simulate(net(), np.zeros((1, 5, 3), np.uint8), ticks=2, device=SIM_DEVICE)
 
 
 def test_uint_spikes_out_of_range_are_refused() -> None:
     for x in (np.full((1, 1, 3), 2, np.uint16), np.full((1, 1, 3), 2**64 - 1, np.uint64)):
         with pytest.raises(ValueError, match="must be 0 or 1"):
-            simulate(net(), x, device="cpu")
+            simulate(net(), x, device=SIM_DEVICE)
 
 
 def test_a_deployment_breaking_its_chips_rules_is_not_simulated() -> None:
@@ -74,7 +74,7 @@ def test_a_deployment_breaking_its_chips_rules_is_not_simulated() -> None:
     d = net()
     d.leak[0, 0] = 10_000  # beyond the chip's leak range: the chip cannot hold it
     with pytest.raises(DesignRuleError, match="LEAK-RANGE"):
-        simulate(d, np.zeros((1, 1, 3), np.uint8), device="cpu")
+        simulate(d, np.zeros((1, 1, 3), np.uint8), device=SIM_DEVICE)
     # beyond the chip's limits on purpose: allowed with check_rules=False ...
     r = simulate(CompiledDeployment(d, "cpu", check_rules=False), np.zeros((1, 1, 3), np.uint8))
     assert r.counts.spikes.sum() == 1  # leak 10 000 ≥ 0: the memoryless neuron fires
@@ -91,12 +91,12 @@ def test_a_deployment_breaking_its_chips_rules_is_not_simulated() -> None:
 def test_a_deployment_without_cores_is_refused() -> None:
     d = Deployment.empty(tiny_chip(3, 1), 0, 3, 1)
     with pytest.raises(ValueError, match="no cores"):
-        simulate(d, np.zeros((1, 1, 3), np.uint8), device="cpu")
+        simulate(d, np.zeros((1, 1, 3), np.uint8), device=SIM_DEVICE)
 
 
 @pytest.mark.parametrize("labels", [np.array(["0"]), np.array([1]), np.array([-1]), np.array([0.5])])
 def test_accuracy_refuses_labels_outside_the_classes(labels: np.ndarray) -> None:
-    r = simulate(net(), np.zeros((1, 1, 3), np.uint8), device="cpu")
+    r = simulate(net(), np.zeros((1, 1, 3), np.uint8), device=SIM_DEVICE)
     with pytest.raises(ValueError, match=r"labels must be integers in \[0, 1\)"):
         r.accuracy(labels)
     assert r.accuracy(np.array([0])) == 1.0
@@ -114,9 +114,9 @@ def test_unusable_device_is_named(device: str, message: str) -> None:
 def test_batch_sizes_and_lanes_must_be_positive_integers(bad: object) -> None:
     x = np.ones((4, 1, 3), np.uint8)
     with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
-        simulate(net(), x, batch_size=bad, device="cpu")  # type: ignore[arg-type]
+        simulate(net(), x, batch_size=bad, device=SIM_DEVICE)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="lanes must be an integer >= 1"):
-        simulate_pipelined(net(), x, lanes=bad, device="cpu")  # type: ignore[arg-type]
+        simulate_pipelined(net(), x, lanes=bad, device=SIM_DEVICE)  # type: ignore[arg-type]
     from spikeforge.evaluate import run_simulation
 
     with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
@@ -126,11 +126,11 @@ def test_batch_sizes_and_lanes_must_be_positive_integers(bad: object) -> None:
 def test_empty_batches_and_lists() -> None:
     d = net()
     for sim in (simulate, simulate_pipelined):
-        r = sim(d, np.zeros((0, 1, 3), np.uint8), device="cpu")  # type: ignore[operator]
+        r = sim(d, np.zeros((0, 1, 3), np.uint8), device=SIM_DEVICE)  # type: ignore[operator]
         assert r.class_counts.shape == (0, 1) and r.counts.batch == 0
         # a nested list reads as its array
-        np.testing.assert_array_equal(sim(d, [[[1, 1, 0]]], device="cpu").class_counts,  # type: ignore[operator]
-                                      sim(d, np.array([[[1, 1, 0]]], np.uint8), device="cpu").class_counts)  # type: ignore[operator]
+        np.testing.assert_array_equal(sim(d, [[[1, 1, 0]]], device=SIM_DEVICE).class_counts,  # type: ignore[operator]
+                                      sim(d, np.array([[[1, 1, 0]]], np.uint8), device=SIM_DEVICE).class_counts)  # type: ignore[operator]
 
 
 def test_inputs_of_another_length_than_the_deployment_takes_warn() -> None:
@@ -158,4 +158,4 @@ def test_pipelining_a_stateful_deployment_warns_at_the_simulator_too() -> None:
     neuron(d, 0, 0, weights=[1], threshold=2, reset_mode=1)
     inputs(d, (0, 0, 0))
     with pytest.warns(StatefulPipelineWarning, match="hold state between ticks"):
-        simulate_pipelined(d.normalised(), np.ones((2, 1, 1), np.uint8), device="cpu")
+        simulate_pipelined(d.normalised(), np.ones((2, 1, 1), np.uint8), device=SIM_DEVICE)

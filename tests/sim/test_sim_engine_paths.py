@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import assert_counts_equal, random_deployment, random_spikes, seeds, tiny_chip
+from helpers import SIM_DEVICE, assert_counts_equal, random_deployment, random_spikes, seeds, tiny_chip
 from spikeforge.deploy import Deployment
 from spikeforge.hardware import check
 from spikeforge.sim import CompiledDeployment, simulate, simulate_reference
@@ -16,7 +16,7 @@ from spikeforge.sim import CompiledDeployment, simulate, simulate_reference
 def check_equal(d: Deployment, x: np.ndarray, ticks: int) -> CompiledDeployment:
     d = d.normalised()
     check(d)
-    sim = CompiledDeployment(d, device="cpu")
+    sim = CompiledDeployment(d, device=SIM_DEVICE)
     r = simulate(sim, x, ticks=ticks, record_spikes=True, record_outputs=True)
     cls, counts, ras = simulate_reference(d, x, ticks)
     np.testing.assert_array_equal(r.spikes, ras)
@@ -94,7 +94,7 @@ def test_duplicate_output_entries_are_separate_votes() -> None:
     d.output_core = np.zeros(4, np.int32)
     d.output_neuron = np.array([0, 0, 0, 1], np.int32)
     d.output_class = np.array([1, 2, 1, 0], np.int32)  # neuron 0 votes twice for class 1 and once for class 2
-    r = simulate(d, np.zeros((1, 1, 1), np.uint8), ticks=3, device="cpu")
+    r = simulate(d, np.zeros((1, 1, 1), np.uint8), ticks=3, device=SIM_DEVICE)
     assert r.class_counts.tolist() == [[3, 6, 3]]
     check_equal(d, np.zeros((1, 1, 1), np.uint8), ticks=3)
 

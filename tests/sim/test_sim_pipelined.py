@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from helpers import (
     MEMORYLESS,
+    SIM_DEVICE,
     assert_counts_equal,
     blank,
     feedforward,
@@ -33,8 +34,8 @@ def test_pipelined_matches_sequential(seed: int, ticks_per_input: int, n: int, l
     assert topo.synchronous and topo.acyclic
     assert topo.depth.tolist() == [0, 0, 2, 3] and topo.latency == 3
     x = random_spikes(rng, n, ticks_per_input, d.n_inputs, p=0.5)
-    seq = simulate(d, x, device="cpu")
-    pipe = simulate_pipelined(d, x, lanes=lanes, device="cpu")
+    seq = simulate(d, x, device=SIM_DEVICE)
+    pipe = simulate_pipelined(d, x, lanes=lanes, device=SIM_DEVICE)
     np.testing.assert_array_equal(pipe.class_counts, seq.class_counts)
     # per-input activity is attributed to the right input too
     for name in ("synaptic_events", "spikes", "axon_events", "hops", "chip_crossings", "active_cores"):
@@ -54,7 +55,7 @@ def test_sequential_also_counts_spikes_fired_on_silence(seed: int, ticks_per_inp
     d = feedforward(rng, ticks_per_input)
     d.leak[3, 0] = 0  # core 3 neuron 0 votes for class 0
     x = random_spikes(rng, 5, ticks_per_input, d.n_inputs, p=0.5)
-    seq, pipe = simulate(d, x, device="cpu").class_counts, simulate_pipelined(d, x, device="cpu").class_counts
+    seq, pipe = simulate(d, x, device=SIM_DEVICE).class_counts, simulate_pipelined(d, x, device=SIM_DEVICE).class_counts
     np.testing.assert_array_equal(seq[:, 0] - pipe[:, 0], 3)
     np.testing.assert_array_equal(seq[:, 1:], pipe[:, 1:])
 
@@ -73,9 +74,9 @@ def test_pipelined_refuses_a_non_synchronous_deployment() -> None:
     topo = analyse(d)
     assert not topo.synchronous and topo.conflicts == (2,)
     with pytest.raises(TopologyError, match="layer-synchronous"):
-        simulate_pipelined(d, np.zeros((2, 1, 1), np.uint8), device="cpu")
+        simulate_pipelined(d, np.zeros((2, 1, 1), np.uint8), device=SIM_DEVICE)
     # sequential mode handles it
-    simulate(d, np.ones((2, 1, 1), np.uint8), device="cpu")
+    simulate(d, np.ones((2, 1, 1), np.uint8), device=SIM_DEVICE)
 
 
 @settings(max_examples=10, deadline=None)
@@ -90,12 +91,12 @@ def test_pipelined_per_core_totals_count_only_real_inputs(seed: int, ticks_per_i
     d.leak[:, :3] = 1  # three neurons per core fire on every tick, input or not
     check(d)
     x = random_spikes(rng, n, ticks_per_input, d.n_inputs, p=0.5)
-    pipe = simulate_pipelined(d, x, lanes=lanes, device="cpu")
+    pipe = simulate_pipelined(d, x, lanes=lanes, device=SIM_DEVICE)
     assert pipe.counts.spikes.min() > 0
     assert int(pipe.counts.core_spikes.sum()) == int(pipe.counts.spikes.sum())
     assert int(pipe.counts.core_synaptic_events.sum()) == int(pipe.counts.synaptic_events.sum())
     # per input, the same spikes whether it runs alone or padded into lanes beside others
-    alone = [simulate_pipelined(d, x[i : i + 1], lanes=1, device="cpu").counts for i in range(n)]
+    alone = [simulate_pipelined(d, x[i : i + 1], lanes=1, device=SIM_DEVICE).counts for i in range(n)]
     np.testing.assert_array_equal(pipe.counts.core_spikes, np.sum([c.core_spikes for c in alone], axis=0))
 
 
@@ -107,23 +108,23 @@ def test_pipelined_refuses_a_recurrent_deployment() -> None:
     inputs(d, (0, 0, 0))
     assert not analyse(d).acyclic
     with pytest.raises(TopologyError):
-        simulate_pipelined(d, np.zeros((1, 1, 1), np.uint8), device="cpu")
+        simulate_pipelined(d, np.zeros((1, 1, 1), np.uint8), device=SIM_DEVICE)
     with pytest.raises(TopologyError, match="ticks="):
-        simulate(d, np.zeros((1, 1, 1), np.uint8), device="cpu")
+        simulate(d, np.zeros((1, 1, 1), np.uint8), device=SIM_DEVICE)
 
 
 def test_pipelined_refuses_inputs_longer_than_ticks_per_input() -> None:
     d = feedforward(np.random.default_rng(0), 1)
     with pytest.raises(ValueError, match="ticks_per_input"):
-        simulate_pipelined(d, np.zeros((2, 3, d.n_inputs), np.uint8), device="cpu")
+        simulate_pipelined(d, np.zeros((2, 3, d.n_inputs), np.uint8), device=SIM_DEVICE)
 
 
 def test_pipelined_counts_the_same_events_as_sequential_on_one_lane() -> None:
     rng = np.random.default_rng(3)
     d = feedforward(rng, 2)
     x = random_spikes(rng, 5, 2, d.n_inputs)
-    seq = simulate(d, x, device="cpu")
-    pipe = simulate_pipelined(d, x, lanes=1, device="cpu")
+    seq = simulate(d, x, device=SIM_DEVICE)
+    pipe = simulate_pipelined(d, x, lanes=1, device=SIM_DEVICE)
     # core_ticks / neuron_updates are per-input windows (T ticks in pipelined mode, T + latency in sequential),
     # so compare the activity counters only
     assert int(pipe.counts.core_spikes.sum()) == int(seq.counts.core_spikes.sum())
@@ -150,7 +151,7 @@ def test_pipelined_draws_the_sequential_random_numbers(seed: int, ticks_per_inpu
     check(d)
     assert d.memoryless and d.stochastic
     x = random_spikes(rng, 7, ticks_per_input, d.n_inputs, p=0.6)
-    seq = simulate(d, x, device="cpu")
-    pipe = simulate_pipelined(d, x, lanes=lanes, device="cpu")
+    seq = simulate(d, x, device=SIM_DEVICE)
+    pipe = simulate_pipelined(d, x, lanes=lanes, device=SIM_DEVICE)
     np.testing.assert_array_equal(pipe.class_counts, seq.class_counts)
     np.testing.assert_array_equal(pipe.counts.spikes, seq.counts.spikes)

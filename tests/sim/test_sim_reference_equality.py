@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import assert_counts_equal, random_deployment, random_spikes, seeds
+from helpers import SIM_DEVICE, assert_counts_equal, random_deployment, random_spikes, seeds
 from spikeforge.hardware import check
 from spikeforge.sim import CompiledDeployment, simulate, simulate_reference
 
@@ -22,7 +22,7 @@ def test_engine_equals_reference(seed: int, batch: int, ticks: int, batch_size: 
     d = random_deployment(rng)
     check(d)
     x = random_spikes(rng, batch, int(rng.integers(1, ticks + 1)), d.n_inputs, p=float(rng.uniform(0.1, 0.9)))
-    r = simulate(d, x, ticks=ticks, batch_size=batch_size, record_spikes=True, record_outputs=True, device="cpu")
+    r = simulate(d, x, ticks=ticks, batch_size=batch_size, record_spikes=True, record_outputs=True, device=SIM_DEVICE)
     cls, counts, ras = simulate_reference(d, x, ticks)
     np.testing.assert_array_equal(r.spikes, ras)
     np.testing.assert_array_equal(r.class_counts, cls)
@@ -56,7 +56,7 @@ def test_busy_multichip_network_crosses_chips(seed: int) -> None:
     d.output_core = d.output_neuron = d.output_class = np.zeros(0, np.int32)
     check(d)
     x = random_spikes(rng, 2, 3, d.n_inputs)
-    r = simulate(d, x, ticks=5, record_spikes=True, device="cpu")
+    r = simulate(d, x, ticks=5, record_spikes=True, device=SIM_DEVICE)
     _, counts, ras = simulate_reference(d, x, 5)
     np.testing.assert_array_equal(r.spikes, ras)
     assert_counts_equal(r.counts, counts)
@@ -66,7 +66,7 @@ def test_busy_multichip_network_crosses_chips(seed: int) -> None:
 def test_compiled_deployment_is_reusable() -> None:
     rng = np.random.default_rng(7)
     d = random_deployment(rng)
-    sim = CompiledDeployment(d, device="cpu")
+    sim = CompiledDeployment(d, device=SIM_DEVICE)
     x = random_spikes(rng, 3, 4, d.n_inputs)
     a = simulate(sim, x, ticks=6, record_spikes=True)
     b = simulate(sim, x, ticks=6, record_spikes=True)
@@ -126,13 +126,13 @@ def test_engine_fast_paths_equal_reference(seed: int, reset: str, floor: str, on
     ticks = int(rng.integers(1, 9))
     x = random_spikes(rng, int(rng.integers(1, 4)), int(rng.integers(1, ticks + 1)), d.n_inputs)
     cls, counts, ras = simulate_reference(d, x, ticks)
-    auto = CompiledDeployment(d, device="cpu")
+    auto = CompiledDeployment(d, device=SIM_DEVICE)
     if one_source_per_axon:
         assert not auto.may_merge and auto.in_unique
         assert bool(auto.in_slices) == (m > 0 and (m == 1 or not permute_inputs or
                                                    np.array_equal(d.input_channel, np.arange(m))))
     for dt in _exact_dtypes(auto):
-        sim = CompiledDeployment(d, device="cpu", matmul_dtype=dt)
+        sim = CompiledDeployment(d, device=SIM_DEVICE, matmul_dtype=dt)
         r = simulate(sim, x, ticks=ticks, record_spikes=True)
         np.testing.assert_array_equal(r.spikes, ras, err_msg=str(dt))
         np.testing.assert_array_equal(r.class_counts, cls)
@@ -146,8 +146,8 @@ def test_a_matmul_dtype_that_could_round_is_refused() -> None:
     d.enabled[:] = True
     d.crossbar[:, :2, 0] = 1
     d.weights[:] = 255
-    assert CompiledDeployment(d, device="cpu").drive_bound == 510  # 2 axons x 255 > 256
+    assert CompiledDeployment(d, device=SIM_DEVICE).drive_bound == 510  # 2 axons x 255 > 256
     with pytest.raises(ValueError, match="not exact"):
-        CompiledDeployment(d, device="cpu", matmul_dtype=torch.bfloat16)
+        CompiledDeployment(d, device=SIM_DEVICE, matmul_dtype=torch.bfloat16)
     d.crossbar[:, 1, 0] = 0
-    CompiledDeployment(d, device="cpu", matmul_dtype=torch.bfloat16)  # 255 fits
+    CompiledDeployment(d, device=SIM_DEVICE, matmul_dtype=torch.bfloat16)  # 255 fits

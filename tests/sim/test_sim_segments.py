@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from helpers import assert_counts_equal, random_deployment, random_spikes, seeds, tiny_chip
+from helpers import SIM_DEVICE, assert_counts_equal, random_deployment, random_spikes, seeds, tiny_chip
 from spikeforge.hardware import check
 from spikeforge.sim import CompiledDeployment, engine, simulate, simulate_reference
 
@@ -54,7 +54,7 @@ def test_segmented_product_equals_reference(seed: int) -> None:
     old = engine._SEGMENT_OVERHEAD
     engine._SEGMENT_OVERHEAD = 0
     try:
-        sim = CompiledDeployment(d, device="cpu")
+        sim = CompiledDeployment(d, device=SIM_DEVICE)
     finally:
         engine._SEGMENT_OVERHEAD = old
     r = simulate(sim, x, ticks=8, record_spikes=True, record_outputs=True)
@@ -77,5 +77,5 @@ def test_segmented_deployment_uses_several_runs() -> None:
     d.input_core = np.ones(256, np.int32)
     d.input_axon = np.arange(256, dtype=np.int32)
     d.threshold[:] = 1
-    sim = CompiledDeployment(d.normalised(), device="cpu")
+    sim = CompiledDeployment(d.normalised(), device=SIM_DEVICE)
     assert [s[2:] for s in sim.segments] == [(1, 4), (256, 256), (1, 4)]

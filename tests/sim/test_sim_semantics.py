@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from helpers import (
     MEMORYLESS,
+    SIM_DEVICE,
     assert_counts_equal,
     blank,
     inputs,
@@ -215,7 +216,7 @@ def test_delay_chain(delay: int) -> None:
     np.testing.assert_array_equal(trace(r, 1, 0)[0], want1)
     assert r.class_counts.tolist() == [[2]]
     # the default window is ticks_per_input + latency, and latency is the delay
-    r2 = simulate(d, x, device="cpu")
+    r2 = simulate(d, x, device=SIM_DEVICE)
     assert r2.latency == delay and r2.ticks == 3 + delay
     assert r2.class_counts.tolist() == [[2]]
 
@@ -401,6 +402,6 @@ def test_event_counters_by_hand() -> None:
     assert r.class_counts.tolist() == [[1, 1], [0, 0]]
     assert c.mean()["spikes"] == 2.0
     # batching does not change anything
-    r1 = simulate(d, x, ticks=3, batch_size=1, device="cpu")
+    r1 = simulate(d, x, ticks=3, batch_size=1, device=SIM_DEVICE)
     assert_counts_equal(r1.counts, c)
     np.testing.assert_array_equal(r1.class_counts, r.class_counts)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from helpers import (
     MEMORYLESS,
+    SIM_DEVICE,
     blank,
     inputs,
     neuron,
@@ -193,16 +194,16 @@ def _busy_stochastic(seed: int) -> tuple[Deployment, np.ndarray]:
 
 def test_results_depend_only_on_the_seed_and_the_input_index() -> None:
     d, x = _busy_stochastic(0)
-    base = simulate(d, x, device="cpu").class_counts
+    base = simulate(d, x, device=SIM_DEVICE).class_counts
     assert base.sum() > 0
     for bs in (1, 4):
-        np.testing.assert_array_equal(simulate(d, x, batch_size=bs, device="cpu").class_counts, base)
+        np.testing.assert_array_equal(simulate(d, x, batch_size=bs, device=SIM_DEVICE).class_counts, base)
     # input k of a larger array draws the same numbers as input k alone
-    np.testing.assert_array_equal(simulate(d, x[:3], device="cpu").class_counts, base[:3])
-    other = simulate(d, x, device="cpu", seed=d.prng_seed + 1).class_counts
+    np.testing.assert_array_equal(simulate(d, x[:3], device=SIM_DEVICE).class_counts, base[:3])
+    other = simulate(d, x, device=SIM_DEVICE, seed=d.prng_seed + 1).class_counts
     assert not np.array_equal(other, base)
     d.prng_seed = d.prng_seed + 1
-    np.testing.assert_array_equal(simulate(d, x, device="cpu").class_counts, other)
+    np.testing.assert_array_equal(simulate(d, x, device=SIM_DEVICE).class_counts, other)
 
 
 def test_stochastic_mode_means() -> None:
@@ -214,7 +215,7 @@ def test_stochastic_mode_means() -> None:
     d.stochastic_synapse[0, 0, 0] = True
     inputs(d, (0, 0, 0))
     d.output_core, d.output_neuron, d.output_class = (np.zeros(1, np.int32),) * 3
-    r = simulate(d.normalised(), np.ones((2000, 1, 1), np.uint8), device="cpu")
+    r = simulate(d.normalised(), np.ones((2000, 1, 1), np.uint8), device=SIM_DEVICE)
     assert abs(r.class_counts.mean() - 128 / 256) < 0.03
 
 
@@ -229,7 +230,7 @@ def test_memoryless_excludes_a_stochastic_threshold() -> None:
 def test_bad_seed_is_refused(seed: object) -> None:
     d, x = _busy_stochastic(0)
     with pytest.raises(ValueError, match="seed must be an integer in"):
-        simulate(d, x, device="cpu", seed=seed)  # type: ignore[arg-type]
+        simulate(d, x, device=SIM_DEVICE, seed=seed)  # type: ignore[arg-type]
 
 
 def test_a_deterministic_deployment_ignores_the_seed() -> None:
@@ -237,8 +238,8 @@ def test_a_deterministic_deployment_ignores_the_seed() -> None:
     d = random_deployment(rng)
     assert not d.stochastic
     x = random_spikes(rng, 3, 2, d.n_inputs)
-    a = simulate(d, x, ticks=5, device="cpu", seed=1).class_counts
-    np.testing.assert_array_equal(simulate(d, x, ticks=5, device="cpu", seed=2).class_counts, a)
+    a = simulate(d, x, ticks=5, device=SIM_DEVICE, seed=1).class_counts
+    np.testing.assert_array_equal(simulate(d, x, ticks=5, device=SIM_DEVICE, seed=2).class_counts, a)
 
 
 def test_concatenated_copies_keep_their_modes_and_draw_independently() -> None:
@@ -252,8 +253,8 @@ def test_concatenated_copies_keep_their_modes_and_draw_independently() -> None:
     np.testing.assert_array_equal(pair.stochastic_synapse, np.concatenate([d.stochastic_synapse] * 2))
     np.testing.assert_array_equal(pair.stochastic_leak, np.concatenate([d.stochastic_leak] * 2))
     check(pair)
-    one = simulate(d, x, device="cpu").class_counts
-    both = simulate(pair, x, device="cpu").class_counts
+    one = simulate(d, x, device=SIM_DEVICE).class_counts
+    both = simulate(pair, x, device=SIM_DEVICE).class_counts
     np.testing.assert_array_equal(both[:, :4], one)
     assert not np.array_equal(both[:, 4:], one)
 

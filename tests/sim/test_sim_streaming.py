@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import assert_counts_equal, feedforward, random_spikes, seeds
+from helpers import SIM_DEVICE, assert_counts_equal, feedforward, random_spikes, seeds
 from spikeforge.data.encode import AxonDraws, axon_draws
 from spikeforge.data.source import SpikeSource, input_shape
 from spikeforge.deploy import Deployment
@@ -99,9 +99,9 @@ def test_sequential_reads_a_source_one_batch_at_a_time() -> None:
     d = feedforward(rng, 1)
     x = random_spikes(rng, 7, 1, d.n_inputs, p=0.5)
     src = Recorded(x)
-    r = simulate(d, src, batch_size=3, device="cpu")
+    r = simulate(d, src, batch_size=3, device=SIM_DEVICE)
     assert src.reads == [(0, 3), (3, 6), (6, 7)]
-    ref = simulate(d, x, device="cpu")
+    ref = simulate(d, x, device=SIM_DEVICE)
     np.testing.assert_array_equal(r.class_counts, ref.class_counts)
     assert_counts_equal(r.counts, ref.counts)
     # metrics' replay reads it in batches too and counts what the array gives
@@ -121,9 +121,9 @@ def test_a_source_with_bad_spikes_or_shape_is_refused() -> None:
     x = random_spikes(rng, 5, 1, d.n_inputs)
     x[4, 0, 2] = 2
     with pytest.raises(ValueError, match="must be 0 or 1"):
-        simulate(d, Recorded(x), batch_size=2, device="cpu")
+        simulate(d, Recorded(x), batch_size=2, device=SIM_DEVICE)
     with pytest.raises(ValueError, match="input spikes have 3 channels, the deployment's input map expects 8"):
-        simulate(d, Recorded(x[:, :, :3]), device="cpu")
+        simulate(d, Recorded(x[:, :, :3]), device=SIM_DEVICE)
     with pytest.raises(ValueError, match="must have shape"):
         input_shape(np.zeros((2, 1, 1, 3)))
 
@@ -199,8 +199,9 @@ def test_sim_result_concat() -> None:
     rng = np.random.default_rng(9)
     d = feedforward(rng, 2)
     x = random_spikes(rng, 6, 2, d.n_inputs)
-    whole = simulate(d, x, record_outputs=True, record_spikes=True, device="cpu")
-    parts = [simulate(d, x[a:b], record_outputs=True, record_spikes=True, device="cpu") for a, b in ((0, 2), (2, 6))]
+    whole = simulate(d, x, record_outputs=True, record_spikes=True, device=SIM_DEVICE)
+    parts = [simulate(d, x[a:b], record_outputs=True, record_spikes=True, device=SIM_DEVICE)
+             for a, b in ((0, 2), (2, 6))]
     joined = SimResult.concat(parts, pipelined=False)
     assert joined.ticks == whole.ticks and joined.latency == whole.latency
     np.testing.assert_array_equal(joined.class_counts, whole.class_counts)
@@ -208,6 +209,6 @@ def test_sim_result_concat() -> None:
     assert joined.output_spikes is not None and joined.spikes is not None
     np.testing.assert_array_equal(joined.output_spikes, whole.output_spikes)
     np.testing.assert_array_equal(joined.spikes, whole.spikes)
-    assert SimResult.concat([simulate(d, x, device="cpu"), *parts], pipelined=False).spikes is None
+    assert SimResult.concat([simulate(d, x, device=SIM_DEVICE), *parts], pipelined=False).spikes is None
     with pytest.raises(ValueError, match="at least one part"):
         SimResult.concat([], pipelined=True)
