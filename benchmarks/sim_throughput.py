@@ -157,8 +157,8 @@ def make_snntorch(w1: torch.Tensor, w2: torch.Tensor, xt: torch.Tensor, fan1: to
 
     @torch.no_grad()
     def once() -> tuple[int, int]:
-        lif1 = snn.Leaky(beta=1.0, threshold=0.5, reset_mechanism="zero")
-        lif2 = snn.Leaky(beta=1.0, threshold=0.5, reset_mechanism="zero")
+        lif1 = snn.Leaky(beta=1.0, threshold=0.5, reset_mechanism="zero").to(xt.device)
+        lif2 = snn.Leaky(beta=1.0, threshold=0.5, reset_mechanism="zero").to(xt.device)
         state = {"m1": lif1.init_leaky(), "m2": lif2.init_leaky()}
 
         def step1(cur: torch.Tensor) -> torch.Tensor:
@@ -183,7 +183,7 @@ def make_norse(w1: torch.Tensor, w2: torch.Tensor, xt: torch.Tensor, fan1: torch
 
     @torch.no_grad()
     def once() -> tuple[int, int]:
-        cell1, cell2 = IAFCell(p), IAFCell(p)
+        cell1, cell2 = IAFCell(p).to(xt.device), IAFCell(p).to(xt.device)
         state: dict[str, Any] = {"s1": None, "s2": None}
 
         def step1(cur: torch.Tensor) -> torch.Tensor:
