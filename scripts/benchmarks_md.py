@@ -23,11 +23,12 @@ these files. Machine for the full runs unless a section says otherwise: the proj
 2 CPU cores (Intel Xeon), 24 GB RAM, no GPU, torch 2.13.0 CPU build.
 """
 
-ORDER = ["sim_throughput", "sim_ensembles", "sim_stochastic", "energy_calibration", "esser2015",
+ORDER = ["sim_throughput", "sim_throughput_cuda", "sim_ensembles", "sim_stochastic", "energy_calibration", "esser2015",
          "binary_vs_probabilistic", "eedn", "layerwise", "layerwise_ticks", "memory_organisation"]
 
 TITLES = {
     "sim_throughput": "Simulator throughput (issue: foundation §5)",
+    "sim_throughput_cuda": "Simulator throughput on a GPU (the same network, `--device cuda`, NVIDIA H200)",
     "sim_ensembles": "Simulator cost on the methods' ensemble deployments (compile, sequential, pipelined)",
     "sim_stochastic": "Simulator cost of TrueNorth's stochastic modes and leak reversal (exactness checked)",
     "energy_calibration": "Energy model calibration against published anchors (foundation §6)",
