@@ -44,6 +44,7 @@ import torch
 
 from spikeforge.data.source import Spikes, as_spikes, input_shape, read_inputs
 from spikeforge.deploy.deployment import Deployment
+from spikeforge.devices import resolve_device
 from spikeforge.sim import prng
 from spikeforge.sim.counts import EventCounts
 from spikeforge.sim.neuron import NeuronTensors, StochasticSynapses, leak_fire_reset
@@ -141,21 +142,7 @@ def _bf16_is_fast(device: torch.device) -> bool:
     return _BF16_FAST[device.type]
 
 
-def _device(device: str | torch.device) -> torch.device:
-    """``"auto"`` → CUDA when available, else CPU; anything else must name a device this torch can use."""
-    if isinstance(device, torch.device):
-        dev = device
-    elif device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    else:
-        try:
-            dev = torch.device(device)
-        except (RuntimeError, TypeError) as e:
-            raise ValueError(f"unknown device {device!r}: use 'auto', 'cpu' or 'cuda[:N]'") from e
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {str(dev)!r} is not available: this torch ({torch.__version__}) sees no CUDA "
-                         "GPU; use device='cpu' or 'auto'")
-    return dev
+_device = resolve_device
 
 
 class CompiledDeployment:

@@ -43,6 +43,8 @@ def _cache_key(method: str, spec: NetworkSpec, copies: int, mcfg: dict[str, Any]
                init: dict[str, Any] | None = None) -> dict[str, Any]:
     tkey = asdict(tcfg)
     del tkey["compile"]  # compiling changes only floating-point rounding: the same model either way
+    if tcfg.device == "cpu":  # a GPU's rounding differs: its models are cached apart from the CPU's
+        del tkey["device"]
     if tcfg.elastic_alpha == 0:  # settings added later are left out at their defaults: older caches stay valid
         del tkey["elastic_alpha"], tkey["elastic_sigma"]
     if tcfg.ensemble_loss == 0:

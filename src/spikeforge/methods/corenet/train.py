@@ -19,6 +19,10 @@ After every step the model's parameters are clipped (connections to [0, 1], leak
 ``compile = True`` runs the forward pass through ``torch.compile`` (fused elementwise kernels: the large
 probabilistic network trains ≈1.5x faster on one CPU thread); it changes only floating-point rounding, and
 where compilation fails (no C++ compiler) training falls back to the eager model with a logged warning.
+``device = "cuda"`` (or ``"auto"``) trains on a GPU: the data augmentation and input draws still run on the CPU
+from the same seeded generator (the same batches as on the CPU), the forward and backward passes on the GPU
+(floating-point rounding differs, so the trained model is close to, not bit-identical with, a CPU-trained one);
+the model is back on the CPU when training returns, so sampling, binarising and deployment are unchanged.
 A checkpoint (model, optimiser, RNG states, epoch, history) is written after every epoch; a run started
 with the same checkpoint path resumes after the last finished epoch.
 """
@@ -36,6 +40,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from spikeforge.devices import resolve_device
 from spikeforge.fileio import torch_save_atomic
 from spikeforge.methods.corenet.data import affine_batch, elastic_batch, shift_batch, train_inputs
 from spikeforge.methods.corenet.torchnet import CoreNetModel
@@ -76,6 +81,8 @@ class TrainConfig:
     seed: int = 0
     threads: int = field(default=1, metadata=bounds(ge=1))
     compile: bool = False  # torch.compile the forward pass (≈1.5x faster on CPU; needs a C++ compiler)
+    # where the forward and backward passes run: "cpu", "cuda[:N]" or "auto" (a CUDA GPU when torch sees one)
+    device: str = "cpu"
     max_train: int | None = field(default=None, metadata=bounds(ge=1))
     # weight λ of the coupled-ensemble loss on the copies' mean score (0 = independent)
     ensemble_loss: float = field(default=0.0, metadata=bounds(ge=0, le=1))
@@ -98,6 +105,13 @@ class TrainConfig:
             problems.append(f"train_input {self.train_input!r} is not 'intensity', 'threshold' or 'bernoulli'")
         if self.copy_distortions and not self.copy_views:
             problems.append("copy_distortions = true needs copy_views = true (per-copy views)")
+        if not isinstance(self.device, str):
+            problems.append(f"device must be a string ('cpu', 'cuda[:N]' or 'auto'), got {self.device!r}")
+        else:
+            try:
+                resolve_device(self.device)
+            except ValueError as e:
+                problems.append(str(e))
         if self.distill > 0 and not self.teacher:
             problems.append("distill > 0 needs a teacher (a model file saved by torch.export.save)")
         if problems:
@@ -234,10 +248,11 @@ def model_accuracy(model: CoreNetModel, x: np.ndarray, y: np.ndarray, batch: int
     reported accuracies always come from the simulator."""
     was = model.training
     model.eval()
+    dev = next(model.parameters()).device
     correct = np.zeros(model.copies)
     for s in range(0, len(x), batch):
-        sc = model(torch.from_numpy(x[s : s + batch]))
-        correct += (sc.argmax(-1).numpy() == y[s : s + batch, None]).sum(0)
+        sc = model(torch.from_numpy(x[s : s + batch]).to(dev))
+        correct += (sc.argmax(-1).cpu().numpy() == y[s : s + batch, None]).sum(0)
     model.train(was)
     return correct / max(len(x), 1)
 
@@ -287,10 +302,17 @@ def train(
 
     Resumes from ``checkpoint`` when it exists (same config assumed), and rewrites it after each epoch.
     Denormals are flushed to zero while it runs (:func:`flushing_denormals`), with ``cfg.threads`` PyTorch
-    threads (the process's count is restored after it).
+    threads (the process's count is restored after it). The passes run on ``cfg.device``; the model is on
+    the CPU again when this returns (or raises).
     """
+    dev = resolve_device(cfg.device)
     with flushing_denormals(), torch_threads(int(cfg.threads) if cfg.threads else None):
-        return _train(model, x_train, y_train, cfg, checkpoint=checkpoint, x_val=x_val, y_val=y_val, log=log)
+        try:
+            model.to(dev)
+            return _train(model, x_train, y_train, cfg, checkpoint=checkpoint, x_val=x_val, y_val=y_val, log=log,
+                          device=dev)
+        finally:
+            model.to("cpu")
 
 
 def _train(
@@ -303,6 +325,7 @@ def _train(
     x_val: np.ndarray | None,
     y_val: np.ndarray | None,
     log: Any,
+    device: torch.device,
 ) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -315,13 +338,15 @@ def _train(
     start = 0
     history: list[dict[str, float]] = []
     if checkpoint is not None and Path(checkpoint).exists():
-        st = torch.load(checkpoint, weights_only=False)
+        st = torch.load(checkpoint, weights_only=False, map_location="cpu")
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["opt"])
         model.load_method_state(st.get("method", {}))
         gen.set_state(st["gen"])
         rng.bit_generator.state = st["rng"]
         torch.set_rng_state(st["torch_rng"])
+        if device.type == "cuda" and st.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(st["cuda_rng"], device)
         start = int(st["epoch"]) + 1
         history = list(st["history"])
         log(f"resumed from {checkpoint} after epoch {start}")
@@ -365,10 +390,12 @@ def _train(
             x_teacher = xb  # the teacher sees the (shared) distorted image, before shifts and draws
             xb = copy_view_batch(xb, shape, model.copies if cfg.copy_views else 0, cfg, gen)
             yb = yt[idx]
+            if device.type != "cpu":
+                xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
             scores, forward = _forward(forward, model, xb, log)  # (B, K, classes)
             loss = ensemble_objective(scores * temp, yb, cfg.ensemble_loss)
             if teacher is not None:
-                loss = distilled(loss, scores * temp, teacher(x_teacher), cfg)
+                loss = distilled(loss, scores * temp, teacher(x_teacher).to(device), cfg)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -394,6 +421,7 @@ def _train(
             torch_save_atomic({"model": model.state_dict(), "opt": opt.state_dict(),
                                "method": model.method_state(), "gen": gen.get_state(),
                                "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                               "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
                                "epoch": epoch, "history": history, "config": asdict(cfg)}, checkpoint)
     model.eval()
     return {"history": history, "temperature": temp, "config": asdict(cfg)}

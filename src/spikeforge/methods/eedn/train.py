@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from spikeforge.devices import resolve_device
 from spikeforge.fileio import torch_save_atomic
 from spikeforge.methods.eedn.model import EednNet
 from spikeforge.recipes.schema import bounds, field_problems
@@ -49,9 +50,18 @@ class TrainConfig:
     shift_augment: int = field(default=0, metadata=bounds(ge=0))  # random translation by up to this many pixels
     hflip: bool = False  # random horizontal flips (for datasets whose classes are mirror-symmetric)
     threads: int | None = field(default=1, metadata=bounds(ge=1))
+    # where the forward and backward passes run: "cpu", "cuda[:N]" or "auto" (a CUDA GPU when torch sees one)
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         problems = field_problems(self)
+        if not isinstance(self.device, str):
+            problems.append(f"device must be a string ('cpu', 'cuda[:N]' or 'auto'), got {self.device!r}")
+        else:
+            try:
+                resolve_device(self.device)
+            except ValueError as e:
+                problems.append(str(e))
         if problems:
             raise ValueError(f"[train] {'; '.join(problems)}")
 
@@ -80,9 +90,9 @@ def _shift(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch.Tenso
 
 def _settings_key(cfg: TrainConfig, model: EednNet, n: int, data: dict[str, Any] | None = None) -> str:
     """What a checkpoint must match to be resumed: training settings, network, data size and (``data``) the
-    dataset. Threads and the batch-norm recalibration sample (applied after the last epoch, not checkpointed)
-    may differ."""
-    tc = {k: v for k, v in asdict(cfg).items() if k not in ("threads", "bn_recalibration_batches")}
+    dataset. Threads, the device and the batch-norm recalibration sample (applied after the last epoch, not
+    checkpointed) may differ."""
+    tc = {k: v for k, v in asdict(cfg).items() if k not in ("threads", "device", "bn_recalibration_batches")}
     key: dict[str, Any] = {"train": tc, "layers": model.spec, "input": list(model.input_shape), "n": n}
     if data is not None:
         key["data"] = data
@@ -96,7 +106,7 @@ def _same_settings(stored: object, key: str) -> bool:
         return False
     try:
         got = json.loads(stored)
-        for k in ("threads", "bn_recalibration_batches"):
+        for k in ("threads", "device", "bn_recalibration_batches"):
             got.get("train", {}).pop(k, None)
     except (json.JSONDecodeError, AttributeError):
         return False
@@ -114,15 +124,21 @@ def train_eedn(model: EednNet, x: np.ndarray, y: np.ndarray, cfg: TrainConfig,
     ``checkpoint``: resume from / write to this file after every epoch (see the module docstring); a
     checkpoint written with other settings, or (``data``: e.g. the dataset's name, and a user file's
     fingerprint) for other data, raises ``ValueError`` rather than being silently mixed in. Runs with
-    ``cfg.threads`` PyTorch threads and restores the process's count after.
+    ``cfg.threads`` PyTorch threads and restores the process's count after. The passes run on ``cfg.device``
+    (augmentation on the CPU from the same seeded generator); the model is on the CPU again when this returns.
     """
+    dev = resolve_device(cfg.device)
     with torch_threads(cfg.threads or None):
-        return _train_eedn(model, x, y, cfg, log, checkpoint, data)
+        try:
+            model.to(dev)
+            return _train_eedn(model, x, y, cfg, log, checkpoint, data, dev)
+        finally:
+            model.to("cpu")
 
 
 def _train_eedn(model: EednNet, x: np.ndarray, y: np.ndarray, cfg: TrainConfig,
                 log: Callable[[str], None] | None, checkpoint: Path | str | None,
-                data: dict[str, Any] | None) -> TrainLog:
+                data: dict[str, Any] | None, device: torch.device) -> TrainLog:
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     n = len(x) if cfg.max_train is None else min(len(x), cfg.max_train)
@@ -142,7 +158,7 @@ def _train_eedn(model: EednNet, x: np.ndarray, y: np.ndarray, cfg: TrainConfig,
     key = _settings_key(cfg, model, n, data)
     start = 0
     if checkpoint is not None and Path(checkpoint).exists():
-        st = torch.load(checkpoint, weights_only=False)
+        st = torch.load(checkpoint, weights_only=False, map_location="cpu")
         if not _same_settings(st.get("key"), key):
             raise ValueError(f"checkpoint {checkpoint} was written with other settings; delete it to start afresh")
         model.load_state_dict(st["model"])
@@ -150,6 +166,8 @@ def _train_eedn(model: EednNet, x: np.ndarray, y: np.ndarray, cfg: TrainConfig,
         sched.load_state_dict(st["sched"])
         gen.set_state(st["gen"])
         torch.set_rng_state(st["torch_rng"])
+        if device.type == "cuda" and st.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(st["cuda_rng"], device)
         out.epochs = list(st["epochs"])
         start = int(st["epoch"])
         t0 -= float(st["seconds"])
@@ -165,21 +183,25 @@ def _train_eedn(model: EednNet, x: np.ndarray, y: np.ndarray, cfg: TrainConfig,
             if cfg.hflip:
                 flip = torch.rand(len(idx), generator=gen) < 0.5
                 xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
+            yb = yt[idx]
+            if device.type != "cpu":
+                xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
             scores = model(xb)
-            loss = F.cross_entropy(scores * scale, yt[idx])
+            loss = F.cross_entropy(scores * scale, yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
             model.update_trinary()
             tot_loss += float(loss.detach()) * len(idx)
-            tot_ok += int((scores.argmax(1) == yt[idx]).sum())
+            tot_ok += int((scores.argmax(1) == yb).sum())
         rec = {"epoch": ep + 1, "loss": tot_loss / n, "train_acc": tot_ok / n, "s": time.perf_counter() - t0}
         out.epochs.append(rec)
         if checkpoint is not None:
             _save_checkpoint(Path(checkpoint), {
                 "key": key, "model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                "gen": gen.get_state(), "torch_rng": torch.get_rng_state(), "epochs": out.epochs,
+                "gen": gen.get_state(), "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None, "epochs": out.epochs,
                 "epoch": ep + 1, "seconds": rec["s"]})
         if log:
             log(f"epoch {ep + 1}/{cfg.epochs} loss {rec['loss']:.4f} train acc {rec['train_acc']:.4f} "
@@ -204,6 +226,7 @@ def recalibrate_bn(model: EednNet, x: torch.Tensor, batch_size: int, batches: in
     20-epoch Fashion-MNIST one-chip network, three draws of 50 batches (3 200 images) gave 88.58-88.97 % test
     accuracy (the benchmark's own draw 88.33 %), 300 batches 88.80 %; hence the default of 300."""
     model.eval()
+    dev = next(model.parameters()).device
     perm = torch.randperm(len(x), generator=gen)
     chunks = [perm[b * batch_size : (b + 1) * batch_size] for b in range(batches)]
     chunks = [c for c in chunks if len(c)]
@@ -213,7 +236,7 @@ def recalibrate_bn(model: EednNet, x: torch.Tensor, batch_size: int, batches: in
         target.bn.reset_running_stats()
         target.bn.momentum = None
         for idx in chunks:
-            cur = x[idx]
+            cur = x[idx].to(dev)
             for m in model.layers:
                 if m is target:
                     target.bn.train()
