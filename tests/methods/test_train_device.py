@@ -57,7 +57,8 @@ def test_corenet_trains_on_cuda_close_to_cpu(model_cls: type, tmp_path: Path) ->
     hb = train(b, x, y, TrainConfig(**cfg, device="cuda"), checkpoint=tmp_path / "ck.pt")
     assert all(p.device.type == "cpu" for p in b.parameters())  # handed back on the CPU
     # the same batches, only rounding differs (a binarised shadow at the 0.5 border may flip and move a few more)
-    diff = torch.cat([(pa - pb).detach().abs().flatten() for pa, pb in zip(a.parameters(), b.parameters(), strict=True)])
+    pairs = zip(a.parameters(), b.parameters(), strict=True)
+    diff = torch.cat([(pa - pb).detach().abs().flatten() for pa, pb in pairs])
     assert float((diff > 1e-3).float().mean()) < 0.01 and float(diff.median()) < 1e-5
     assert abs(ha["history"][-1]["loss"] - hb["history"][-1]["loss"]) < 1e-3
     # a GPU checkpoint resumes on the CPU (one more epoch)
