@@ -32,12 +32,11 @@ def shift_batch(x: torch.Tensor, shape: tuple[int, int], max_shift: int, gen: to
     h, w = shape
     p = max_shift
     img = torch.nn.functional.pad(x.view(b, h, w), (p, p, p, p))
-    dev = x.device  # the draws come from ``gen`` on the CPU (the same stream on every device), the work on x's
-    dy = torch.randint(0, 2 * p + 1, (b,), generator=gen).to(dev)
-    dx = torch.randint(0, 2 * p + 1, (b,), generator=gen).to(dev)
-    rows = (torch.arange(h, device=dev)[None, :] + dy[:, None])  # (B, H)
-    cols = (torch.arange(w, device=dev)[None, :] + dx[:, None])  # (B, W)
-    out = img[torch.arange(b, device=dev)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    dy = torch.randint(0, 2 * p + 1, (b,), generator=gen)
+    dx = torch.randint(0, 2 * p + 1, (b,), generator=gen)
+    rows = (torch.arange(h)[None, :] + dy[:, None])  # (B, H)
+    cols = (torch.arange(w)[None, :] + dx[:, None])  # (B, W)
+    out = img[torch.arange(b)[:, None, None], rows[:, :, None], cols[:, None, :]]
     return out.reshape(b, h * w)
 
 
@@ -52,9 +51,9 @@ def affine_batch(x: torch.Tensor, shape: tuple[int, int], max_rotate: float, max
     ang = (torch.rand(b, generator=gen) * 2 - 1) * math.radians(max_rotate)
     sc = 1 + (torch.rand(b, generator=gen) * 2 - 1) * max_scale
     cos, sin = torch.cos(ang) / sc, torch.sin(ang) / sc  # output → input sampling grid (inverse map)
-    theta = torch.zeros(b, 2, 3)  # built on the CPU (tiny), sampled where x is
+    theta = torch.zeros(b, 2, 3)
     theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 0], theta[:, 1, 1] = cos, -sin, sin, cos
-    grid = torch.nn.functional.affine_grid(theta.to(x.device), [b, 1, h, w], align_corners=False)
+    grid = torch.nn.functional.affine_grid(theta, [b, 1, h, w], align_corners=False)
     out = torch.nn.functional.grid_sample(x.view(b, 1, h, w), grid, mode="bilinear", padding_mode="zeros",
                                           align_corners=False)
     return out.reshape(b, h * w).clamp_(0.0, 1.0)
@@ -90,13 +89,12 @@ def elastic_batch(x: torch.Tensor, shape: tuple[int, int], alpha: float, sigma: 
         raise ValueError(f"elastic sigma must be > 0, got {sigma}")
     b = x.shape[0]
     h, w = shape
-    dev = x.device  # the draws come from ``gen`` on the CPU (the same stream on every device), the work on x's
-    field = (torch.rand((b * 2, 1, h, w), generator=gen) * 2 - 1).to(dev)
+    field = torch.rand((b * 2, 1, h, w), generator=gen) * 2 - 1
     # the separable Gaussian with zero padding as two small matrix products (5x faster than two convolutions)
-    field = _smoothing_matrix(h, sigma).to(dev) @ field.view(b * 2, h, w) @ _smoothing_matrix(w, sigma).T.to(dev)
+    field = _smoothing_matrix(h, sigma) @ field.view(b * 2, h, w) @ _smoothing_matrix(w, sigma).T
     d = field.view(b, 2, h, w) * alpha  # pixels: (Δc, Δr)
-    ys = (2 * torch.arange(h, dtype=torch.float32, device=dev) + 1) / h - 1  # pixel centres, align_corners=False
-    xs = (2 * torch.arange(w, dtype=torch.float32, device=dev) + 1) / w - 1
+    ys = (2 * torch.arange(h, dtype=torch.float32) + 1) / h - 1  # pixel centres, align_corners=False
+    xs = (2 * torch.arange(w, dtype=torch.float32) + 1) / w - 1
     gx = xs.view(1, 1, w) + d[:, 0] * (2.0 / w)
     gy = ys.view(1, h, 1) + d[:, 1] * (2.0 / h)
     grid = torch.stack([gx, gy], dim=-1)  # (B, H, W, 2) as (x, y)
@@ -122,5 +120,5 @@ def train_inputs(x: torch.Tensor, kind: str, threshold: float, gen: torch.Genera
     if kind == "threshold":
         return (x > threshold).to(x.dtype)
     if kind == "bernoulli":
-        return (torch.rand(x.shape, generator=gen).to(x.device) < x).to(x.dtype)
+        return (torch.rand(x.shape, generator=gen) < x).to(x.dtype)
     raise ValueError(f"unknown training input {kind!r}")

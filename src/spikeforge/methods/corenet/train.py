@@ -19,10 +19,9 @@ After every step the model's parameters are clipped (connections to [0, 1], leak
 ``compile = True`` runs the forward pass through ``torch.compile`` (fused elementwise kernels: the large
 probabilistic network trains ≈1.5x faster on one CPU thread); it changes only floating-point rounding, and
 where compilation fails (no C++ compiler) training falls back to the eager model with a logged warning.
-``device = "cuda"`` (or ``"auto"``) trains on a GPU: the random numbers of the augmentation and input draws
-still come from the same seeded CPU generator (the same batches as on the CPU), the augmentation itself and the
-forward and backward passes run on the GPU (floating-point rounding differs, so the trained model is close to,
-not bit-identical with, a CPU-trained one);
+``device = "cuda"`` (or ``"auto"``) trains on a GPU: the data augmentation and input draws still run on the CPU
+from the same seeded generator (the same batches as on the CPU), the forward and backward passes on the GPU
+(floating-point rounding differs, so the trained model is close to, not bit-identical with, a CPU-trained one);
 the model is back on the CPU when training returns, so sampling, binarising and deployment are unchanged.
 A checkpoint (model, optimiser, RNG states, epoch, history) is written after every epoch; a run started
 with the same checkpoint path resumes after the last finished epoch.
@@ -352,8 +351,8 @@ def _train(
         history = list(st["history"])
         log(f"resumed from {checkpoint} after epoch {start}")
     shape = model.spec.input_shape
-    xt = torch.from_numpy(np.ascontiguousarray(x_train, dtype=np.float32)).to(device)  # the augmentation runs
-    yt = torch.from_numpy(np.asarray(y_train, dtype=np.int64)).to(device)  # there too (draws: ``gen``, CPU)
+    xt = torch.from_numpy(np.ascontiguousarray(x_train, dtype=np.float32))
+    yt = torch.from_numpy(np.asarray(y_train, dtype=np.int64))
     n = len(xt)
     nb = math.ceil(n / cfg.batch_size)
     from spikeforge.progress import enabled as progress_enabled
@@ -370,7 +369,7 @@ def _train(
             opt.state.clear()  # warm restart: the optimiser's moment estimates start afresh
         for g in opt.param_groups:
             g["lr"] = lr
-        perm = torch.from_numpy(rng.permutation(n)).to(device)
+        perm = torch.from_numpy(rng.permutation(n))
         t0 = time.time()
         tot_loss, tot_correct, tot_ens = 0.0, 0.0, 0.0
         bar = None
@@ -391,10 +390,12 @@ def _train(
             x_teacher = xb  # the teacher sees the (shared) distorted image, before shifts and draws
             xb = copy_view_batch(xb, shape, model.copies if cfg.copy_views else 0, cfg, gen)
             yb = yt[idx]
+            if device.type != "cpu":
+                xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
             scores, forward = _forward(forward, model, xb, log)  # (B, K, classes)
             loss = ensemble_objective(scores * temp, yb, cfg.ensemble_loss)
             if teacher is not None:
-                loss = distilled(loss, scores * temp, teacher(x_teacher.cpu()).to(device), cfg)
+                loss = distilled(loss, scores * temp, teacher(x_teacher).to(device), cfg)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
