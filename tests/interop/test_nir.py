@@ -285,6 +285,10 @@ def test_output_metadata_problems_are_named() -> None:
     g.nodes[next(k for k, v in g.nodes.items() if isinstance(v, nir.Output))].metadata = {"n_classes": "abc"}
     with pytest.raises(NIRImportError, match="are not integers"):
         import_nir(g)
+    out = next(k for k, v in g.nodes.items() if isinstance(v, nir.Output))
+    g.nodes[out] = nir.Output(output_type={"output": np.array([3])})  # reads 2 neurons' spikes
+    with pytest.raises(NIRImportError, match=r"declares 3 outputs but reads 2 from"):
+        import_nir(g)
 
 
 def test_export_and_embedded_import_apply_the_design_rules(tmp_path: Path) -> None:

@@ -964,6 +964,9 @@ def nir_to_deployment(
     if classes.size != m_n:
         raise NIRImportError(f"the Output node's metadata 'output_class' has {classes.size} entries for its {m_n} "
                              "outputs")
+    for q, t_mat in o_terms.items():
+        if t_mat.shape[0] != m_n:
+            raise NIRImportError(f"the Output node declares {m_n} outputs but reads {t_mat.shape[0]} from {q!r}")
     dep = Deployment.empty(spec, total, k_n, max(1, n_classes), ticks_per_input=1,
                            input_shape=in_shape if len(in_shape) > 1 else (),
                            provenance={"method": "nir-import", "source": source,
