@@ -312,3 +312,16 @@ def test_rerunning_into_a_folder_with_other_settings_says_so(tmp_path: Path,
     assert "holds a run with other settings" not in capsys.readouterr().err
     assert main(["run", "template-digits", "--out", out, "--no-report", "--set", "params.neurons_per_class=5"]) == 0
     assert "holds a run with other settings" in " ".join(capsys.readouterr().err.split())
+
+
+def test_every_method_reads_the_test_subset_from_data_max_test() -> None:
+    from spikeforge.recipes.schema import recipe_max_test
+
+    assert recipe_max_test({"data": {"max_test": 50}}) == 50
+    assert recipe_max_test({}) is None and recipe_max_test({}, ("layerwise", "n_test"), 2000) == 2000
+    assert recipe_max_test({"layerwise": {"n_test": 40}}, ("layerwise", "n_test"), 2000) == 40  # the older name
+    assert recipe_max_test({"data": {"max_test": 40, "n_test": 40}}, ("data", "n_test")) == 40
+    with pytest.raises(ValueError, match=r"\[data\] max_test = 50 and \[layerwise\] n_test = 40 .* disagree"):
+        recipe_max_test({"data": {"max_test": 50}, "layerwise": {"n_test": 40}}, ("layerwise", "n_test"))
+    for name in list_recipes():  # the key is allowed in every shipped method's recipes
+        load_recipe(name, ["data.max_test=10"])

@@ -206,3 +206,17 @@ class RecipeSchema:
 def _hint(word: str, options: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def recipe_max_test(config: dict[str, Any], legacy: tuple[str, str] | None = None,
+                    default: int | None = None) -> int | None:
+    """The recipe's test subset, ``[data] max_test`` (the first N test inputs; every method reads this key),
+    or the method's older name for it (``legacy = (table, key)``, e.g. ``("layerwise", "n_test")``), else
+    ``default`` (``None``: the whole test split). Both set to different values is refused."""
+    new = config.get("data", {}).get("max_test")
+    old = config.get(legacy[0], {}).get(legacy[1]) if legacy else None
+    if legacy is not None and new is not None and old is not None and new != old:
+        raise ValueError(f"[data] max_test = {new} and [{legacy[0]}] {legacy[1]} = {old} (its older name) "
+                         "disagree: set one")
+    value = new if new is not None else old if old is not None else default
+    return None if value is None else int(value)

@@ -44,7 +44,7 @@ from spikeforge.methods.corenet.checkpoints import _cache_key, prepare_checkpoin
 from spikeforge.methods.corenet.topology import NetworkSpec, jitter_shifts, network_from_config
 from spikeforge.methods.corenet.torchnet import CoreNetModel
 from spikeforge.methods.corenet.train import TrainConfig, train
-from spikeforge.recipes.schema import Key, RecipeSchema, table_from_callables, table_from_dataclass
+from spikeforge.recipes.schema import Key, RecipeSchema, recipe_max_test, table_from_callables, table_from_dataclass
 
 ModelFactory = Callable[[NetworkSpec, int, dict[str, Any], int, Any], CoreNetModel]
 CopyMaker = Callable[[CoreNetModel, int, int], list[Copy]]
@@ -194,7 +194,7 @@ def run_corenet(
     check(dep)
     save(dep, out_dir / "deployment.sfd")
 
-    max_test = dcfg.get("max_test")
+    max_test = recipe_max_test(config)
     xte, yte = (ds.x_test, ds.y_test) if not max_test else (ds.x_test[:max_test], ds.y_test[:max_test])
     fed, spikes = inputs_for_deployment(xte, enc_rec, dep)  # exactly what the deployment records
     ev = evaluate_deployment(fed, spikes, yte, name=ds.name)  # pipelined regime: one image per tick

@@ -32,11 +32,11 @@ from spikeforge.hardware.spec import get_chip
 from spikeforge.mapping import MappingReport, compile_network
 from spikeforge.methods.eedn.model import EednNet
 from spikeforge.methods.eedn.train import TrainConfig, TrainLog, train_eedn
-from spikeforge.recipes.schema import Key, RecipeSchema, table_from_dataclass
+from spikeforge.recipes.schema import Key, RecipeSchema, recipe_max_test, table_from_dataclass
 
 #: tables and keys a ``method = "eedn"`` recipe may hold (the layer tables are checked by the model builder)
 RECIPE_SCHEMA = RecipeSchema(tables={
-    "data": {"dataset": Key((str,)), "n_test": Key((int,), ge=1)},
+    "data": {"dataset": Key((str,)), "max_test": Key((int,), ge=1), "n_test": Key((int,), ge=1)},
     "encoding": table_from_dataclass(Encoder),
     "network": {"layers": Key((list,)), "eta": Key((int, float), ge=0, lt=0.5), "max_cores": Key((int,), ge=1)},
     "train": table_from_dataclass(TrainConfig),
@@ -121,7 +121,7 @@ def run(config: dict[str, Any], out_dir: Path, data_dir: Path | str | None = Non
     torch.manual_seed(seed)
     _, dep, _, res, _ = build_and_deploy(
         ds, list(layers), train, encoder=encoder, chip=str(config.get("chip", "truenorth")), eta=eta,
-        max_cores=None if max_cores is None else int(max_cores), n_test=data_cfg.get("n_test"),
+        max_cores=None if max_cores is None else int(max_cores), n_test=recipe_max_test(config, ("data", "n_test")),
         provenance={"seed": seed, "recipe": config.get("name", "")}, checkpoint=Path(out_dir) / "checkpoint.pt",
         log=lambda msg: print(msg, file=sys.stderr, flush=True))  # stdout stays clean for --json
     save(dep, Path(out_dir) / "deployment.sfd")

@@ -19,11 +19,11 @@ import torch
 from spikeforge.data import load_dataset
 from spikeforge.methods.layerwise.ann import build_model, train_model
 from spikeforge.methods.layerwise.api import convert, save_model
-from spikeforge.recipes.schema import Key, RecipeSchema
+from spikeforge.recipes.schema import Key, RecipeSchema, recipe_max_test
 
 #: tables and keys a ``method = "layerwise"`` recipe may hold (see the module docstring)
 RECIPE_SCHEMA = RecipeSchema(tables={
-    "data": {"dataset": Key((str,)), "n_train": Key((int,), ge=1)},
+    "data": {"dataset": Key((str,)), "n_train": Key((int,), ge=1), "max_test": Key((int,), ge=1)},
     "ann": {"arch": Key((str,)), "epochs": Key((int,), ge=0), "lr": Key((int, float), gt=0),
             "schedule": Key((str,), ("constant", "cosine"))},
     "layerwise": {"constraints": Key((str,), ("digital", "analog", "hybrid")), "ticks": Key((int, str)),
@@ -62,9 +62,10 @@ def run(config: dict[str, Any], out_dir: Path, data_dir: Path | str | None = Non
                 seed=seed, image_shape=(1, *ds.image_shape), schedule=str(ann.get("schedule", "constant")),
                 log=_log)
     model_path = save_model(model, arch, Path(out_dir) / "ann.pt")
+    n_test = recipe_max_test(config, ("layerwise", "n_test"), 2000) or 2000
     res = convert(model_path, str(lw.get("constraints", "digital")), out_dir, str(config.get("chip", "truenorth")),
                   _ticks(ticks), dataset=dataset, data_dir=data_dir, n_calib=int(lw.get("n_calib", 2000)),
-                  n_test=int(lw.get("n_test", 2000)), keep=float(lw.get("keep", 1.0)),
+                  n_test=n_test, keep=float(lw.get("keep", 1.0)),
                   method=str(lw.get("method", "layerwise")), workers=int(lw.get("workers", 1)), model=model,
                   log=_log)
     res["arch"] = arch

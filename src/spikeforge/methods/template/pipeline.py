@@ -10,11 +10,11 @@ from spikeforge.deploy import save
 from spikeforge.evaluate import evaluate_deployment
 from spikeforge.hardware import check
 from spikeforge.methods.template.build import build_template_deployment, class_templates
-from spikeforge.recipes.schema import Key, RecipeSchema, table_from_dataclass
+from spikeforge.recipes.schema import Key, RecipeSchema, recipe_max_test, table_from_dataclass
 
 #: tables and keys a ``method = "template"`` recipe may hold
 RECIPE_SCHEMA = RecipeSchema(tables={
-    "data": {"dataset": Key((str,))},
+    "data": {"dataset": Key((str,)), "max_test": Key((int,), ge=1)},
     "encoding": table_from_dataclass(Encoder),
     "params": {"template_threshold": Key((int, float), ge=0, lt=1), "neurons_per_class": Key((int,), ge=1)},
 })
@@ -37,4 +37,5 @@ def run(config: dict[str, Any], out_dir: Path, data_dir: Path | None = None) -> 
     )
     check(dep)
     save(dep, out_dir / "deployment.sfd")
-    return evaluate_deployment(dep, enc.encode(ds.x_test), ds.y_test, name=ds.name)
+    n = recipe_max_test(config) or len(ds.x_test)
+    return evaluate_deployment(dep, enc.encode(ds.x_test[:n]), ds.y_test[:n], name=ds.name)
