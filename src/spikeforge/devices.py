@@ -30,3 +30,14 @@ def resolve_device(device: str | torch.device) -> torch.device:
             raise ValueError(f"device {str(dev)!r} is not available: this machine has "
                              f"{torch.cuda.device_count()} CUDA GPU(s)")
     return dev
+
+
+def device_problems(device: object) -> list[str]:
+    """What is wrong with a ``device`` setting (empty if nothing): for the configs' validation messages."""
+    if not isinstance(device, str):
+        return [f"device must be a string ('cpu', 'cuda[:N]' or 'auto'), got {device!r}"]
+    try:
+        resolve_device(device)
+    except ValueError as e:
+        return [str(e)]
+    return []

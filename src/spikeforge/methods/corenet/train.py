@@ -40,7 +40,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from spikeforge.devices import resolve_device
+from spikeforge.devices import device_problems, resolve_device
 from spikeforge.fileio import torch_save_atomic
 from spikeforge.methods.corenet.data import affine_batch, elastic_batch, shift_batch, train_inputs
 from spikeforge.methods.corenet.torchnet import CoreNetModel
@@ -105,13 +105,7 @@ class TrainConfig:
             problems.append(f"train_input {self.train_input!r} is not 'intensity', 'threshold' or 'bernoulli'")
         if self.copy_distortions and not self.copy_views:
             problems.append("copy_distortions = true needs copy_views = true (per-copy views)")
-        if not isinstance(self.device, str):
-            problems.append(f"device must be a string ('cpu', 'cuda[:N]' or 'auto'), got {self.device!r}")
-        else:
-            try:
-                resolve_device(self.device)
-            except ValueError as e:
-                problems.append(str(e))
+        problems += device_problems(self.device)
         if self.distill > 0 and not self.teacher:
             problems.append("distill > 0 needs a teacher (a model file saved by torch.export.save)")
         if problems:

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from spikeforge.devices import resolve_device
+from spikeforge.devices import device_problems, resolve_device
 from spikeforge.fileio import torch_save_atomic
 from spikeforge.methods.eedn.model import EednNet
 from spikeforge.recipes.schema import bounds, field_problems
@@ -55,13 +55,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         problems = field_problems(self)
-        if not isinstance(self.device, str):
-            problems.append(f"device must be a string ('cpu', 'cuda[:N]' or 'auto'), got {self.device!r}")
-        else:
-            try:
-                resolve_device(self.device)
-            except ValueError as e:
-                problems.append(str(e))
+        problems += device_problems(self.device)
         if problems:
             raise ValueError(f"[train] {'; '.join(problems)}")
 
