@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     commit, dirty = git_commit(ROOT), git_dirty(ROOT)  # the code that runs (a long run may outlive commits)
     torch.set_num_threads(benchmark_threads())  # training sets its own threads, then restores these
-    q = args.quick
+    q: bool = bool(args.quick)  # (a loop variable of the same name once turned a full run's mode to quick)
     settings = {"probabilistic": esser2015.QUICK if q else esser2015.FULL, "binary": BINARY_QUICK if q else BINARY_FULL}
     n_test = args.test_images or (300 if q else 10000)
     n_energy = args.energy_images or (100 if q else 1000)
@@ -291,15 +291,16 @@ def main(argv: list[str] | None = None) -> int:
     for scheme in sorted({r["scheme"] for r in jrows}):
         print_table([r for r in jrows if r["scheme"] == scheme],
                     f"{scheme} ensembles ({esser2015.SCHEME_NOTES[scheme]})")
-    for q in eq:
-        if q["probabilistic_uJ_at_same_accuracy"]:
-            print(f"equal accuracy {q['accuracy'] * 100:.2f} % ({q['network']}, {q['deployment']}): binary "
-                  f"x{q['binary_ensemble']} {q['scheme']} {q['binary_uJ']:.3f} µJ vs probabilistic "
-                  f"{q['probabilistic_uJ_at_same_accuracy']:.3f} µJ "
-                  f"→ ratio {q['energy_ratio_prob_over_binary']:.2f}")
+    for eqr in eq:
+        if eqr["probabilistic_uJ_at_same_accuracy"]:
+            print(f"equal accuracy {eqr['accuracy'] * 100:.2f} % ({eqr['network']}, {eqr['deployment']}): binary "
+                  f"x{eqr['binary_ensemble']} {eqr['scheme']} {eqr['binary_uJ']:.3f} µJ vs probabilistic "
+                  f"{eqr['probabilistic_uJ_at_same_accuracy']:.3f} µJ "
+                  f"→ ratio {eqr['energy_ratio_prob_over_binary']:.2f}")
         else:
-            print(f"equal accuracy {q['accuracy'] * 100:.2f} % ({q['network']}, {q['deployment']}): binary "
-                  f"x{q['binary_ensemble']} {q['scheme']} {q['binary_uJ']:.3f} µJ; probabilistic never reaches it")
+            print(f"equal accuracy {eqr['accuracy'] * 100:.2f} % ({eqr['network']}, {eqr['deployment']}): binary "
+                  f"x{eqr['binary_ensemble']} {eqr['scheme']} {eqr['binary_uJ']:.3f} µJ; "
+                  "probabilistic never reaches it")
     for c in checks:
         print(f"{c['status']:8s} {c['target']}" + (f"  (measured {c['measured']:.4g})" if c.get("measured") else ""))
     result = {
