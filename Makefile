@@ -7,12 +7,13 @@ export SPIKEFORGE_DATA ?= $(abspath ../shared/datasets)
 
 .PHONY: venv demo test lint typecheck bench-quick clean
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml constraints.txt Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	# torch 2.13.0 first: a CPU build (other versions pull multi-GB CUDA builds).
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test,peers,docs]'
+	# torch 2.13.0 first: a CPU build (other versions pull multi-GB CUDA builds). Every package at the
+	# exact version of constraints.txt (pyproject.toml only states compatible ranges).
+	$(BIN)/pip install -q -c constraints.txt torch==2.13.0
+	$(BIN)/pip install -q -c constraints.txt -e '.[test,peers,docs]'
 	# Norse declares torchvision, which would drag in a second torch: install it without deps.
 	$(BIN)/pip install -q --no-deps norse==1.1.0
 	touch $(STAMP)
