@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -38,8 +39,10 @@ if TYPE_CHECKING:
     from spikeforge.data.source import Spikes
     from spikeforge.deploy import Deployment
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped output is not cut to 80 columns (rich's default off a terminal): tables keep their labels whole and
+# messages are not hard-wrapped mid-sentence.
+console = Console(width=None if sys.stdout.isatty() else 200)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _emit_json(data: Any) -> None:
@@ -91,11 +94,11 @@ def _results_rows(r: dict[str, Any], split: str = "test") -> list[tuple[str, Any
 # ---------------------------------------------------------------------------- commands
 def cmd_run(a: argparse.Namespace) -> int:
     from spikeforge.pipeline import run_recipe
-    from spikeforge.recipes import apply_overrides, load_recipe, validate_recipe
+    from spikeforge.recipes import apply_overrides, load_recipe, run_folder, validate_recipe
 
     recipe = apply_overrides(load_recipe(a.recipe), a.set or [])
     validate_recipe(recipe)  # before anything is written
-    out = Path(a.out) if a.out else Path("runs") / recipe.name
+    out = Path(a.out) if a.out else run_folder(recipe)
     if a.dry_run:  # the settings the run would use, checked; nothing trained or written
         plan = {"recipe": recipe.name, "method": recipe.method, "source": recipe.source,
                 "overrides": list(recipe.overrides), "out": str(out), "config": recipe.config}
@@ -184,6 +187,8 @@ def cmd_chips(a: argparse.Namespace) -> int:
     if a.toml:
         if len(chips) != 1:
             raise ValueError("--toml prints one chip: name one preset or chip file")
+        if a.json:
+            raise ValueError("--toml and --json are two formats: choose one")
         sys.stdout.write(chip_to_toml(chips[0]))
         return 0
     if a.json:
@@ -272,6 +277,9 @@ def _encoded_dataset(a: argparse.Namespace, dep: Any) -> tuple[Any, Spikes, np.n
         enc_cfg = {"kind": "bernoulli-draws"}
     recorded = bool(enc_cfg)
     given = False
+    if a.enc_kind in ("axon-draws", "bernoulli-draws") and a.enc_kind != enc_cfg.get("kind"):
+        # draws take no threshold or levels: a recorded encoder's do not carry over to the new kind
+        enc_cfg = {k: v for k, v in enc_cfg.items() if k not in ("threshold", "levels")}
     for key in ("kind", "ticks", "threshold", "seed", "levels"):
         val = getattr(a, f"enc_{key}")
         if val is not None:
@@ -350,11 +358,16 @@ def cmd_simulate(a: argparse.Namespace) -> int:
     fed, spikes, y, name = _encoded_dataset(a, dep)
     r = evaluate_deployment(fed, spikes, y, name=name, regime=a.regime, tick_hz=a.tick_hz, device=a.device,
                             batch_size=a.batch_size, progress=not a.json, metrics=a.metrics, replay=a.replay)
+    if a.replay and not a.metrics:
+        err_console.print("[bold yellow]warning:[/bold yellow] --replay has no effect without --metrics (it "
+                          "replays the inputs to count the metrics' effective ACs and membrane updates exactly)",
+                          highlight=False)
     if a.report:
         from spikeforge.report import write_report
 
         # the report's activity, metrics and raster come from (at most) the first 256 of these inputs
-        r["report"] = str(write_report(a.report, dep, {**r, "source": str(a.deployment), "split": a.split},
+        prov = {k: dep.provenance[k] for k in ("method", "recipe") if isinstance(dep.provenance.get(k), str)}
+        r["report"] = str(write_report(a.report, dep, {**prov, **r, "source": str(a.deployment), "split": a.split},
                                        inputs=np.asarray(spikes[:256]),
                                        title=f"{Path(a.deployment).name} on {name}", fed=fed))
     if a.json:
@@ -381,14 +394,19 @@ def cmd_convert(a: argparse.Namespace) -> int:
         err_console.print(f"[dim]{escape(msg)}[/dim]", highlight=False)
 
     res = convert(a.model, a.constraints, a.out, a.chip, a.ticks, dataset=a.dataset,
-                  data_dir=Path(a.data_dir) if a.data_dir else None, n_calib=a.calib, n_test=a.test, keep=a.keep,
-                  method=a.method, workers=a.workers, allow_pickle=a.allow_pickle,
-                  log=log if progress_enabled() else None, max_gap=a.max_gap / 100.0)
+                  data_dir=Path(a.data_dir) if a.data_dir else None, n_calib=2000 if a.calib is None else a.calib,
+                  n_test=2000 if a.test is None else a.test, keep=a.keep, method=a.method, workers=a.workers,
+                  allow_pickle=a.allow_pickle, log=log if progress_enabled() else None, max_gap=a.max_gap / 100.0)
+    for opt, asked, used, split in (("--calib", a.calib, res["n_calib"], "training"),
+                                    ("--test", a.test, res["n_test"], "test")):
+        if asked is not None and asked > used:  # asked for more images than the split has
+            err_console.print(f"[bold yellow]warning:[/bold yellow] {opt} {asked}: {res['dataset']} has "
+                              f"{used} {split} images; all {used} were used", highlight=False)
     if a.json:
         _emit_json(res)
         return 0
     rows: list[tuple[str, Any]] = [
-        ("constraints / chip", f"{res['constraints']} / {res['chip']}"),
+        ("constraints / chip", f"{res['constraints']} / {res['chip'] or 'none (rate model)'}"),
         ("method", res["method"]),
         ("hidden units kept", res["hidden_units"]),
         ("ANN accuracy", f"{100 * res['ann_accuracy']:.2f} %"),
@@ -451,6 +469,11 @@ def _memory_report_of_model(a: argparse.Namespace) -> Any:
         return memory_report_module(model, a.bits, module_shape(model))
     if isinstance(obj, nn.Module):
         return memory_report_module(obj, a.bits, module_shape(obj))
+    if isinstance(obj, Mapping) and {"model", "method", "config"} <= set(obj):  # a `spikeforge run` model.pt
+        dep_path = Path(a.deployment).with_name("deployment.sfd")
+        raise ValueError(f"{a.deployment}: a core-network training checkpoint (the model.pt `spikeforge run` "
+                         f"writes), not a network's weights; its synapses are in the run's deployment: spikeforge "
+                         f"memory {dep_path}")
     sd = obj.get("state_dict", obj) if isinstance(obj, Mapping) else None
     if not isinstance(sd, Mapping) or not any(isinstance(v, torch.Tensor) for v in sd.values()):
         raise ValueError(f"{a.deployment}: neither a deployment, a model nor a state dict of tensors")
@@ -504,7 +527,7 @@ def cmd_memory(a: argparse.Namespace) -> int:
 
 
 def cmd_sweep(a: argparse.Namespace) -> int:
-    from spikeforge.recipes import apply_overrides, load_recipe
+    from spikeforge.recipes import apply_overrides, load_recipe, run_folder
     from spikeforge.sweep import run_sweep
 
     vary: dict[str, list[str]] = {}
@@ -518,7 +541,7 @@ def cmd_sweep(a: argparse.Namespace) -> int:
         raise ValueError(f"{', '.join(both)} given to both --set and --vary: the sweep would override --set; "
                          "give each setting to one of them")
     recipe = apply_overrides(load_recipe(a.recipe), a.set or [])
-    out = Path(a.out) if a.out else Path("runs") / f"{recipe.name}-sweep"
+    out = Path(a.out) if a.out else run_folder(recipe).with_name(f"{run_folder(recipe).name}-sweep")
 
     def log(msg: str) -> None:
         if not a.json:
@@ -642,8 +665,12 @@ def cmd_data(a: argparse.Namespace) -> int:
 
     data_dir = Path(a.data_dir) if a.data_dir else None
     if a.action == "list":
+        from spikeforge.data.datasets import canonical_name
+
+        if a.name and str(a.name).lower().endswith(".npz"):
+            raise ValueError(f"data list: {a.name} is your own file; use: spikeforge data verify {a.name}")
         rows: list[dict[str, Any]] = []
-        for name in list_datasets():
+        for name in [canonical_name(a.name)] if a.name else list_datasets():
             try:
                 ds = load_dataset(name, data_dir)
                 rows.append({"name": name, "found": True, "train": len(ds.x_train), "test": len(ds.x_test),
@@ -661,7 +688,7 @@ def cmd_data(a: argparse.Namespace) -> int:
                 t.add_row(r["name"], "yes", str(r["train"]), str(r["test"]), "x".join(map(str, r["shape"])),
                           str(r["classes"]))
             else:
-                t.add_row(r["name"], "[red]no[/red]", "", "", r["why"][:60], "")
+                t.add_row(r["name"], "[red]no[/red]", "", "", escape(r["why"]), "")
         console.print(t)
         return 0
     if a.name and str(a.name).lower().endswith(".npz"):  # your own dataset file: read it fully, summarise it
@@ -684,22 +711,39 @@ def cmd_data(a: argparse.Namespace) -> int:
     if a.action == "download":
         from spikeforge.data.locate import DatasetNotFoundError
 
+        done: list[dict[str, str]] = []
         for n in names:
             try:  # a verified copy anywhere on the search path (e.g. the Debian package) needs no download
                 found = verify_dataset(n, data_dir)
             except DatasetNotFoundError:
                 found = []
             if found and all(c.status == "ok" for c in found):
-                console.print(escape(f"{n}: already present and verified in {Path(found[0].file).parent}"),
-                              highlight=False)
+                done.append({"name": n, "status": "present", "path": str(Path(found[0].file).parent)})
+                if not a.json:
+                    console.print(escape(f"{n}: already present and verified in {done[-1]['path']}"),
+                                  highlight=False)
                 continue
             p = download_dataset(n, data_dir)
-            console.print(f"{n}: verified in {p}")
+            done.append({"name": n, "status": "downloaded", "path": str(p)})
+            if not a.json:
+                console.print(escape(f"{n}: verified in {p}"), highlight=False)
+        if a.json:
+            _emit_json(done)
         return 0
+    from spikeforge.data.locate import DatasetNotFoundError
+
     bad = 0
     out: dict[str, list[dict[str, Any]]] = {}
     for n in names:
-        found = verify_dataset(n, data_dir)
+        try:
+            found = verify_dataset(n, data_dir)
+        except DatasetNotFoundError:
+            if a.name:  # the one dataset asked for: the full message (where it looked, how to fix it)
+                raise
+            out[n] = [{"file": f"(none: `spikeforge data verify {n}` says where it looked)", "status": "not found",
+                       "sha256": None}]
+            bad += 1
+            continue
         out[n] = [c._asdict() for c in found]
         bad += sum(c.status != "ok" for c in found)
     if a.json:
@@ -751,7 +795,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("run", help="run a recipe end to end: data, train, map, check, simulate, report")
     sp.add_argument("recipe", nargs="?", help="shipped recipe name or path to a TOML file (default recipe if omitted)")
-    sp.add_argument("--out", help="output folder (default runs/RECIPE)")
+    sp.add_argument("--out", help="output folder (default runs/RECIPE; runs/STEM for a recipe file STEM.toml)")
     sp.add_argument("--no-report", action="store_true", help="skip the report folder (plots, metrics, index.md)")
     sp.add_argument("--dry-run", action="store_true",
                     help="check the recipe (with its --set changes) and print the settings; run nothing")
@@ -831,8 +875,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "--max-gap points of the ANN on held-out training images")
     sp.add_argument("--max-gap", type=float, default=1.0, help="with --ticks auto: accuracy gap allowed, points")
     sp.add_argument("-d", "--dataset", default="mnist", help="calibration and test data (a name or a .npz file)")
-    sp.add_argument("--calib", type=int, default=2000, help="calibration images")
-    sp.add_argument("--test", type=int, default=2000, help="test images")
+    sp.add_argument("--calib", type=int, default=None,
+                    help="calibration images (default 2000, at most the training set)")
+    sp.add_argument("--test", type=int, default=None, help="test images (default 2000, at most the test set)")
     sp.add_argument("--keep", type=float, default=1.0, help="fraction of hidden neurons kept (node pruning)")
     sp.add_argument("--method", choices=("layerwise", "normalisation"), default="layerwise",
                     help="normalisation: the data-based weight-normalisation baseline")
@@ -917,12 +962,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
     with warnings.catch_warnings():
-        # spikeforge's own warnings as one "warning:" line each, not Python's file:line form
+        # spikeforge's own warnings (and plain UserWarnings) as one "warning:" line each, not Python's
+        # file:line form
         fallback = warnings.showwarning
 
         def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                  file: Any = None, line: str | None = None) -> None:
-            if category.__module__.startswith("spikeforge"):
+            if category.__module__.startswith("spikeforge") or issubclass(category, UserWarning):
                 err_console.print(f"[bold yellow]warning:[/bold yellow] {escape(str(message))}", highlight=False)
             else:
                 fallback(message, category, filename, lineno, file, line)
@@ -945,6 +991,9 @@ def _run(a: argparse.Namespace) -> int:
         msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)  # a KeyError's str() adds quotes
         err_console.print(f"[bold red]error:[/bold red] {escape(msg)}", highlight=False)
         return 2
+    except BrokenPipeError:  # `spikeforge ... | head`: the reader has gone; stop quietly, as shell tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the final flush must not fail again
+        return 141
     except OSError as e:  # a missing or unreadable file named on the command line
         msg = f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e)
         err_console.print(f"[bold red]error:[/bold red] {escape(msg)}", highlight=False)

@@ -25,7 +25,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(f"device {str(dev)!r} is not available: this torch ({torch.__version__}) sees no CUDA "
-                             "GPU; use device='cpu' or 'auto'")
+                             "GPU; use the CPU (--device cpu or auto; device='cpu' in Python)")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise ValueError(f"device {str(dev)!r} is not available: this machine has "
                              f"{torch.cuda.device_count()} CUDA GPU(s)")

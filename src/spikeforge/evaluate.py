@@ -86,10 +86,13 @@ def run_simulation(
     spikes = as_spikes(spikes)
     total, t_in, channels = input_shape(spikes)
     if total and t_in != sim.dep.ticks_per_input:
+        recorded = sim.dep.provenance.get("encoding")
+        rec_ticks = recorded.get("ticks", 1) if isinstance(recorded, dict) else None
+        hint = (f"its recorded encoding ({recorded}) gives {rec_ticks} too: the deployment and its recorded "
+                "encoding disagree" if rec_ticks == t_in else
+                f"encode them as it was built for (its provenance['encoding']: {recorded or 'not recorded'})")
         warnings.warn(f"the input spikes span {t_in} tick(s) per input but the deployment takes "
-                      f"{sim.dep.ticks_per_input} (ticks_per_input): encode them as it was built for (its "
-                      f"provenance['encoding']: {sim.dep.provenance.get('encoding', 'not recorded')})",
-                      InputTicksWarning, stacklevel=3)
+                      f"{sim.dep.ticks_per_input} (ticks_per_input): {hint}", InputTicksWarning, stacklevel=3)
     if batch_size is None:
         batch_size = auto_batch_size(sim)
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:

@@ -9,6 +9,7 @@ or keeps those of the file it replaces — not the owner-only ``0o600`` of a tem
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -39,6 +40,9 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path (same folder, same suffix, so writers that infer a format from the name still
     work) to write; on success it replaces ``path``, on error it is deleted. Creates the parent folder."""
     p = Path(path)
+    if p.is_dir():  # refuse before anything is written, naming the destination (not the temporary file)
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file to write (name a file, e.g. one inside it)",
+                                str(p))
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=f".tmp{p.suffix}", dir=p.parent)
     os.close(fd)

@@ -177,7 +177,8 @@ def locate_dataset(name: str, data_dir: str | os.PathLike[str] | None = None) ->
         report.append(f"  (${ENV_VAR} is not set)")
     fix = [
         f"To fix: put the four files in ROOT/{name}/ and set {ENV_VAR}=ROOT, or pass --data-dir ROOT",
-        f"(data_dir=ROOT in Python), or download them with load_dataset({name!r}, download=True).",
+        f"(data_dir=ROOT in Python), or download them: spikeforge data download {name}",
+        f"(load_dataset({name!r}, download=True) in Python).",
     ]
     if name == "fashion-mnist":
         fix.append("On Debian/Ubuntu: apt-get install dataset-fashion-mnist.")

@@ -157,10 +157,11 @@ class NIRExportError(ValueError):
     def __init__(self, features: list[Feature], *, action: str = "export") -> None:
         self.features = features
         lines = "\n  ".join(str(f) for f in features)
-        hint = "--approximate / approximate=True" if action == "export" else "approximate=True"
         super().__init__(
             f"NIR {action} is not exact: {len(features)} feature(s) have no exact NIR equivalent:\n  {lines}\n"
-            f"({hint} writes the closest graph and records every approximation in its metadata)"
+            "(--approximate / approximate=True writes the closest graph and records every approximation in its "
+            "metadata; a horizon, --ticks N / ticks=N, asks for exactness over the first N ticks only, which some "
+            "features allow)"
         )
 
 
@@ -637,7 +638,8 @@ def _int_array(x: np.ndarray, what: str, approximate: bool, notes: list[str]) ->
     r = np.round(x)
     if not np.allclose(x, r, rtol=0, atol=1e-6):
         if not approximate:
-            raise NIRImportError(f"{what} are not integers (the chip stores integers); approximate=True rounds them")
+            raise NIRImportError(f"{what} are not integers (the chip stores integers); --approximate / "
+                                 "approximate=True rounds them")
         notes.append(f"{what} rounded to integers (max change {float(np.max(np.abs(x - r))):.3g})")
     return r.astype(np.int64)
 

@@ -110,6 +110,15 @@ def _resolve_beside(table: dict[str, Any], keys: Sequence[str], suffixes: tuple[
             table[key] = [beside(v) for v in value] if isinstance(value, list) else beside(value)
 
 
+def run_folder(recipe: Recipe) -> Path:
+    """The default output folder of ``spikeforge run``: ``runs/NAME`` for a shipped recipe, ``runs/STEM`` for
+    a recipe file (``mine.toml`` → ``runs/mine``: a copy of a shipped recipe keeps its ``name`` key, and its runs
+    must not replace the shipped recipe's)."""
+    if recipe.source.startswith("spikeforge/recipes/"):
+        return Path("runs") / recipe.name
+    return Path("runs") / Path(recipe.source).stem
+
+
 def recipe_text(name_or_path: str | Path | None = None) -> str:
     """The TOML text of a shipped recipe (by name) or a recipe file: a starting point for one's own."""
     ref = str(name_or_path) if name_or_path is not None else DEFAULT_RECIPE

@@ -11,11 +11,13 @@ import csv
 import io
 import json
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CSV_COLUMNS", "ComparisonError", "compare_runs", "load_run", "pareto_front", "rows_to_csv"]
+__all__ = ["CSV_COLUMNS", "ComparisonError", "SkippedRunWarning", "compare_runs", "load_run", "pareto_front",
+           "rows_to_csv"]
 
 #: the columns :func:`rows_to_csv` writes, in order
 CSV_COLUMNS = ("label", "pareto", "method", "recipe", "dataset", "chip", "accuracy", "uJ_per_image", "cores",
@@ -41,7 +43,9 @@ def load_run(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ComparisonError(f"{p}: a results file holds a JSON object, got {type(r).__name__}")
     missing = [k for k in ("accuracy", "uJ_per_image") if not isinstance(r.get(k), int | float)]
     if missing:
-        raise ComparisonError(f"{p}: no {' or '.join(missing)} (is it a spikeforge run's results.json?)")
+        why = ("an analog or hybrid conversion: no chip, so no energy per image"
+               if r.get("constraints") in ("analog", "hybrid") else "not the results of a simulated deployment")
+        raise ComparisonError(f"{p}: no {' or '.join(missing)} ({why})")
     energy: dict[str, Any] = r["energy"] if isinstance(r.get("energy"), dict) else {}
     overrides = [str(o) for o in r.get("recipe_overrides", [])]
     label = _sweep_label(p.parent.name, overrides) or p.parent.name or str(p)
@@ -94,19 +98,33 @@ def _run_folders(p: Path) -> list[Path]:
     return [r for d in sorted(p.iterdir()) if d.is_dir() for r in _run_folders(d)]
 
 
-def _expand(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+class SkippedRunWarning(UserWarning):
+    """A results file found inside a folder of runs cannot be compared (no accuracy or energy); it is left out."""
+
+
+def _expand(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, bool]]:
     """Run folders and results files as given; any other folder (a sweep's, or ``runs/`` holding runs and
-    sweeps) stands for every run folder in it, at any depth."""
-    out: list[Path] = []
+    sweeps) stands for every run folder in it, at any depth. Each with whether it was named (True) or found
+    inside a named folder (False); a results file reached twice is kept once."""
+    out: list[tuple[Path, bool]] = []
+    seen: set[Path] = set()
+
+    def add(p: Path, named: bool) -> None:
+        key = (p / "results.json" if p.is_dir() else p).resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append((p, named))
+
     for given in paths:
         p = Path(given)
         if p.is_dir() and not (p / "results.json").is_file():
             runs = _run_folders(p)
             if not runs:
                 raise ComparisonError(f"{p}: neither a run folder (no results.json) nor a folder of run folders")
-            out += runs
+            for r in runs:
+                add(r, False)
         else:
-            out.append(p)
+            add(p, True)
     return out
 
 
@@ -116,7 +134,16 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]]) -> list[dict[str, Any]
     Labels are the run folders' names, made unique by their paths where two coincide."""
     if not paths:
         raise ComparisonError("name at least one results file or run folder")
-    rows = [load_run(p) for p in _expand(paths)]
+    rows = []
+    for p, named in _expand(paths):
+        try:
+            rows.append(load_run(p))
+        except ComparisonError as e:
+            if named:
+                raise
+            warnings.warn(f"left out {e}", SkippedRunWarning, stacklevel=2)
+    if not rows:
+        raise ComparisonError("no comparable run (every results file found lacks accuracy or energy per image)")
     labels = [r["label"] for r in rows]
     for r in rows:
         if labels.count(r["label"]) > 1:

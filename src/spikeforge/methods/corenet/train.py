@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -349,9 +350,13 @@ def _train(
     yt = torch.from_numpy(np.asarray(y_train, dtype=np.int64))
     n = len(xt)
     nb = math.ceil(n / cfg.batch_size)
-    from spikeforge.progress import enabled as progress_enabled
+    from spikeforge.progress import bar as progress_bar
+    from spikeforge.progress import bars_enabled as progress_enabled
 
     n_epochs = total_epochs(cfg)
+    if n_epochs == 0:
+        warnings.warn("0 training epochs (train.epochs, anneal_epochs and restart_epochs all 0): the network is "
+                      "deployed as it starts (initialised, or its warm start)", UserWarning, stacklevel=2)
     forward: Any = model
     if cfg.compile and start < n_epochs:
         forward = torch.compile(model)
@@ -368,11 +373,11 @@ def _train(
         tot_loss, tot_correct, tot_ens = 0.0, 0.0, 0.0
         bar = None
         if progress_enabled():
-            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+            from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
 
-            bar = Progress(TextColumn("[bold]epoch {task.fields[ep]}"), BarColumn(),
-                           TextColumn("{task.completed}/{task.total}"), TextColumn("loss {task.fields[loss]:.3f}"),
-                           TimeRemainingColumn(), transient=True)
+            bar = progress_bar(TextColumn("[bold]epoch {task.fields[ep]}"), BarColumn(),
+                               TextColumn("{task.completed}/{task.total}"),
+                               TextColumn("loss {task.fields[loss]:.3f}"), TimeRemainingColumn())
             bar.start()
             task = bar.add_task("train", total=nb, ep=f"{epoch + 1}/{n_epochs}", loss=0.0)
         for bi in range(nb):

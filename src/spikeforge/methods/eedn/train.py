@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -143,7 +144,9 @@ def _train_eedn(model: EednNet, x: np.ndarray, y: np.ndarray, cfg: TrainConfig,
     rest = [p for p in model.parameters() if id(p) not in ids]
     opt = torch.optim.Adam([{"params": shadow, "lr": cfg.lr}, {"params": rest, "lr": cfg.bn_lr}],
                            weight_decay=cfg.weight_decay)
-    steps = cfg.epochs * math.ceil(n / cfg.batch_size)
+    steps = max(1, cfg.epochs * math.ceil(n / cfg.batch_size))  # 0 epochs: no step is taken
+    if cfg.epochs == 0:
+        warnings.warn("train.epochs = 0: the network is deployed untrained", UserWarning, stacklevel=2)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
     per_class = len(model.classes) / model.n_classes
     scale = cfg.logit_scale / per_class

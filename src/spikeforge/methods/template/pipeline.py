@@ -22,9 +22,12 @@ RECIPE_SCHEMA = RecipeSchema(tables={
 
 def run(config: dict[str, Any], out_dir: Path, data_dir: Path | None = None) -> dict[str, Any]:
     """Build the template network from the training set, save it, and evaluate it on the test set."""
+    enc = Encoder(**config.get("encoding", {"kind": "threshold", "ticks": 1, "threshold": 0.3}))
+    if enc.ticks != 1:  # refused before anything is built or written
+        raise ValueError(f"[encoding] ticks = {enc.ticks}: the template network reads one tick per input (its "
+                         "threshold is a one-tick leak); use ticks = 1")
     data_cfg = config.get("data", {})
     ds = load_dataset(data_cfg.get("dataset", "digits"), data_dir)
-    enc = Encoder(**config.get("encoding", {"kind": "threshold", "ticks": 1, "threshold": 0.3}))
     m = config.get("params", {})
     templates = class_templates(ds.x_train, ds.y_train, ds.n_classes, float(m.get("template_threshold", 0.2)))
     dep = build_template_deployment(
