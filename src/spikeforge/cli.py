@@ -639,8 +639,8 @@ def cmd_energy(a: argparse.Namespace) -> int:
         from spikeforge.report.plots import plot_energy_breakdown
 
         plot_energy_breakdown(e["breakdown_uj"], Path(a.plot), title=f"{Path(a.deployment).name} on {name}")
-    if a.json:
-        _emit_json(e)
+    if a.json:  # the report's own names, and simulate's names for the same three numbers
+        _emit_json({**e, "uJ_per_image": r["uJ_per_image"], "mW": r["mW"], "fps_per_W": r["fps_per_W"]})
         return 0
     t = Table(title=f"energy per input of {a.deployment} ({e['regime']}, {e['tick_hz']:g} ticks/s)")
     t.add_column("term")

@@ -46,6 +46,7 @@ def test_check_simulate_energy_on_saved_deployment(tmp_path: Path, capsys: pytes
     assert code == 0 and isinstance(en, dict)
     assert en["energy_uj"] == pytest.approx(sum(en["breakdown_uj"].values()))
     assert en["energy_uj"] == pytest.approx(sim["uJ_per_image"])
+    assert (en["uJ_per_image"], en["mW"], en["fps_per_W"]) == (sim["uJ_per_image"], sim["mW"], sim["fps_per_W"])
     # --device: the same answer on the CPU (and on SPIKEFORGE_TEST_DEVICE); an unknown device is named
     for device in sorted({"cpu", SIM_DEVICE}):
         code, on = run_json(capsys, "simulate", dep_path, "-d", "digits", "--limit", "40", "--threshold", "0.3",

@@ -124,13 +124,17 @@ def plot_pareto(rows: Sequence[dict[str, Any]], path: Path, *, title: str = "acc
         xs = [float(r["uJ_per_image"]) for r in front]
         ys = [100 * float(r["accuracy"]) for r in front]
         ax.step(xs, ys, where="post", color="#d62728", alpha=0.5, lw=1.2, label="Pareto front")
+    at: dict[tuple[float, float], list[str]] = {}  # runs at the same point share one label
     for r in rows:
         e, acc = float(r["uJ_per_image"]), 100 * float(r["accuracy"])
         if r.get("pareto"):
             ax.scatter([e], [acc], s=55, zorder=3, color="#d62728")
         else:
             ax.scatter([e], [acc], s=55, zorder=3, facecolors="none", edgecolors="#555555")
-        ax.annotate(str(r["label"]), (e, acc), textcoords="offset points", xytext=(7, 4), fontsize=8)
+        at.setdefault((e, acc), []).append(str(r["label"]))
+    for (e, acc), labels in at.items():
+        text = ", ".join(labels[:3]) + (f" (+{len(labels) - 3} more)" if len(labels) > 3 else "")
+        ax.annotate(text, (e, acc), textcoords="offset points", xytext=(7, 4), fontsize=8)
     energies = [float(r["uJ_per_image"]) for r in rows if float(r["uJ_per_image"]) > 0]
     if energies:
         ax.set_xscale("log")
