@@ -47,3 +47,20 @@ def test_finished_files_get_the_umask_mode_or_keep_the_replaced_files_mode(tmp_p
     finally:
         os.umask(old)
     assert os.umask(old) == old  # the umask is left as it was
+
+
+def test_errors_name_the_destination_not_the_temporary_file(tmp_path: Path) -> None:
+    with pytest.raises(IsADirectoryError) as folder:
+        write_text_atomic(tmp_path, "x")  # an existing folder: refused before anything is written
+    assert folder.value.filename == str(tmp_path) and "is a folder" in str(folder.value)
+    assert list(tmp_path.iterdir()) == []
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    with pytest.raises(OSError) as under_file:  # a parent that is a file: the temporary file cannot be made
+        write_text_atomic(blocked / "out.json", "x")
+    assert under_file.value.filename in (str(blocked / "out.json"), str(blocked))
+    with pytest.raises(OSError) as failed:  # the write itself fails on the temporary file
+        with atomic_output(tmp_path / "out.bin") as tmp:
+            raise PermissionError(13, "Permission denied", str(tmp))
+    assert failed.value.filename == str(tmp_path / "out.bin")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]

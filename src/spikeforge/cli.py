@@ -272,7 +272,11 @@ def _encoded_dataset(a: argparse.Namespace, dep: Any) -> tuple[Any, Spikes, np.n
     x, y = (ds.x_test, ds.y_test) if a.split == "test" else (ds.x_train, ds.y_train)
     if a.limit is not None:
         x, y = x[: a.limit], y[: a.limit]
-    enc_cfg = dict(dep.provenance.get("encoding", {}))
+    recorded_enc = dep.provenance.get("encoding", {})
+    if not isinstance(recorded_enc, dict):
+        raise ValueError(f"{a.deployment}: its provenance 'encoding' is {recorded_enc!r}, not a table of encoder "
+                         "settings; name the encoding (--encoding, --threshold, --ticks)")
+    enc_cfg = dict(recorded_enc)
     if not enc_cfg and dep.provenance.get("private_inputs"):  # written before deployments recorded encodings
         enc_cfg = {"kind": "bernoulli-draws"}
     recorded = bool(enc_cfg)
@@ -962,16 +966,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
     with warnings.catch_warnings():
-        # spikeforge's own warnings (and plain UserWarnings) as one "warning:" line each, not Python's
-        # file:line form
-        fallback = warnings.showwarning
-
+        # every warning as one "warning:" line, not Python's file:line form with a source line; one from a
+        # library (e.g. numpy's RuntimeWarning) names its kind and where it arose
         def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                  file: Any = None, line: str | None = None) -> None:
-            if category.__module__.startswith("spikeforge") or issubclass(category, UserWarning):
-                err_console.print(f"[bold yellow]warning:[/bold yellow] {escape(str(message))}", highlight=False)
-            else:
-                fallback(message, category, filename, lineno, file, line)
+            text = str(message)
+            if not (category.__module__.startswith("spikeforge") or issubclass(category, UserWarning)):
+                text = f"{category.__name__}: {text} ({Path(filename).name}:{lineno})"
+            err_console.print(f"[bold yellow]warning:[/bold yellow] {escape(text)}", highlight=False)
 
         warnings.showwarning = show
         return _run(a)

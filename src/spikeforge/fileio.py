@@ -44,15 +44,28 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise IsADirectoryError(errno.EISDIR, "is a folder, not a file to write (name a file, e.g. one inside it)",
                                 str(p))
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=f".tmp{p.suffix}", dir=p.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=f".tmp{p.suffix}", dir=p.parent)
+    except OSError as e:  # name the file the caller asked for, not the temporary one
+        raise _renamed(e, path=p) from None
     os.close(fd)
     try:
         yield Path(tmp)
         os.chmod(tmp, output_mode(p))
         os.replace(tmp, p)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        if tmp in (e.filename, getattr(e, "filename2", None)):
+            raise _renamed(e, path=p) from None
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _renamed(e: OSError, *, path: Path) -> OSError:
+    """``e`` as if raised for ``path`` (the destination) rather than for the temporary file."""
+    return e if e.errno is None else type(e)(e.errno, e.strerror, str(path))
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from spikeforge.cli import main
-from spikeforge.deploy import load
+from spikeforge.deploy import load, save
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +83,10 @@ def test_simulate_report_records_method_and_recipe(template_run: Path, tmp_path:
 
 def test_broken_pipe_stops_quietly(template_run: Path) -> None:
     env = {**os.environ, "SPIKEFORGE_PROGRESS": "0"}
-    code = ("import sys; sys.argv = ['spikeforge', 'recipes', '--json']; from spikeforge.cli import main; "
-            "sys.exit(main())")
+    # output far beyond a pipe's buffer, so that the writer is still writing when the reader leaves
+    code = ("import sys; import spikeforge.cli as c; "
+            "c.cmd_recipes = lambda a: (c._emit_json(list(range(300000))), 0)[1]; "
+            "sys.exit(c.main(['recipes', '--json']))")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     assert proc.stdout is not None and proc.stderr is not None
     proc.stdout.read(1)
@@ -239,3 +241,36 @@ def test_progress_bars_draw_on_stderr_only_on_a_terminal(monkeypatch: pytest.Mon
     out = capsys.readouterr().out
     assert out == ""  # nothing on stdout: the table or the JSON stays clean
     assert progress.console().stderr
+
+
+def test_bad_values_from_files_and_options_are_named(template_run: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "r.toml").mkdir()
+    assert main(["run", str(tmp_path / "r.toml")]) == 2
+    assert "is a folder, not a TOML file" in capsys.readouterr().err
+    dep = load(template_run / "deployment.sfd")
+    dep.provenance["encoding"] = "threshold"
+    save(dep, tmp_path / "enc.sfd")
+    assert main(["simulate", str(tmp_path / "enc.sfd"), "-d", "digits", "--limit", "5"]) == 2
+    assert "its provenance 'encoding' is 'threshold', not a table" in one_line(capsys.readouterr().err)
+    assert main(["simulate", str(template_run / "deployment.sfd"), "-d", "digits", "--limit", "5", "--encoding",
+                 "bernoulli", "--seed", "-5"]) == 2
+    assert "encoder seed (--seed) must be >= 0, got -5" in capsys.readouterr().err
+    (tmp_path / "out").write_text("")
+    assert main(["convert", str(tmp_path / "none.pt"), "--out", str(tmp_path / "out")]) == 2
+    assert "is a file; name a folder" in one_line(capsys.readouterr().err)
+
+
+def test_library_warnings_are_one_line_too(capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import spikeforge.cli as cli
+
+    def noisy(a: object) -> int:
+        np.array([1.0]) / np.array([0.0])  # numpy: RuntimeWarning, divide by zero
+        return 0
+
+    monkeypatch.setattr(cli, "cmd_chips", noisy)
+    with np.errstate(divide="warn"):
+        assert main(["chips"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("warning: RuntimeWarning: divide by zero") and err.count("\n") == 1

@@ -66,6 +66,8 @@ def test_float_bool_and_channel_images_are_converted(tmp_path: Path) -> None:
     ({"x_test": np.zeros((6, 4, 4), np.uint8)}, r"x_train images are \(5, 4\) but x_test images are \(4, 4\)"),
     ({"y_train": np.full(12, 0.5)}, "y_train: labels must be whole numbers"),
     ({"y_train": -np.ones(12, int)}, "y_train: negative label -1"),
+    ({"y_train": np.full(12, 1e20)}, "y_train: label 1e[+]20 is far beyond any class index"),
+    ({"y_train": np.full(12, 2**63 + 5, np.uint64)}, "y_train: label 9223372036854775813 is far beyond"),
     ({"y_train": np.zeros((12, 2), int)}, r"y_train: expected labels \(N,\)"),
     ({"y_train": np.zeros(11, int)}, "12 train images but 11 train labels"),  # from the Dataset checks
     ({"classes": np.array(["a", "b"])}, "label 2 but only 2 class names"),

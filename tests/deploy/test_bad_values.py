@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -75,6 +77,36 @@ def test_load_refuses_mistyped_manifest_values(tmp_path: Path, key: str, value: 
             zf.writestr(n, b)
     with pytest.raises(DeploymentFileError, match=f"manifest '{key}'"):
         load(path)
+
+
+def test_load_refuses_manifest_problems_by_name(tmp_path: Path) -> None:
+    def edited(change: Callable[[dict[str, Any]], None]) -> Path:
+        path = save(net(), tmp_path / "x.sfd")
+        with zipfile.ZipFile(path) as zf:
+            members = {n: zf.read(n) for n in zf.namelist()}
+        manifest = json.loads(members["manifest.json"])
+        change(manifest)
+        members["manifest.json"] = json.dumps(manifest).encode()
+        with zipfile.ZipFile(path, "w") as zf:
+            for n, b in members.items():
+                zf.writestr(n, b)
+        return path
+
+    def no_core(m: dict[str, Any]) -> None:
+        del m["chip"]["core"]
+
+    def bad_dtype(m: dict[str, Any]) -> None:
+        m["arrays"]["leak"]["dtype"] = "bogus"
+
+    def shape_mismatch(m: dict[str, Any]) -> None:
+        m["input_shape"] = [9, 9]
+
+    with pytest.raises(DeploymentFileError, match="malformed manifest: missing key 'core'"):
+        load(edited(no_core))
+    with pytest.raises(DeploymentFileError, match="manifest gives array 'leak' dtype 'bogus'; this field is int32"):
+        load(edited(bad_dtype))
+    with pytest.raises(DeploymentFileError, match=r"input_shape \(9, 9\) has 81 values, which do not divide"):
+        load(edited(shape_mismatch))
 
 
 def test_save_to_a_folder_names_it(tmp_path: Path) -> None:

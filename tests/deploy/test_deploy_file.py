@@ -44,7 +44,8 @@ def sample(seed: int = 0, chip: object = None) -> Deployment:
 def test_round_trip_is_exact(seed: int) -> None:
     rng = np.random.default_rng(seed)
     d = random_deployment(rng, stochastic=bool(seed % 2))
-    d.input_shape = tuple(int(s) for s in rng.integers(1, 5, int(rng.integers(0, 3))))
+    # an informative raw-input shape; its values divide the input channels (copies or levels of each value)
+    d.input_shape = [(), (d.n_inputs,), (1, d.n_inputs)][int(rng.integers(0, 3))]
     d.provenance = {"method": "test", "seed": int(rng.integers(0, 100)), "nested": {"a": [1, 2.5, None]}}
     with tempfile.TemporaryDirectory() as tmp:
         path = save(d, Path(tmp) / "net.sfd")
@@ -407,3 +408,36 @@ def test_file_reads_with_zipfile_json_numpy_alone(tmp_path: Path) -> None:
         for name, dtype, _ in ARRAY_FIELDS:
             assert got[name].dtype == np.dtype(dtype), name
             np.testing.assert_array_equal(got[name], getattr(dep, name), err_msg=name)
+
+
+def test_a_chip_posing_as_a_preset_is_refused_on_save_and_load(tmp_path: Path) -> None:
+    import dataclasses
+
+    from spikeforge.hardware.spec import preset_differences
+
+    rng = np.random.default_rng(0)
+    dep = random_deployment(rng, TRUENORTH, n_cores=1)
+    wide = dataclasses.replace(TRUENORTH, core=dataclasses.replace(TRUENORTH.core, weight_min=-1000, weight_max=1000))
+    assert preset_differences(TRUENORTH) == [] and preset_differences(LOIHI_LIKE) == []
+    assert preset_differences(wide) == ["core.weight_max", "core.weight_min"]
+    assert preset_differences(dataclasses.replace(wide, name="tn-wide", base="truenorth")) == []
+    posing = dataclasses.replace(dep, chip=wide)
+    with pytest.raises(DeploymentError, match=r"named 'truenorth', a preset's, but differs from that preset in "
+                                              r"core.weight_max, core.weight_min"):
+        save(posing, tmp_path / "p.sfd")
+    assert not (tmp_path / "p.sfd").exists()
+    # a file edited to pose (checksums intact: the manifest is not checksummed) is refused on load
+    save(dep, tmp_path / "ok.sfd")
+    with zipfile.ZipFile(tmp_path / "ok.sfd") as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    manifest = json.loads(members["manifest.json"])
+    manifest["chip"]["core"]["weight_max"] = 1000
+    members["manifest.json"] = json.dumps(manifest).encode()
+    with zipfile.ZipFile(tmp_path / "edited.sfd", "w") as zf:
+        for n, data in members.items():
+            zf.writestr(n, data)
+    with pytest.raises(DeploymentFileError, match=r"edited.sfd: its chip is named 'truenorth'.*core.weight_max"):
+        load(tmp_path / "edited.sfd")
+    # renamed, with its base, it is a chip of one's own: saved and loaded
+    own = dataclasses.replace(dep, chip=dataclasses.replace(wide, name="tn-wide", base="truenorth"))
+    assert load(save(own, tmp_path / "own.sfd")).chip.name == "tn-wide"

@@ -18,6 +18,7 @@ from spikeforge.deploy import Deployment
 from spikeforge.interop import (
     NIRExportError,
     NIRImportError,
+    NIRImportWarning,
     deployment_to_nir,
     export_nir,
     import_nir,
@@ -184,9 +185,21 @@ def test_edited_graph_is_imported_from_its_primitives() -> None:
     d = chain_if_deployment(4)
     g = deployment_to_nir(d)
     g.nodes["core0_syn"].bias[:] = 0  # edited after export: the embedded deployment no longer matches
-    back = import_nir(g, CHIP)
+    with pytest.warns(NIRImportWarning, match="the graph's primitives differ from the deployment embedded"):
+        back = import_nir(g, CHIP)  # said on stderr too: a corrupt file looks the same (HDF5 has no checksum)
     assert (back.leak == 0).all() and not same_arrays(d, back)
     assert "embedded deployment ignored" in " ".join(back.provenance["nir_import"]["notes"])
+
+
+def test_a_corrupt_embedded_deployment_names_the_graph_file(tmp_path: Path) -> None:
+    g = deployment_to_nir(chain_if_deployment(4))
+    blob = np.array(g.metadata["spikeforge_deployment"], np.uint8)
+    blob[len(blob) // 2] ^= 0x55  # one flipped byte inside the embedded archive
+    g.metadata["spikeforge_deployment"] = blob
+    nir.write(tmp_path / "g.nir", g)
+    with pytest.raises(NIRImportError, match=r"g.nir: its embedded spikeforge deployment is unreadable") as info:
+        import_nir(tmp_path / "g.nir", CHIP)
+    assert "embedded.sfd" not in str(info.value)  # not the temporary file it was unpacked to
 
 
 def _foreign(weight: np.ndarray, bias: np.ndarray, thr: float, node: str = "IF") -> nir.NIRGraph:
@@ -328,3 +341,25 @@ def test_foreign_graph_maps_onto_a_multibit_crossbar() -> None:
                                   simulate(lo, x, ticks=4, record_outputs=True).output_spikes)
     with pytest.raises(NIRImportError, match=r"weight 300 of neuron 0 is outside the chip's crossbar range"):
         import_nir(_foreign(np.array([[300.0]]), np.zeros(1), 0.5), "loihi-like")
+
+
+def test_nir_files_are_read_in_a_child_that_cannot_hang_the_caller(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from spikeforge.nirread import NIRReadError, read_graph
+
+    g = deployment_to_nir(chain_if_deployment(4))
+    nir.write(tmp_path / "g.nir", g)
+    assert _same_graph(read_graph(tmp_path / "g.nir"), g)
+    (tmp_path / "text.nir").write_text("not HDF5")
+    with pytest.raises(NIRReadError, match=r"text.nir: not a readable NIR file: OSError"):
+        read_graph(tmp_path / "text.nir")
+    # a read that never finishes (here: a FIFO nobody writes; in the field, a damaged HDF5 file on which the
+    # library loops in C code) is stopped and the file named
+    fifo = tmp_path / "stuck.nir"
+    os.mkfifo(fifo)
+    t0 = time.perf_counter()
+    with pytest.raises(NIRReadError, match=r"stuck.nir: reading it did not finish in 2 s"):
+        read_graph(fifo, timeout_s=2)
+    assert time.perf_counter() - t0 < 30

@@ -55,6 +55,12 @@ def test_bad_results_files_are_named(tmp_path: Path) -> None:
         load_run(tmp_path / "list.json")
     with pytest.raises(ComparisonError, match="at least one"):
         compare_runs([])
+    # a number that cannot be a measurement is named, never starred as Pareto-optimal
+    for acc, uj, what in ((float("nan"), 1.0, "accuracy must be a fraction"), (1.5, 1.0, "accuracy must be"),
+                          (0.9, -1.0, "uJ_per_image must be a finite number >= 0"),
+                          (0.9, float("inf"), "uJ_per_image must be")):
+        with pytest.raises(ComparisonError, match=what):
+            load_run(_run(tmp_path / "nums", acc, uj))
 
 
 def test_compare_command_table_json_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -276,6 +276,8 @@ class Encoder:
             isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral)
         ):
             raise ValueError(f"encoder seed must be an integer or None, got {self.seed!r}")
+        if self.seed is not None and self.seed < 0:
+            raise ValueError(f"encoder seed (--seed) must be >= 0, got {self.seed}")
 
     @classmethod
     def from_dict(cls, config: Mapping[str, Any]) -> Encoder:

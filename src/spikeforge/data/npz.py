@@ -133,4 +133,6 @@ def _labels(y: np.ndarray, where: str) -> np.ndarray:
         raise DatasetError(f"{where}: labels must be integers, got {y.dtype}")
     if y.size and y.min() < 0:
         raise DatasetError(f"{where}: negative label {int(y.min())}")
+    if y.size and y.max() > 2**31:  # before the cast to int64, which would wrap a huge value round
+        raise DatasetError(f"{where}: label {y.max()} is far beyond any class index")
     return y.astype(np.int64)

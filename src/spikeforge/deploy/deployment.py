@@ -286,6 +286,12 @@ class Deployment:
         if not isinstance(self.input_shape, tuple) or not all(
                 isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= 1 for k in self.input_shape):
             problems.append(f"input_shape: expected a tuple of integers >= 1, got {self.input_shape!r}")
+        elif self.input_shape and isinstance(self.n_inputs, (int, np.integer)) and \
+                self.n_inputs % int(np.prod(self.input_shape)) != 0:
+            # channels are the raw input's values, or a whole number of copies / levels of each
+            problems.append(f"input_shape {tuple(int(k) for k in self.input_shape)} has "
+                            f"{int(np.prod(self.input_shape))} values, which do not divide n_inputs = "
+                            f"{self.n_inputs} input channels")
         if not isinstance(self.core_labels, list) or not all(isinstance(k, str) for k in self.core_labels):
             problems.append(f"core_labels: expected a list of strings, got {type(self.core_labels).__name__}")
         if problems:

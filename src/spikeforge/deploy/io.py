@@ -35,7 +35,7 @@ from spikeforge.deploy.deployment import (
 )
 from spikeforge.fileio import atomic_output
 from spikeforge.hardware.rules import DesignRuleError, check
-from spikeforge.hardware.spec import ChipSpec
+from spikeforge.hardware.spec import ChipSpec, preset_differences
 
 FORMAT_NAME = "spikeforge-deployment"
 
@@ -54,6 +54,11 @@ def _npy_bytes(arr: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def _posing_message(name: str, fields: list[str]) -> str:
+    return (f"its chip is named {name!r}, a preset's, but differs from that preset in {', '.join(fields)}: a chip "
+            "of your own needs a name of its own (and base = the preset it derives from; see docs/chip-model.md)")
+
+
 def save(deployment: Deployment, path: str | os.PathLike[str], *, check_rules: bool = True) -> Path:
     """Write ``deployment`` to ``path`` atomically (temporary file in the same folder, then rename).
 
@@ -63,6 +68,9 @@ def save(deployment: Deployment, path: str | os.PathLike[str], *, check_rules: b
     deployment.validate()  # the caller's arrays, before the cast to the stored dtypes could hide a value
     dep = deployment.normalised()
     dep.validate()
+    posing = preset_differences(dep.chip)
+    if posing:
+        raise DeploymentError(_posing_message(dep.chip.name, posing))
     if check_rules:
         check(dep)
     path = Path(path)
@@ -163,6 +171,9 @@ def load(path: str | os.PathLike[str], *, check_rules: bool = True) -> Deploymen
                     f"{', '.join(map(str, READABLE_VERSIONS))})"
                 )
             chip = ChipSpec.from_dict(manifest["chip"])
+            posing = preset_differences(chip)
+            if posing:
+                raise DeploymentFileError(f"{path}: {_posing_message(chip.name, posing)}")
             kw: dict[str, Any] = {}
             for name, dtype, _ in ARRAY_FIELDS:
                 meta = manifest["arrays"].get(name)
@@ -170,6 +181,11 @@ def load(path: str | os.PathLike[str], *, check_rules: bool = True) -> Deploymen
                     continue  # written before the field existed: off (Deployment fills it in)
                 if meta is None:
                     raise DeploymentFileError(f"{path}: array {name!r} missing from manifest")
+                if not isinstance(meta, dict):
+                    raise DeploymentFileError(f"{path}: manifest entry of array {name!r} is not a table")
+                if meta.get("dtype") != dtype:
+                    raise DeploymentFileError(f"{path}: manifest gives array {name!r} dtype {meta.get('dtype')!r}; "
+                                              f"this field is {dtype}")
                 try:
                     data = zf.read(meta["file"])
                 except KeyError:
@@ -212,8 +228,11 @@ def load(path: str | os.PathLike[str], *, check_rules: bool = True) -> Deploymen
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError) as e:
         # a flipped or missing byte surfaces as any of these from zipfile / zlib
         raise DeploymentFileError(f"{path}: not a readable deployment archive (truncated or corrupt): {e}") from None
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise DeploymentFileError(f"{path}: malformed manifest or array: {e!r}") from None
+    except KeyError as e:
+        raise DeploymentFileError(f"{path}: malformed manifest: missing key {e.args[0]!r}" if e.args else
+                                  f"{path}: malformed manifest") from None
+    except (TypeError, ValueError, AttributeError) as e:
+        raise DeploymentFileError(f"{path}: malformed manifest or array ({type(e).__name__}: {e})") from None
     try:
         dep.validate()
     except DeploymentError as e:

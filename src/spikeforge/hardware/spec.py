@@ -292,6 +292,29 @@ LOIHI_LIKE = ChipSpec(
 PRESETS: dict[str, ChipSpec] = {TRUENORTH.name: TRUENORTH, LOIHI_LIKE.name: LOIHI_LIKE}
 
 
+def preset_differences(chip: ChipSpec) -> list[str]:
+    """The parameters (``core.weight_max``, ``tick_hz``, ...) in which ``chip`` differs from the preset whose name
+    it carries; empty when it is that preset or not named like one. Description and source texts are not
+    parameters. A chip posing as a preset would be checked against rules and priced with energy constants
+    that are not its own, so deployment files refuse one (:func:`spikeforge.deploy.save` / ``load``), as chip
+    files do."""
+    preset = PRESETS.get(chip.name)
+    if preset is None:
+        return []
+
+    def flat(d: dict[str, object], prefix: str = "") -> dict[str, object]:
+        out: dict[str, object] = {}
+        for k, v in d.items():
+            if isinstance(v, dict):
+                out.update(flat(v, f"{prefix}{k}."))
+            elif k not in ("description", "source"):
+                out[f"{prefix}{k}"] = v
+        return out
+
+    a, b = flat(chip.to_dict()), flat(preset.to_dict())
+    return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+
+
 def is_chip_file(name: str) -> bool:
     """Whether ``name`` names a chip file (``.toml`` / ``.json``) rather than a preset."""
     return str(name).lower().endswith((".toml", ".json"))

@@ -53,6 +53,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,6 +164,10 @@ class NIRExportError(ValueError):
             "metadata; a horizon, --ticks N / ticks=N, asks for exactness over the first N ticks only, which some "
             "features allow)"
         )
+
+
+class NIRImportWarning(UserWarning):
+    """An import that goes ahead on a reading the user should know about (e.g. an embedded deployment ignored)."""
 
 
 class NIRImportError(ValueError):
@@ -800,7 +805,15 @@ def nir_to_deployment(
     blob = meta.get("spikeforge_deployment")
     note: list[str] = []
     if use_embedded and blob is not None:
-        dep = _deployment_from_bytes(blob)
+        from spikeforge.deploy import DeploymentFileError
+
+        try:
+            dep = _deployment_from_bytes(blob)
+        except DeploymentFileError as e:  # name the graph, not the temporary file it was unpacked to
+            detail = str(e).split(": ", 1)[-1]
+            raise NIRImportError(f"{source or 'the graph'}: its embedded spikeforge deployment is unreadable "
+                                 f"({detail}); the file is corrupt (import_nir(..., use_embedded=False) reads the "
+                                 "graph's primitives alone)") from None
         if chip is None or (get_chip(chip) if isinstance(chip, str) else chip) == dep.chip:
             opts = json.loads(str(meta.get("spikeforge_export", "{}")))
             try:
@@ -814,6 +827,9 @@ def nir_to_deployment(
                 check(dep)  # an embedded deployment obeys the same rules as an imported one
                 return dep
             note.append("embedded deployment ignored: the graph's primitives differ from it (edited after export?)")
+            warnings.warn(f"{source or 'the graph'}: the graph's primitives differ from the deployment embedded at "
+                          "export, which is ignored: the graph was edited after export, or the file is corrupt (an "
+                          "HDF5 file carries no checksum); importing the primitives", NIRImportWarning, stacklevel=3)
         else:
             note.append("embedded deployment ignored: a different chip was requested")
     spec = get_chip(chip or "truenorth") if not isinstance(chip, ChipSpec) else chip
@@ -1127,10 +1143,12 @@ def import_nir(
     path = Path(source)
     if not path.is_file():
         raise NIRImportError(f"{path}: no such NIR file")
+    from spikeforge.nirread import NIRReadError, read_graph
+
     try:
-        graph = nir.read(path)
-    except Exception as e:
-        raise NIRImportError(f"{path}: not a readable NIR file: {e}") from None
+        graph = read_graph(path)  # in a child process: a damaged HDF5 file can hang the library
+    except NIRReadError as e:
+        raise NIRImportError(str(e)) from None
     return nir_to_deployment(graph, chip, approximate=approximate, ticks=ticks, use_embedded=use_embedded,
                              source=str(path))
 

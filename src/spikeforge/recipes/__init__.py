@@ -63,6 +63,8 @@ def _load_file(name_or_path: str | Path | None) -> Recipe:
     ref = str(name_or_path) if name_or_path is not None else DEFAULT_RECIPE
     path = Path(ref)
     if path.suffix == ".toml" or path.exists():
+        if path.is_dir():
+            raise RecipeError(f"recipe file {path} is a folder, not a TOML file")
         if not path.is_file():
             raise RecipeError(f"recipe file {path} does not exist")
         text, source = path.read_text(), str(path)

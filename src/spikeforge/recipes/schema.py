@@ -52,11 +52,14 @@ class Key:
         return why if why is not None else self.range_problem(value)
 
     def range_problem(self, value: Any) -> str | None:
-        """Why a number is outside the bounds (or NaN), or ``None``; anything else (e.g. ``None``) passes."""
+        """Why a number is outside the bounds (or NaN or infinite), or ``None``; anything else (e.g. ``None``)
+        passes."""
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return None
         if math.isnan(value):
             return "must be a number, got NaN"
+        if math.isinf(value):
+            return f"must be a finite number, got {value!r}"
         for bound, bad, word in ((self.ge, value < (self.ge or 0), ">="), (self.gt, value <= (self.gt or 0), ">"),
                                  (self.le, value > (self.le or 0), "<="), (self.lt, value >= (self.lt or 0), "<")):
             if bound is not None and bad:
@@ -139,9 +142,11 @@ def table_from_dataclass(cls: type, *, exclude: Iterable[str] = ()) -> dict[str,
             for f in dataclasses.fields(cls) if f.name not in skip}
 
 
-def table_from_callables(*fns: Callable[..., Any], exclude: Iterable[str] = ()) -> dict[str, Key]:
+def table_from_callables(*fns: Callable[..., Any], exclude: Iterable[str] = (),
+                         bounds: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, Key]:
     """Keys of the named parameters with defaults of ``fns`` (e.g. a constructor and the base constructor its
-    ``**kw`` reaches), typed by their hints; positional-only, ``*args``/``**kw`` and excluded names are left out."""
+    ``**kw`` reaches), typed by their hints and bounded by ``bounds`` (name → ``{"gt": 0}`` etc.);
+    positional-only, ``*args``/``**kw`` and excluded names are left out."""
     skip = set(exclude)
     out: dict[str, Key] = {}
     for fn in fns:
@@ -151,7 +156,9 @@ def table_from_callables(*fns: Callable[..., Any], exclude: Iterable[str] = ()) 
                 continue
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY):
                 continue
-            out.setdefault(name, key_from_hint(hints.get(name, Any)))
+            b = (bounds or {}).get(name, {})
+            out.setdefault(name, dataclasses.replace(key_from_hint(hints.get(name, Any)), ge=b.get("ge"),
+                                                     gt=b.get("gt"), le=b.get("le"), lt=b.get("lt")))
     return out
 
 

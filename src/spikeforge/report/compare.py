@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import warnings
 from collections.abc import Sequence
@@ -46,6 +47,11 @@ def load_run(path: str | os.PathLike[str]) -> dict[str, Any]:
         why = ("an analog or hybrid conversion: no chip, so no energy per image"
                if r.get("constraints") in ("analog", "hybrid") else "not the results of a simulated deployment")
         raise ComparisonError(f"{p}: no {' or '.join(missing)} ({why})")
+    acc, uj = float(r["accuracy"]), float(r["uJ_per_image"])
+    if not (math.isfinite(acc) and 0.0 <= acc <= 1.0):
+        raise ComparisonError(f"{p}: accuracy must be a fraction in [0, 1], got {r['accuracy']}")
+    if not (math.isfinite(uj) and uj >= 0.0):
+        raise ComparisonError(f"{p}: uJ_per_image must be a finite number >= 0, got {r['uJ_per_image']}")
     energy: dict[str, Any] = r["energy"] if isinstance(r.get("energy"), dict) else {}
     overrides = [str(o) for o in r.get("recipe_overrides", [])]
     label = _sweep_label(p.parent.name, overrides) or p.parent.name or str(p)

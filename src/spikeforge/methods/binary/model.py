@@ -26,7 +26,7 @@ leaks at that network's integer leaks, so training starts from — and binarises
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -65,6 +65,8 @@ binarise = BinariseSTE.apply
 
 class BinaryCoreNet(CoreNetModel):
     """Core network with shadow connections ``conn`` (binarised at 0.5) and leaks ``bias``."""
+
+    PARAM_BOUNDS: ClassVar[dict[str, dict[str, float]]] = {"slope_start": {"gt": 0}, "slope_end": {"gt": 0}}
 
     def __init__(self, spec: NetworkSpec, copies: int = 1, *, surrogate: Surrogate = "sigmoid",
                  slope_start: float = 0.5, slope_end: float = 8.0, **kw: Any) -> None:

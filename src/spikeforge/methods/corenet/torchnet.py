@@ -13,7 +13,7 @@ to its outputs ``(B, K, C, n)`` — and optionally :meth:`clip_` and :meth:`on_e
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -32,6 +32,9 @@ class CoreNetModel(nn.Module, ABC):
         leak_min, leak_max: range the bias is clipped to (the chip's leak range).
         seed: initialisation seed.
     """
+
+    #: bounds of the keyword settings a recipe's ``[model]`` table may give (checked before anything runs)
+    PARAM_BOUNDS: ClassVar[dict[str, dict[str, float]]] = {"init_std": {"ge": 0}, "dropout": {"ge": 0, "lt": 1}}
 
     def __init__(self, spec: NetworkSpec, copies: int = 1, *, init_mean: float = 0.5, init_std: float = 0.15,
                  leak_min: float = -255, leak_max: float = 255, seed: int = 0, dropout: float = 0.0) -> None:

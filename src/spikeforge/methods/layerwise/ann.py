@@ -89,8 +89,15 @@ def _build(arch: str, n_classes: int) -> nn.Sequential:
     if arch == "lenet":
         return lenet(n_classes)
     if arch.startswith("mlp:"):
-        return mlp(tuple(int(s) for s in arch[4:].split("-")))
-    raise ValueError(f"unknown architecture {arch!r}")
+        try:
+            sizes = tuple(int(s) for s in arch[4:].split("-"))
+        except ValueError:
+            sizes = ()
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise ValueError(f"architecture {arch!r}: an MLP is 'mlp:' and two or more layer sizes >= 1 joined by "
+                             "'-', e.g. 'mlp:784-64-10'")
+        return mlp(sizes)
+    raise ValueError(f"unknown architecture {arch!r} (known: mlp, mlp-wide, lenet, mlp:N-N-...)")
 
 
 def train_model(
@@ -172,14 +179,50 @@ def _dense_from_tied(patch_idx: np.ndarray, kernel: np.ndarray, n_in: int) -> np
     return w
 
 
+#: the modules :func:`extract_layers` converts (anything else is refused, never skipped)
+SUPPORTED_MODULES = "Linear, Conv2d (groups 1, no dilation, square stride and zero padding), ReLU, AvgPool2d " \
+    "(stride = kernel, no padding), Flatten, Dropout, Identity"
+
+
+def _check_supported(i: int, m: nn.Module) -> None:
+    """Refuse a module the conversion cannot express (naming it), and non-finite weights."""
+    where = f"module {i} ({type(m).__name__})"
+    if isinstance(m, nn.Conv2d):
+        bad = [f"{k}={v}" for k, v, ok in (
+            ("groups", m.groups, m.groups == 1), ("dilation", m.dilation, all(d == 1 for d in m.dilation)),
+            ("stride", m.stride, m.stride[0] == m.stride[1]),
+            ("padding", m.padding, isinstance(m.padding, tuple) and m.padding[0] == m.padding[1]),
+            ("kernel_size", m.kernel_size, m.kernel_size[0] == m.kernel_size[1]),
+            ("padding_mode", m.padding_mode, m.padding_mode == "zeros")) if not ok]
+        if bad:
+            raise ValueError(f"{where}: {', '.join(bad)} not supported; supported: {SUPPORTED_MODULES}")
+    elif isinstance(m, nn.AvgPool2d):
+        k = m.kernel_size if isinstance(m.kernel_size, int) else m.kernel_size[0]
+        ks = m.kernel_size if isinstance(m.kernel_size, tuple) else (k, k)
+        st = m.stride if m.stride is not None else ks
+        st = st if isinstance(st, tuple) else (st, st)
+        pad = m.padding if isinstance(m.padding, tuple) else (m.padding, m.padding)
+        if ks[0] != ks[1] or tuple(st) != tuple(ks) or any(pad) or m.ceil_mode:
+            raise ValueError(f"{where}: kernel_size={m.kernel_size}, stride={m.stride}, padding={m.padding}, "
+                             f"ceil_mode={m.ceil_mode} not supported; supported: {SUPPORTED_MODULES}")
+    elif not isinstance(m, nn.Linear | nn.ReLU | nn.Flatten | nn.Dropout | nn.Identity):
+        raise ValueError(f"{where} is not supported (it would be converted as if absent); supported: "
+                         f"{SUPPORTED_MODULES}")
+    for name, t in m.named_parameters(recurse=False):
+        bad_n = int((~torch.isfinite(t.detach())).sum())
+        if bad_n:
+            raise ValueError(f"{where}: {name} holds {bad_n} NaN or infinite value(s)")
+
+
 def extract_layers(model: nn.Sequential, input_shape: tuple[int, ...] = (1, 28, 28)) -> list[AnnLayer]:
     """Affine layers of ``model`` with average pooling folded into the next layer (see module docstring)."""
     shape: tuple[int, ...] = tuple(input_shape)
     layers: list[AnnLayer] = []
     pending_pool: tuple[int, tuple[int, ...]] | None = None  # (kernel, shape before pooling)
     mods = [m for m in model.modules() if not isinstance(m, nn.Sequential)]
-    for m in mods:
-        if isinstance(m, nn.Flatten):
+    for i, m in enumerate(mods):
+        _check_supported(i, m)
+        if isinstance(m, nn.Flatten | nn.Dropout | nn.Identity):  # Dropout is the identity in evaluation
             continue
         if isinstance(m, nn.ReLU):
             if layers:
@@ -227,8 +270,6 @@ def extract_layers(model: nn.Sequential, input_shape: tuple[int, ...] = (1, 28, 
             layers.append(AnnLayer(w=w_conv, b=np.repeat(bt, p), relu=False, name=f"conv{len(layers) + 1}",
                                    patch_idx=patch, kernel=kflat, **pool_info))  # type: ignore[arg-type]
             shape = (kern.shape[0], ho, p // ho)
-        else:
-            continue
         pending_pool = None
     if pending_pool is not None:
         raise ValueError("a pooling layer at the end of the network is not supported")

@@ -73,8 +73,17 @@ def load_model(path: str | Path, *, allow_pickle: bool = False) -> nn.Sequential
     """Load a model written by :func:`save_model` (or, with ``allow_pickle``, a pickled ``nn.Sequential``)."""
     obj = read_torch_file(path, allow_pickle=allow_pickle)
     if isinstance(obj, dict) and "arch" in obj:
-        model = build_model(str(obj["arch"]))
-        model.load_state_dict(obj["state_dict"])
+        if not isinstance(obj.get("state_dict"), dict):
+            raise ValueError(f"{path}: a saved model holds 'arch' and 'state_dict'; 'state_dict' is missing")
+        try:
+            model = build_model(str(obj["arch"]))
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
+        try:
+            model.load_state_dict(obj["state_dict"])
+        except RuntimeError as e:
+            detail = " ".join(str(e).split())[:400]
+            raise ValueError(f"{path}: state_dict does not fit arch {obj['arch']!r}: {detail}") from None
     elif isinstance(obj, nn.Sequential):
         model = obj
     else:
@@ -90,7 +99,10 @@ def save_network(net: SpikingNet, path: Path) -> None:
         arrays[f"stage{k}_weight"] = st.dense_weight()
         arrays[f"stage{k}_threshold"] = st.threshold
         arrays[f"stage{k}_v_init"] = st.v_init
-    np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
+    from spikeforge.fileio import atomic_output
+
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:  # never a half-written file
+        np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
 
 
 def convert(
@@ -135,6 +147,8 @@ def convert(
                                   ("workers", workers, workers >= 1, ">= 1")):
         if not ok:
             raise ValueError(f"{name} must be {want}, got {value}")
+    if Path(out).exists() and not Path(out).is_dir():  # before any work: the results go into a folder
+        raise ValueError(f"out (--out) {out} is a file; name a folder for the conversion's results")
     if method not in ("layerwise", "normalisation"):
         raise ValueError(f"method must be 'layerwise' or 'normalisation', got {method!r}")
     mdl = model if model is not None else load_model(model_path, allow_pickle=allow_pickle)
@@ -146,7 +160,10 @@ def convert(
     except RuntimeError as e:
         raise ValueError(f"{model_path}: the model does not accept {dataset} images (shape {shape}): "
                          f"{(str(e).splitlines() or [''])[0]}") from None
-    layers = extract_layers(mdl, shape)
+    try:
+        layers = extract_layers(mdl, shape)
+    except ValueError as e:
+        raise ValueError(f"{model_path}: {e}") from None
     out_dir = Path(out)
     x_tr = ds.x_train.reshape(len(ds.x_train), -1) / 255.0
     rng = np.random.default_rng(0)
