@@ -85,6 +85,10 @@ def run_simulation(
     used = choose_regime(sim, regime)
     spikes = as_spikes(spikes)
     total, t_in, channels = input_shape(spikes)
+    if channels != sim.dep.n_inputs:  # first: un-encoded images would also trip the ticks warning below
+        raise ValueError(f"input spikes have {channels} channels, the deployment's input map expects "
+                         f"{sim.dep.n_inputs} (are they encoded? spikeforge.threshold_encode(images) gives "
+                         "(B, T, K) spikes)")
     if total and t_in != sim.dep.ticks_per_input:
         recorded = sim.dep.provenance.get("encoding")
         rec_ticks = recorded.get("ticks", 1) if isinstance(recorded, dict) else None
@@ -134,9 +138,18 @@ def evaluate_deployment(
     and ``device``).
 
     With ``metrics`` the result carries NeuroBench-style metrics (:func:`spikeforge.metrics.compute_metrics`);
-    ``replay`` re-runs the inputs to count effective ACs and membrane updates exactly.
+    ``replay`` re-runs the inputs to count effective ACs and membrane updates exactly. ``name``: the dataset's
+    name, recorded as ``dataset``.
+
+    Returns a dict: ``accuracy`` (fraction of ``labels`` matched by the class with the most output votes),
+    ``n_inputs``, ``dataset``, ``regime`` (the one used), ``cores``, ``chips``, ``ticks_per_input``,
+    ``latency_ticks``, ``events_per_input`` (mean synaptic events, spikes, hops, ... per input),
+    ``uJ_per_image`` (µJ), ``mW``, ``fps``, ``fps_per_W`` and ``energy`` (the full
+    :class:`~spikeforge.energy.EnergyReport` summary, assumptions included); ``metrics`` with ``metrics``.
     """
     labels = np.asarray(labels)
+    if len(spikes) == 0:
+        raise ValueError("no inputs to evaluate: the batch is empty")
     if len(labels) != len(spikes):
         raise ValueError(f"{len(spikes)} inputs but {len(labels)} labels")
     result, used = run_simulation(dep, spikes, regime=regime, batch_size=batch_size, block_size=block_size,

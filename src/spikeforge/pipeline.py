@@ -58,7 +58,17 @@ def run_recipe(recipe: Recipe, out_dir: str | os.PathLike[str], data_dir: str | 
 
     The recipe is first checked against its method's schema (:func:`spikeforge.recipes.validate_recipe`):
     an unknown or mistyped setting stops the run before anything is trained or written.
+
+    Returns the results (also written as ``results.json``): the method's own keys plus ``accuracy`` (fraction
+    of the test inputs), ``uJ_per_image`` (µJ), ``mW``, ``fps``, ``fps_per_W``, ``events_per_input``,
+    ``cores``, ``chips``, ``regime``, ``ticks_per_input``, ``latency_ticks``, ``n_inputs``, ``dataset``,
+    ``energy`` (the energy report as a dict), ``deployment`` (its path) and provenance (``recipe``,
+    ``method``, ``recipe_source``, ``recipe_overrides`` when ``--set`` changed it, ``recipe_config``,
+    ``spikeforge_version``, ``machine``, ``wall_s``).
     """
+    if not isinstance(recipe, Recipe):
+        hint = f"; load it first: spikeforge.load_recipe({recipe!r})" if isinstance(recipe, str | Path) else ""
+        raise TypeError(f"run_recipe: expected a Recipe, got {type(recipe).__name__}{hint}")
     out_dir = Path(out_dir)
     data_dir = None if data_dir is None else Path(data_dir)
     if recipe.method not in METHODS:

@@ -12,9 +12,9 @@ weights             (C, N, T)    int32   s_j[G], signed per-type weight
 leak                (C, N)       int32   λ_j
 threshold           (C, N)       int32   α_j ≥ 0 (fire when V ≥ α)
 neg_threshold       (C, N)       int32   β_j ≥ 0 (floor at −β)
-reset_mode          (C, N)       int8    γ_j: 0 → V ← R, 1 → V ← V − α, 2 → unchanged
+reset_mode          (C, N)       int8    γ_j: 0 → V ← R, 1 → V ← V − (α + η), 2 → unchanged
 reset_value         (C, N)       int32   R_j
-floor_mode          (C, N)       int8    κ_j: 1 → saturate at −β, 0 → reset to −R
+floor_mode          (C, N)       int8    κ_j: 1 → saturate at −β, 0 → below −(β + η) reset by γ
 v_init              (C, N)       int32   V0_j, the potential at the start of every input
 enabled             (C, N)       bool    disabled neurons never integrate, leak or fire
 dest_core           (C, N)       int32   destination core of the neuron's spikes, −1 = off-core
@@ -92,6 +92,18 @@ ARRAY_FIELDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 V2_FIELDS: dict[str, int] = {"stochastic_synapse": 0, "stochastic_leak": 0, "leak_reversal": 0, "threshold_mask": 0}
 
 
+def require_deployment(obj: object, where: str) -> Deployment:
+    """``obj`` if it is a :class:`Deployment`, else a ``TypeError`` that says what was passed (a path: load it)."""
+    if isinstance(obj, Deployment):
+        return obj
+    import os
+
+    if isinstance(obj, str | os.PathLike):
+        raise TypeError(f"{where}: expected a Deployment, got the path {str(obj)!r}; load it first: "
+                        "spikeforge.load(path)")
+    raise TypeError(f"{where}: expected a Deployment, got {type(obj).__name__}")
+
+
 class DeploymentError(ValueError):
     """A deployment is malformed (shapes, dtypes, or references), before any design rule is applied."""
 
@@ -161,6 +173,9 @@ class Deployment:
         """A deployment of ``n_cores`` blank cores: no synapses, every neuron disabled, placed row-major on
         chip 0, 1, ... and memoryless (α = β = 0, γ = 0, R = 0, κ = 1), empty input and output maps."""
         spec = get_chip(chip) if isinstance(chip, str) else chip
+        if not isinstance(spec, ChipSpec):
+            raise TypeError(f"Deployment.empty: chip must be a preset name, a chip file or a ChipSpec, got "
+                            f"{type(chip).__name__}")
         for name, v, least in (("n_cores", n_cores, 0), ("n_inputs", n_inputs, 0), ("n_classes", n_classes, 1),
                                ("ticks_per_input", ticks_per_input, 1)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
@@ -211,7 +226,8 @@ class Deployment:
 
     @property
     def n_chips(self) -> int:
-        """Number of chips the placement spans."""
+        """The highest chip index of the placement + 1 (chips 0..n_chips−1; an unused chip index in between
+        counts; :func:`spikeforge.energy.estimate_energy` charges only the chips actually holding cores)."""
         return int(self.placement[:, 0].max()) + 1 if self.n_cores else 0
 
     def memoryless_neurons(self) -> np.ndarray:
@@ -423,6 +439,22 @@ class Deployment:
         out.core_labels = list(self.core_labels) + list(other.core_labels)
         out.prng_seed = self.prng_seed  # cores, not seeds, tell the copies' draws apart
         return out
+
+    def __eq__(self, other: object) -> bool:
+        """Same chip, scalars, maps, provenance and labels, and every array equal element by element (the
+        dtype of an array may differ: a loaded deployment holds the file's canonical dtypes)."""
+        if not isinstance(other, Deployment):
+            return NotImplemented
+        for f in fields(self):
+            a, b = getattr(self, f.name), getattr(other, f.name)
+            if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+                if not np.array_equal(np.asarray(a), np.asarray(b)):
+                    return False
+            elif a != b:
+                return False
+        return True
+
+    __hash__ = None  # type: ignore[assignment]  # mutable arrays: not hashable
 
     def __repr__(self) -> str:
         """One line (the arrays are left out: ``summary()`` and the fields have the detail), e.g.

@@ -61,6 +61,12 @@ class NeuronParams:
         def integer(x: object) -> bool:
             return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
 
+        for name in ("weights", "stochastic_synapse"):  # sequences are kept as tuples (the params are hashable)
+            v = getattr(self, name)
+            if isinstance(v, str | bytes) or not hasattr(v, "__iter__"):
+                raise ValueError(f"{name} must be a sequence with one entry per axon type, e.g. (1, -1), got {v!r}")
+            object.__setattr__(self, name, tuple(v))
+
         for name in ("leak", "threshold", "neg_threshold", "reset_mode", "reset_value", "floor_mode", "v_init",
                      "threshold_mask_bits"):
             v = getattr(self, name)
@@ -88,14 +94,14 @@ class NeuronParams:
     @classmethod
     def memoryless(cls, weights: tuple[int, ...], leak: int = 0, **kw: object) -> NeuronParams:
         """Spikes iff Σ_i A_i W_ij + λ ≥ 0 and keeps no state (α = β = 0, γ = 0, R = 0, κ = 1)."""
-        return cls(weights=tuple(weights), leak=leak, **kw)  # type: ignore[arg-type]
+        return cls(weights=weights, leak=leak, **kw)  # type: ignore[arg-type]
 
     @classmethod
     def integrate_and_fire(cls, weights: tuple[int, ...], threshold: int, leak: int = 0,
                            **kw: object) -> NeuronParams:
         """Integrates, fires at V ≥ α and subtracts α (γ = 1, linear reset), floored at 0 (β = 0, κ = 1): its
         spike count over T ticks is ⌊Σ drive / α⌋ for non-negative drive."""
-        return cls(weights=tuple(weights), leak=leak, threshold=threshold, reset_mode=1, **kw)  # type: ignore[arg-type]
+        return cls(weights=weights, leak=leak, threshold=threshold, reset_mode=1, **kw)  # type: ignore[arg-type]
 
     @classmethod
     def stochastic_rate(cls, leak: int, **kw: object) -> NeuronParams:
@@ -111,7 +117,7 @@ class NeuronParams:
         resets to 0 (floored at 0 unless ``neg_threshold`` / ``floor_mode`` say otherwise)."""
         if decay < 0:
             raise ValueError(f"decay must be >= 0, got {decay}")
-        return cls(weights=tuple(weights), leak=-decay, threshold=threshold, leak_reversal=True, **kw)  # type: ignore[arg-type]
+        return cls(weights=weights, leak=-decay, threshold=threshold, leak_reversal=True, **kw)  # type: ignore[arg-type]
 
 
 def set_neurons(dep: Deployment, core: int, neurons: int | slice | np.ndarray | list[int], params: NeuronParams,

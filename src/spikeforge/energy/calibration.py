@@ -38,7 +38,7 @@ from spikeforge.sim.counts import EventCounts
 TOLERANCE = 0.20
 
 ESSER_2015 = "Esser et al., NIPS 28 (2015), abstract (MNIST, one tick per image, 1000 images/s)"
-ESSER_2016 = "Esser et al., PNAS 113(41):11441 (2016), Table 1 (one chip, measured; PAPERS.md §3)"
+ESSER_2016 = "Esser et al., PNAS 113(41):11441 (2016), Table 1 (one chip, measured)"
 
 
 @dataclass(frozen=True)
@@ -144,11 +144,13 @@ class Anchor:
         return _UNITS[self.quantity]
 
 
-#: The nine required anchors (PAPERS.md §1 and §3).
+#: The nine required anchors (Esser 2015 MNIST; Esser 2016 Table 1).
 ANCHORS: tuple[Anchor, ...] = (
-    Anchor("Esser 2015 MNIST, 5 cores, ensemble 1", ESSER_2015 + "; 5 cores [inf, PAPERS.md §1]",
+    Anchor("Esser 2015 MNIST, 5 cores, ensemble 1", ESSER_2015 + "; 5 cores [inferred: docs/energy.md, "
+           "Limitations]",
            "energy_per_input", 0.268, 5, 1000.0),
-    Anchor("Esser 2015 MNIST, 64 copies, ~1920 cores", ESSER_2015 + "; 64 x ~30 cores [inf, PAPERS.md §1]",
+    Anchor("Esser 2015 MNIST, 64 copies, ~1920 cores", ESSER_2015 + "; 64 x ~30 cores [inferred: "
+           "docs/energy.md, Limitations]",
            "energy_per_input", 108.0, 1920, 1000.0),
     Anchor("Esser 2016 CIFAR-10", ESSER_2016, "power", 204.4, 4042, 1249.0),
     Anchor("Esser 2016 CIFAR-100", ESSER_2016, "power", 207.8, 4042, 1526.0),

@@ -76,8 +76,8 @@ class EnergyConstants:
             the chip, so it scales with 1 / tick rate.
         e_core_tick_j: activity-independent energy of one charged core per tick (J): clock, tick
             synchronisation and the neuron block's scan of its slots.
-        e_synaptic_event_j: energy per synaptic event (a crossbar entry w_ij ≠ 0 read because axon i
-            received a spike, adding to neuron j's membrane) (J).
+        e_synaptic_event_j: energy per synaptic event (a set crossbar entry of axon i read because axon i
+            received a spike; :class:`~spikeforge.sim.counts.EventCounts`) (J).
         e_spike_j: energy per emitted spike (fire + packet injection) (J).
         e_neuron_update_j: energy per enabled neuron per tick (J); 0 where the per-core-tick term already
             covers the neuron scan (TrueNorth).
@@ -144,7 +144,7 @@ TRUENORTH_SYNAPTIC_EVENT = Sourced(
     unit="J per synaptic event",
     source=f"{MEROLLA_2014}, text and Fig. 4: 46 billion synaptic operations per second per watt (GSOPS/W) "
     "for the typical network in real time, up to ~400 GSOPS/W for highly active networks (the 400 figure as "
-    "widely quoted; not in PAPERS.md)",
+    "widely quoted; not checked here against the paper's text)",
     arithmetic="1 / (400e9 SOPS/W) = 2.5e-12 J. This is *total* chip energy per event at the most efficient "
     "(highly active) operating point, so it bounds the marginal cost per event from above at 0.775 V; at the "
     "higher supply of the Esser 2015/2016 runs the marginal cost is larger (∝ V²). The two biases partly "

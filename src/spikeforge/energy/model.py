@@ -90,6 +90,11 @@ class EnergyReport:
     constants: EnergyConstants
     assumptions: tuple[str, ...]
 
+    def __repr__(self) -> str:  # the headline numbers, not every input's breakdown
+        return (f"EnergyReport(chip={self.chip!r}, regime={self.regime!r}, batch={self.batch}, "
+                f"mean_energy_uj={self.mean_energy_uj:.4g}, power_mw={self.power_mw:.4g}, fps={self.fps:.4g}, "
+                f"fps_per_w={self.fps_per_w:.4g})")
+
     @property
     def batch(self) -> int:
         """Number of inputs."""
@@ -238,7 +243,11 @@ def estimate_energy(
     Raises:
         ValueError: negative, NaN or infinite counts, a non-positive or non-finite tick rate, an unknown
             regime or policy, an empty batch, or counts that do not match the deployment.
+        TypeError: ``counts`` is not an :class:`EventCounts` (a ``SimResult``: pass its ``.counts``).
     """
+    if not isinstance(counts, EventCounts):
+        hint = "; pass its .counts" if isinstance(getattr(counts, "counts", None), EventCounts) else ""
+        raise TypeError(f"estimate_energy: counts must be EventCounts, got {type(counts).__name__}{hint}")
     spec = get_chip(chip) if isinstance(chip, str) else chip
     if not isinstance(spec, ChipSpec):
         raise ValueError(f"chip must be a ChipSpec or a preset name, got {type(chip).__name__}")
@@ -284,7 +293,9 @@ def estimate_energy(
     elif static_cores == "active":
         charged = arrays["active_cores"]
     else:
-        n_chips = deployment.n_chips if deployment is not None else -(-n_cores // spec.cores_per_chip)
+        # the chips the deployment spans: distinct chip indices of its cores' placement (not the largest + 1)
+        n_chips = (len(np.unique(deployment.placement[:, 0])) if deployment is not None
+                   else -(-n_cores // spec.cores_per_chip))
         charged = np.full(batch, float(n_chips * spec.cores_per_chip))
 
     seconds = ticks_in / hz

@@ -2,7 +2,7 @@
 
 from spikeforge.hardware.chipfile import ChipFileError, load_chip, save_chip
 from spikeforge.hardware.rules import DESIGN_RULES, DesignRule, DesignRuleError, Violation, check, check_simulable
-from spikeforge.hardware.spec import LOIHI_LIKE, PRESETS, TRUENORTH, ChipSpec, CoreSpec, get_chip
+from spikeforge.hardware.spec import LOIHI_LIKE, PRESETS, TRUENORTH, ChipSpec, CoreSpec, UnknownChipError, get_chip
 
 __all__ = [
     "DESIGN_RULES",
@@ -14,6 +14,7 @@ __all__ = [
     "CoreSpec",
     "DesignRule",
     "DesignRuleError",
+    "UnknownChipError",
     "Violation",
     "check",
     "check_simulable",

@@ -292,6 +292,9 @@ def check_simulable(d: Deployment) -> None:
 
 def violations(d: Deployment) -> list[Violation]:
     """Every violation of every rule (empty when the deployment fits its chip)."""
+    from spikeforge.deploy.deployment import require_deployment
+
+    require_deployment(d, "check")
     d.validate()
     out: list[Violation] = []
     for rule in DESIGN_RULES:
@@ -300,7 +303,10 @@ def violations(d: Deployment) -> list[Violation]:
 
 
 def check(d: Deployment) -> None:
-    """Raise :class:`DesignRuleError` with all violations if the deployment breaks any design rule."""
+    """Raise :class:`DesignRuleError` with all violations if the deployment breaks any design rule
+    (:data:`DESIGN_RULES`, each named). A structurally malformed deployment (wrong shapes or dtypes, an output
+    class out of range, ...) raises :class:`~spikeforge.deploy.DeploymentError` first; anything but a
+    deployment, ``TypeError``."""
     found = violations(d)
     if found:
         raise DesignRuleError(found, d.chip.name)

@@ -320,14 +320,24 @@ def is_chip_file(name: str) -> bool:
     return str(name).lower().endswith((".toml", ".json"))
 
 
+class UnknownChipError(KeyError):
+    """A chip name that is neither a preset nor a chip file (a ``KeyError``, printed without quotes)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 def get_chip(name: str) -> ChipSpec:
-    """The preset called ``name``, or the user-defined chip in the file ``name`` (``.toml`` / ``.json``, see
-    :func:`spikeforge.hardware.load_chip`). Raises ``KeyError`` listing the known presets for an unknown name."""
-    if name in PRESETS:
-        return PRESETS[name]
+    """The preset called ``name`` (any letter case), or the user-defined chip in the file ``name`` (``.toml`` /
+    ``.json``, see :func:`spikeforge.hardware.load_chip`). Raises :class:`UnknownChipError` (a ``KeyError``)
+    listing the known presets for an unknown name."""
+    if not isinstance(name, str):
+        raise TypeError(f"a chip is named by a string (a preset or a chip file), got {type(name).__name__}")
+    if name in PRESETS or name.lower() in PRESETS:
+        return PRESETS[name if name in PRESETS else name.lower()]
     if is_chip_file(name):
         from spikeforge.hardware.chipfile import load_chip
 
         return load_chip(name)
-    raise KeyError(f"unknown chip preset {name!r}; known presets: {', '.join(sorted(PRESETS))} (or a chip file "
-                   "name.toml / name.json, see docs/chip-model.md)")
+    raise UnknownChipError(f"unknown chip preset {name!r}; known presets: {', '.join(sorted(PRESETS))} (or a chip "
+                           "file name.toml / name.json, see docs/chip-model.md)")

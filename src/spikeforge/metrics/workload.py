@@ -9,6 +9,20 @@ import numpy as np
 from spikeforge.deploy.deployment import Deployment
 from spikeforge.metrics.activity import Activity
 from spikeforge.metrics.layers import layer_groups
+from spikeforge.sim.counts import EventCounts
+from spikeforge.sim.engine import SimResult
+
+
+def _activity(dep: Deployment, act: Activity | EventCounts | SimResult, metric: str) -> Activity:
+    """``act`` as an :class:`Activity`: a simulator result or its counters are read through
+    :meth:`Activity.from_counts`; anything else is refused by name."""
+    if isinstance(act, Activity):
+        return act
+    if isinstance(act, SimResult):
+        act = act.counts
+    if isinstance(act, EventCounts):
+        return Activity.from_counts(dep, act)
+    raise TypeError(f"{metric}: expected an Activity, a SimResult or its EventCounts, got {type(act).__name__}")
 
 
 def _mean(x: np.ndarray | None) -> float | None:
@@ -25,7 +39,8 @@ class ActivationSparsity:
 
     name = "activation_sparsity"
 
-    def __call__(self, dep: Deployment, act: Activity) -> dict[str, Any]:
+    def __call__(self, dep: Deployment, act: Activity | EventCounts | SimResult) -> dict[str, Any]:
+        act = _activity(dep, act, type(self).__name__)
         slots = act.n_enabled * act.ticks * act.batch
         groups = layer_groups(dep)
 
@@ -56,7 +71,8 @@ class SynapticOperations:
 
     name = "synaptic_operations"
 
-    def __call__(self, dep: Deployment, act: Activity) -> dict[str, Any]:
+    def __call__(self, dep: Deployment, act: Activity | EventCounts | SimResult) -> dict[str, Any]:
+        act = _activity(dep, act, type(self).__name__)
         ticking = dep.enabled.any(axis=1)
         dense = int(np.sum(dep.chip.core.n_axons * act.n_enabled[ticking])) * act.ticks
         groups = layer_groups(dep)
@@ -80,7 +96,8 @@ class MembraneUpdates:
 
     name = "membrane_updates"
 
-    def __call__(self, dep: Deployment, act: Activity) -> dict[str, Any]:
+    def __call__(self, dep: Deployment, act: Activity | EventCounts | SimResult) -> dict[str, Any]:
+        act = _activity(dep, act, type(self).__name__)
         groups = layer_groups(dep)
         return {
             "membrane_updates": _mean(act.membrane_updates),

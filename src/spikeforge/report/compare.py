@@ -134,10 +134,14 @@ def _expand(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, bool]]:
     return out
 
 
-def compare_runs(paths: Sequence[str | os.PathLike[str]]) -> list[dict[str, Any]]:
+def compare_runs(paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Rows for ``paths`` (results files, run folders, or folders of run folders such as a sweep's), sorted by
     energy per image, each with ``pareto``.
-    Labels are the run folders' names, made unique by their paths where two coincide."""
+    Labels are the run folders' names, made unique by their paths where two coincide. A run is Pareto-optimal
+    when no other is at least as accurate for no more energy per image (:func:`pareto_front`). One path
+    (a string) is a list of one."""
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
     if not paths:
         raise ComparisonError("name at least one results file or run folder")
     rows = []

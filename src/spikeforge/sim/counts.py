@@ -7,17 +7,20 @@ from dataclasses import dataclass
 import numpy as np
 
 
-@dataclass
+@dataclass(eq=False)
 class EventCounts:
     """Activity of a deployment on a batch of inputs, counted per input.
 
     All per-input arrays have shape ``(B,)`` and are int64.
 
     Attributes:
-        ticks: ticks simulated per input (the window each input owns: ``ticks_per_input`` plus drain ticks
-            in sequential mode; one tick per input in pipelined mode).
-        synaptic_events: Σ over ticks of (spike arriving at axon i of core c) × (connected synapses of i),
-            i.e. the number of crossbar reads that add to a membrane (w_ij ≠ 0).
+        ticks: ticks simulated per input (the window each input owns: the longer of ``ticks_per_input`` and
+            the input's own ticks, plus drain ticks, in sequential mode; ``ticks_per_input`` in pipelined
+            mode).
+        synaptic_events: Σ over ticks of (spike arriving at axon i of core c) × (crossbar entries of axon i
+            that are set), i.e. crossbar reads — including entries whose type weight is 0 and entries into
+            disabled neurons, which the chip reads just the same (effective ACs, which add to a membrane,
+            are :mod:`spikeforge.metrics`' replay count).
         spikes: neuron spikes emitted (all neurons, output neurons included).
         axon_events: spikes delivered to axons (input-map deliveries plus routed spikes, after merging).
         hops: Σ over routed spikes of the Manhattan mesh distance from source to destination core
@@ -48,6 +51,12 @@ class EventCounts:
     def batch(self) -> int:
         """Number of inputs counted."""
         return int(self.spikes.shape[0])
+
+    def __repr__(self) -> str:  # per-input means, not every input's numbers
+        m = self.mean() if self.batch else {}
+        means = ", ".join(f"{k}={m[k]:.4g}" for k in ("synaptic_events", "spikes", "hops", "active_cores") if k in m)
+        return (f"EventCounts(batch={self.batch}, n_cores={self.n_cores}, ticks={self.ticks}"
+                f"{', mean per input: ' + means if means else ''})")
 
     def mean(self) -> dict[str, float]:
         """Per-input means of every per-input counter (plus ``ticks``)."""

@@ -51,7 +51,7 @@ from spikeforge.sim.neuron import NeuronTensors, StochasticSynapses, leak_fire_r
 from spikeforge.sim.topology import TopologyError, analyse
 
 
-@dataclass
+@dataclass(eq=False)
 class SimResult:
     """Outcome of simulating a batch.
 
@@ -70,6 +70,12 @@ class SimResult:
     latency: int
     output_spikes: np.ndarray | None = None
     spikes: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        rasters = [f"{k}={tuple(v.shape)}" for k, v in (("output_spikes", self.output_spikes),
+                                                          ("spikes", self.spikes)) if v is not None]
+        return (f"SimResult(batch={len(self.class_counts)}, classes={self.class_counts.shape[1]}, ticks={self.ticks}, "
+                f"latency={self.latency}{''.join(', ' + r for r in rasters)}, counts={self.counts!r})")
 
     def predictions(self) -> np.ndarray:
         """Predicted class per input: argmax of class counts (ties → lowest class index)."""
@@ -162,7 +168,10 @@ class CompiledDeployment:
         destination out of range, a delay of 0 ticks, ...) has no defined behaviour on it. ``check_rules=False``
         simulates such a deployment anyway, for experiments beyond the chip's limits, as long as every
         reference it follows is in range (:func:`spikeforge.hardware.rules.check_simulable`)."""
+        from spikeforge.deploy.deployment import require_deployment
         from spikeforge.hardware.rules import check, check_simulable
+
+        require_deployment(dep, "simulate")
 
         dep.validate()
         if dep.n_cores == 0:
@@ -784,8 +793,8 @@ def simulate(
         dep: the deployment (or one compiled with :class:`CompiledDeployment` to reuse across calls).
         spikes: (B, T_in, K) binary input-channel spikes (T_in ≤ ticks; a 2-D (B, K) array is one tick), or a
             :class:`~spikeforge.data.source.SpikeSource`, read one batch at a time.
-        ticks: ticks per input; default ``ticks_per_input + latency`` (the network drains fully when its
-            routing is acyclic; pass it explicitly for recurrent deployments).
+        ticks: ticks per input; default ``max(ticks_per_input, T_in) + latency`` (the network drains fully
+            when its routing is acyclic; pass it explicitly for recurrent deployments).
         batch_size: inputs simulated together; default :func:`auto_batch_size` (memory-bounded).
         record_outputs: keep the output-neuron raster (B, ticks, M).
         record_spikes: keep every neuron's spikes (ticks, C, N, B) — for tests and small networks.

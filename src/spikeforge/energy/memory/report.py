@@ -11,6 +11,7 @@ constants (:data:`~spikeforge.energy.memory.model.CALIBRATED_CONSTANTS`).
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,12 +59,14 @@ class LayerReport:
 
     def cheapest(self, criterion: str = "training") -> str:
         """Encoding with the lowest ``training`` / ``inference`` energy or ``footprint``."""
-        key = {
+        keys = {
             "training": lambda r: r.training_j,
             "inference": lambda r: r.inference_j,
             "footprint": lambda r: r.footprint_bits,
-        }[criterion]
-        return min(self.results, key=key).encoding
+        }
+        if criterion not in keys:
+            raise ValueError(f"criterion must be one of {', '.join(keys)}, got {criterion!r}")
+        return min(self.results, key=keys[criterion]).encoding
 
 
 @dataclass(frozen=True)
@@ -90,11 +93,16 @@ class MemoryReport:
         return out
 
     def cheapest(self, criterion: str = "training") -> str:
-        """Cheapest encoding over the whole network among those applicable to every layer."""
+        """Cheapest encoding over the whole network among those applicable to every layer (``training``:
+        forward + backward + update energy; ``inference``: forward; ``footprint``: bits)."""
+        keys = {"training": "training_j", "inference": "forward_j", "footprint": "footprint_bits"}
+        if criterion not in keys:
+            raise ValueError(f"criterion must be one of {', '.join(keys)}, got {criterion!r}")
+        if not self.layers:
+            raise ValueError("the report has no layers: nothing to compare")
         n = len(self.layers)
         full = {k: v for k, v in self.totals().items() if v["layers"] == n}
-        key = {"training": "training_j", "inference": "forward_j", "footprint": "footprint_bits"}[criterion]
-        return min(full, key=lambda k: full[k][key]) if full else ""
+        return min(full, key=lambda k: full[k][keys[criterion]]) if full else ""
 
     def to_rows(self) -> list[dict[str, Any]]:
         """One row per (layer, encoding) plus one ``TOTAL`` row per encoding, for tables."""
@@ -201,12 +209,19 @@ def memory_report_tensors(
     (one size for all, or per tensor name); other tensors (biases, norms) are skipped. Weights are
     quantised with :func:`quantise_codes`.
     """
+    if not isinstance(tensors, Mapping):
+        raise TypeError(f"memory_report_tensors: expected a mapping name → tensor (e.g. model.state_dict() or "
+                        f"{{'fc': w}}), got {type(tensors).__name__}")
     if not 1 <= int(bits) <= 16:
         raise ValueError(f"bits must be in 1..16, got {bits}")
     layers = []
     for name, t in tensors.items():
         a = t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t)
-        if a.ndim not in (2, 4) or (a.ndim == 4 and a.shape[2] != a.shape[3]):
+        if a.ndim == 4 and a.shape[2] != a.shape[3]:
+            warnings.warn(f"tensor {name!r}: a {a.shape[2]}x{a.shape[3]} kernel is left out (the convolution "
+                          "encodings take square kernels)", UserWarning, stacklevel=2)
+            continue
+        if a.ndim not in (2, 4):
             continue
         try:
             codes = quantise_codes(a, bits)
@@ -270,6 +285,10 @@ def memory_report(
     if isinstance(deployment, (str, os.PathLike)):
         raise TypeError(f"memory_report takes a Deployment, not the path {str(deployment)!r}: pass "
                         "spikeforge.load(path)")
+    if not hasattr(deployment, "crossbar") or not hasattr(deployment, "effective_weights"):
+        raise TypeError(f"memory_report takes a Deployment, got {type(deployment).__name__} (for a model's "
+                        "weights: memory_report_tensors({name: tensor}, bits) or memory_report_module(model, "
+                        "bits))")
     if source not in ("crossbar", "effective"):
         raise ValueError("source must be 'crossbar' or 'effective'")
     layers = []

@@ -237,6 +237,9 @@ def extract_layers(model: nn.Sequential, input_shape: tuple[int, ...] = (1, 28, 
             shape = (c, h // k, w // k)
             continue
         if isinstance(m, nn.Linear):
+            if m.in_features != int(np.prod(shape)):
+                raise ValueError(f"module {i} (Linear) takes {m.in_features} inputs but receives {int(np.prod(shape))} "
+                                 f"(input_shape {tuple(input_shape)}; the features reaching it have shape {shape})")
             wt = m.weight.detach().double().numpy()
             bt = m.bias.detach().double().numpy() if m.bias is not None else np.zeros(wt.shape[0])
             pool = _pool_matrix(pending_pool) if pending_pool else None

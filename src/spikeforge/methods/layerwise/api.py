@@ -129,6 +129,27 @@ def convert(
     --ticks T|auto --dataset mnist --calib N --test N --keep F --method layerwise|normalisation --workers W
     --out DIR``: convert, write, evaluate (see module docstring). Returns the results dict.
 
+    Args:
+        model_path: a file written by :func:`save_model` (or a pickled ``nn.Sequential`` with ``allow_pickle``);
+            only named in messages when ``model`` is given.
+        constraints: ``"digital"`` (integer weights of ``chip``; a checked ``deployment.sfd`` is written and
+            simulated), ``"analog"`` (bounded real weights) or ``"hybrid"`` (real magnitudes on a few levels);
+            the last two are evaluated on the tick model.
+        out: folder for ``results.json`` (+ ``deployment.sfd`` or ``network.npz``).
+        chip: preset name or chip file for ``"digital"``.
+        ticks: the rate-coding window T, or ``"auto"`` (see below).
+        dataset, data_dir: calibration and test data (a name or a ``.npz`` file; see :func:`load_dataset`).
+        n_calib: training images drawn (seed 0) as calibration data (at most the training set).
+        n_test: the first test images evaluated (at most the test set).
+        keep: fraction of every hidden layer's neurons kept (node pruning).
+        method: ``"layerwise"`` (the solves) or ``"normalisation"`` (the data-based weight-normalisation
+            baseline, rounded onto the same constraints).
+        workers: processes for the per-neuron LPs.
+        model: an ``nn.Sequential`` to convert instead of reading ``model_path``.
+        log: called with one progress line at a time (``None``: silent).
+        max_gap: with ``ticks="auto"``, the accuracy gap to the ANN allowed (a fraction).
+        n_val: with ``ticks="auto"``, held-out training images the gap is measured on.
+
     ``ticks="auto"`` picks the shortest code of :data:`~spikeforge.methods.layerwise.ticks.CANDIDATE_TICKS`
     whose network is within ``max_gap`` (a fraction) of the ANN on ``n_val`` training images that are not
     calibration images (:func:`~spikeforge.methods.layerwise.ticks.choose_ticks`); the results record the
