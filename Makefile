@@ -30,6 +30,7 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/pytest
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
+	$(BIN)/python scripts/benchmarks_md.py --check
 	$(MAKE) bench-quick
 
 bench-quick: $(STAMP)

@@ -1,11 +1,13 @@
 """Render BENCHMARKS.md from the committed full results in benchmarks/results/*.json.
 
 Every number in BENCHMARKS.md comes from a results file, printed next to the command and commit that
-produced it; nothing is typed by hand. Run: ``python scripts/benchmarks_md.py`` (writes BENCHMARKS.md).
+produced it; nothing is typed by hand. Run: ``python scripts/benchmarks_md.py`` (writes BENCHMARKS.md and
+the side-by-side plot); ``--check`` only says whether the committed BENCHMARKS.md is what the results give.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -19,8 +21,9 @@ INTRO = """# Benchmarks
 Full results of the scripts in `benchmarks/`, rendered from `benchmarks/results/*.json` by
 `python scripts/benchmarks_md.py` — every number below is read from those files, with the command and the commit
 that produced it. `--quick` runs (what CI runs on every push) write to `benchmarks/results/quick/` and never over
-these files. Machine for the full runs unless a section says otherwise: the project's development machine,
-2 CPU cores (Intel Xeon), 24 GB RAM, no GPU, torch 2.13.0 CPU build.
+these files. Every section names the machine its run used (its `machine` field): the project's development
+machines have 2 CPU cores (an Intel Xeon or an AMD EPYC, by session), 24 GB RAM, no GPU, torch 2.13.0 CPU
+build; the GPU section ran on an NVIDIA H200.
 """
 
 ORDER = ["sim_throughput", "sim_throughput_cuda", "sim_ensembles", "sim_stochastic", "energy_calibration", "esser2015",
@@ -104,7 +107,7 @@ def section(name: str, data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def side_by_side_section() -> str:
+def side_by_side_section(plot: bool = True) -> str:
     """Every method on MNIST from the result files (``scripts/side_by_side.py``), and its plot."""
     sys.path.insert(0, str(ROOT / "scripts"))
     sys.path.insert(0, str(ROOT / "src"))
@@ -113,7 +116,8 @@ def side_by_side_section() -> str:
     table = side_by_side.rows(RESULTS)
     if not table:
         return ""
-    side_by_side.plot(table, RESULTS / "mnist_side_by_side.png")
+    if plot:
+        side_by_side.plot(table, RESULTS / "mnist_side_by_side.png")
     return "\n".join([
         "## MNIST: every method side by side", "", "<!-- --8<-- [start:side-by-side] -->",
         f"{len(table)} measured configurations of the full results below (accuracy from the simulator's spikes on "
@@ -123,8 +127,12 @@ def side_by_side_section() -> str:
         "", side_by_side.markdown(table), "", "<!-- --8<-- [end:side-by-side] -->", ""])
 
 
-def main() -> int:
-    parts = [INTRO, side_by_side_section()]
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true",
+                    help="write nothing; exit 1 if the committed BENCHMARKS.md differs from what the results give")
+    a = ap.parse_args(argv)
+    parts = [INTRO, side_by_side_section(plot=not a.check)]
     names = [n for n in ORDER if (RESULTS / f"{n}.json").exists()]
     names += sorted(p.stem for p in RESULTS.glob("*.json") if p.stem not in ORDER)
     missing = [n for n in ORDER if n not in names]
@@ -136,7 +144,12 @@ def main() -> int:
         parts.append(section(n, data))
     if missing:
         parts.append("## Not yet run in full\n\n" + "\n".join(f"- `benchmarks/{n}.py`" for n in missing) + "\n")
-    (ROOT / "BENCHMARKS.md").write_text("\n".join(parts))
+    text = "\n".join(parts)
+    if a.check:
+        same = (ROOT / "BENCHMARKS.md").read_text() == text
+        print("BENCHMARKS.md is " + ("up to date" if same else "stale: run python scripts/benchmarks_md.py"))
+        return 0 if same else 1
+    (ROOT / "BENCHMARKS.md").write_text(text)
     print(f"wrote BENCHMARKS.md ({len(names)} result files)")
     return 0
 
