@@ -149,6 +149,18 @@ def test_bn_predicate_shape() -> None:
     bn = torch.nn.BatchNorm2d(3).eval()
     s = torch.arange(-6.0, 6.0).reshape(1, 3, 2, 2)
     assert bn_predicate(s, bn).shape == s.shape
+    # the default evaluated BN is 1[s >= 0]: ties (s = 0) fire
+    assert torch.equal(bn_predicate(s, bn), s >= 0)
+    # by hand, per channel: 1[(s − μ)·γ/σ + β ≥ 0], ties at s = μ exact whatever σ: μ = (2, 1, −1),
+    # γ = (1, −1, 0.5), β = 0 → s ≥ 2, s ≤ 1, s ≥ −1
+    with torch.no_grad():
+        bn.running_mean[:] = torch.tensor([2.0, 1.0, -1.0])
+        bn.running_var[:] = torch.tensor([4.0, 9.0, 0.25])
+        bn.weight[:] = torch.tensor([1.0, -1.0, 0.5])
+        bn.bias[:] = 0.0
+    grid = torch.arange(-3.0, 4.0).view(1, 1, 7).expand(1, 3, 7)
+    want = torch.stack([grid[0, 0] >= 2, grid[0, 1] <= 1, grid[0, 2] >= -1])[None]
+    assert torch.equal(bn_predicate(grid, bn), want)
 
 
 def test_pipeline_run_on_digits(tmp_path: Path) -> None:

@@ -135,6 +135,15 @@ def test_static_core_policies() -> None:
     assert active.breakdown_uj["static_leakage"] == pytest.approx([0.008, 0.0], rel=1e-12)
     assert chip.breakdown_uj["static_leakage"] == pytest.approx([4096 * 0.004] * 2, rel=1e-12)
     assert any("all 3 deployment cores" in a for a in base.assumptions)
+    # "chip" charges the chips the placement spans: cores on chips 0 and 2 span 2 chips (8192 cores), not the
+    # 3 chips up to the highest index; without a deployment, the chips the core count needs
+    spread = Deployment.empty(TRUENORTH, 3, n_inputs=1, n_classes=1)
+    spread.placement[:, 0] = [0, 2, 2]
+    spread.placement[:, 1:] = [[0, 0], [0, 0], [0, 1]]
+    two = estimate_energy(counts(), TRUENORTH, spread, constants=k, static_cores="chip")
+    assert two.charged_cores.tolist() == [8192.0, 8192.0]
+    many = estimate_energy(counts(n_cores=4097), TRUENORTH, constants=k, static_cores="chip")
+    assert many.charged_cores.tolist() == [8192.0, 8192.0]
 
 
 def test_float_expected_counts_accepted() -> None:

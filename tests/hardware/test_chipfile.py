@@ -11,7 +11,7 @@ import pytest
 
 from helpers import random_deployment
 from spikeforge.cli import main
-from spikeforge.deploy import load, save
+from spikeforge.deploy import DeploymentError, load, save
 from spikeforge.energy import estimate_energy
 from spikeforge.energy.model import constants_for
 from spikeforge.hardware import LOIHI_LIKE, TRUENORTH, ChipFileError, ChipSpec, check, get_chip, load_chip, save_chip
@@ -134,7 +134,7 @@ def test_a_deployment_for_a_derived_chip_is_checked_saved_simulated_and_costed(t
     assert any("the truenorth preset's, with e_synaptic_event_j from the chip file" in a for a in rep.assumptions)
     # the same arrays claimed for TrueNorth itself are refused, naming the mismatch
     on_tn = dataclasses.replace(dep, chip=TRUENORTH)
-    with pytest.raises(Exception, match=r"crossbar: shape \(2, 512, 256\), expected \(2, 256, 256\)"):
+    with pytest.raises(DeploymentError, match=r"crossbar: shape \(2, 512, 256\), expected \(2, 256, 256\)"):
         check(on_tn)
 
 

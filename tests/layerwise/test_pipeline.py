@@ -23,8 +23,15 @@ def test_pipeline_run_digits(tmp_path):
     assert (tmp_path / "deployment.sfd").exists()
     dep = load(tmp_path / "deployment.sfd")
     assert dep.chip.name == "truenorth"
-    assert 0.0 <= res["snn_accuracy"] <= 1.0 and 0.0 <= res["agreement"] <= 1.0
     assert res["regime"] == "sequential"
+    # the reported accuracy is the deployment's on the simulator, and the conversion works (measured: SNN
+    # 87.5 %, 97.5 % agreement with the ANN on these 40 images)
+    from spikeforge.data import load_dataset, regular_encode
+    from spikeforge.sim import simulate
+
+    ds = load_dataset("digits")
+    assert res["snn_accuracy"] == simulate(dep, regular_encode(ds.x_test[:40], 8)).accuracy(ds.y_test[:40])
+    assert res["snn_accuracy"] >= 0.8 and res["agreement"] >= 0.9
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["snn_accuracy"] == res["snn_accuracy"]
 

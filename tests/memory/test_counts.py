@@ -7,8 +7,12 @@ import pytest
 
 from spikeforge.energy.memory import (
     BitmapEncoding,
+    ConvBitmap,
+    ConvCSR,
     CSREncoding,
     DenseCrossbar,
+    FuncBitmap,
+    FuncPure,
     FuncRowCol,
     MemoryEnergyConstants,
     access_energy_pj,
@@ -180,6 +184,41 @@ def test_func_rowcol_counts() -> None:
     enc.forward(x)
     c = enc.last_counts
     assert (mem(c, "kernel").reads, c.ops["acc"]) == (2, 4)
+
+
+def test_sparse_and_functional_conv_counts_and_footprints() -> None:
+    # one 3x3 plane with 2 non-zeros, 4-bit codes, a 3x3 map, one event at the centre (every target valid)
+    k = np.zeros((1, 1, 3, 3), dtype=np.int64)
+    k[0, 0, 0, 1], k[0, 0, 2, 2] = 2, -1
+    x = np.zeros((1, 3, 3))
+    x[0, 1, 1] = 1
+    # PB-CSR: (planes + 1) row pointers of P = ⌈log2 (nnz + 1)⌉ = 2 bits, entries of ⌈log2 9⌉ = 4 offset bits +
+    # 4 value bits: 2·2 + 2·8 = 20; the event reads both row pointers and both entries, decodes 2 targets
+    csr = ConvCSR(k, 4, (3, 3))
+    assert csr.footprint_bits == 20
+    csr.forward(x)
+    c = csr.last_counts
+    assert (mem(c, "rowptr").reads, mem(c, "entries").reads, c.ops["addr"]) == (2, 2, 2)
+    # PB-BMP: one index word [9-bit bitmap | 2-bit pointer] + 2 packed 4-bit values: 11 + 8 = 19; one index
+    # read (popcount 1), then the 2 values at pointer + rank
+    bmp = ConvBitmap(k, 4, (3, 3))
+    assert bmp.footprint_bits == 19
+    bmp.forward(x)
+    c = bmp.last_counts
+    assert (mem(c, "index").reads, mem(c, "values").reads, c.ops["popcnt"], c.ops["ptr"]) == (1, 2, 1, 2)
+    # Func-BMP: the dense kernel (9 × 4 bits) + a 9-bit bitmap: 45; one bitmap read, the 2 set weights read at
+    # their computed addresses (weight address + target address each)
+    fbm = FuncBitmap(k, 4, (3, 3))
+    assert fbm.footprint_bits == 45
+    fbm.forward(x)
+    c = fbm.last_counts
+    assert (mem(c, "bitmap").reads, mem(c, "kernel").reads, c.ops["addr"]) == (1, 2, 4)
+    # Func-Pure: the dense kernel alone (36 bits); all 9 weights read, zeros included: 9 accumulates, 18 addresses
+    pure = FuncPure(k, 4, (3, 3))
+    assert pure.footprint_bits == 36
+    pure.forward(x)
+    c = pure.last_counts
+    assert (mem(c, "kernel").reads, c.ops["acc"], c.ops["addr"]) == (9, 9, 18)
 
 
 def test_bank_rows() -> None:

@@ -108,10 +108,20 @@ def test_truenorth_footprint_counts_hardware_bits() -> None:
     assert (per_neuron["stochastic_synapse"], per_neuron["stochastic_leak"], per_neuron["threshold_mask"],
             per_neuron["leak_reversal"]) == (4, 1, 5, 1)
     assert "stochastic_synapse" not in core_storage_bits(LOIHI_LIKE.core, 1)
+    # footprint.md's table by hand: 164 bits per neuron (36 + 9 + 18 + 18 + 2 + 19 + 3 + 5 + 5 + 20 + 29),
+    # 65 536 crossbar + 512 axon-type bits; state 256 x 20 membrane + 256 x 16 scheduler bits
     d = Deployment.empty(TRUENORTH, 3, 1, 1)
+    d.enabled[0, :5] = True
+    d.core_labels = ["a[0]", "a[1]", "b[0]"]
     fp = Footprint()(d)
-    assert fp["bytes"] == 3 * sum(fp["bits_per_core"].values()) // 8
-    assert fp["bytes"] < fp["parameter_bytes"] + fp["state_bytes"] + 1
+    assert fp["bits_per_core"]["membrane"] == 256 * 20 and fp["bits_per_core"]["scheduler"] == 256 * 16
+    per_core_bits = 65536 + 512 + 256 * 164 + 256 * 20 + 256 * 16
+    assert per_core_bits == 117248 and sum(fp["bits_per_core"].values()) == per_core_bits
+    assert fp["bytes"] == 3 * 117248 // 8 == 43968
+    assert fp["parameter_bytes"] == 3 * (65536 + 512 + 256 * 164) // 8 and fp["state_bytes"] == 3 * 9216 // 8
+    assert fp["per_layer_bytes"] == {"a": 29312, "b": 14656}
+    # the float32 port: 256 weights into each of the 5 enabled neurons, + bias, threshold, membrane, 4 bytes each
+    assert fp["float32_equivalent_bytes"] == 4 * (256 * 5 + 3 * 5) == 5180
 
 
 @pytest.mark.parametrize(
@@ -135,3 +145,25 @@ def test_metrics_rows_for_a_table() -> None:
 
     rows = dict(metrics_rows(compute_metrics(two_neuron_core())))  # static only: workload rows are n/a
     assert rows["footprint (bytes on chip)"] > 0 and rows["activation sparsity"] == "n/a"
+
+
+def test_connection_sparsity_by_hand() -> None:
+    from spikeforge.metrics import ConnectionSparsity
+
+    # core 0 ("a"): 2 enabled neurons; 3 set bits, one of them on an axon whose type weight is 0 for neuron 1
+    # core 1 ("b"): 1 enabled neuron, no set bit; a set bit into a disabled neuron counts for the crossbar only
+    d = Deployment.empty(TRUENORTH, 2, 1, 1)
+    d.core_labels = ["a[0]", "b[0]"]
+    d.enabled[0, :2] = True
+    d.enabled[1, 0] = True
+    d.axon_type[0, :3] = [0, 0, 1]
+    d.weights[0, 0] = [1, 2, 0, 0]
+    d.weights[0, 1] = [1, 0, 0, 0]
+    d.crossbar[0, 0, 0] = d.crossbar[0, 2, 0] = d.crossbar[0, 2, 1] = 1  # W_eff: (0,0)=1, (2,0)=2, (2,1)=0
+    d.crossbar[1, 5, 7] = 1  # neuron 7 of core 1 is disabled
+    cs = ConnectionSparsity()(d)
+    assert cs["weights"] == 256 * 2 + 256 * 1
+    assert cs["zero_weights"] == 768 - 2  # two non-zero effective weights
+    assert cs["connection_sparsity"] == pytest.approx(766 / 768)
+    assert cs["per_layer"] == {"a": pytest.approx(510 / 512), "b": 1.0}
+    assert cs["crossbar_sparsity"] == pytest.approx(1 - 4 / (2 * 256 * 256))

@@ -157,7 +157,7 @@ def load(path: str | os.PathLike[str], *, check_rules: bool = True) -> Deploymen
         with zipfile.ZipFile(path) as zf:
             bad = zf.testzip()
             if bad is not None:
-                raise DeploymentFileError(f"{path}: member {bad!r} is corrupt (CRC mismatch)")
+                raise DeploymentFileError(f"{path}: member {bad!r} is corrupt (its header or its CRC check fails)")
             try:
                 manifest = json.loads(zf.read("manifest.json"))
             except KeyError:
