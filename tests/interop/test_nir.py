@@ -363,3 +363,11 @@ def test_nir_files_are_read_in_a_child_that_cannot_hang_the_caller(tmp_path: Pat
     with pytest.raises(NIRReadError, match=r"stuck.nir: reading it did not finish in 2 s"):
         read_graph(fifo, timeout_s=2)
     assert time.perf_counter() - t0 < 30
+
+
+def test_a_missing_edge_is_named_through_the_extra_io_nodes() -> None:
+    g = deployment_to_nir(chain_if_deployment(4), embed=False)
+    cut = nir.NIRGraph(nodes=g.nodes, edges=[e for e in g.edges if e[1] != "output"], metadata=g.metadata)
+    with pytest.raises(NIRImportError, match=r"found 2 \(input, input_output\) and 2 \(output, output_core2\); .* "
+                                             r"usually means a missing edge"):
+        import_nir(cut, CHIP)

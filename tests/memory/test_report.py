@@ -35,6 +35,19 @@ def test_memory_report_deployment() -> None:
         memory_report("x.sfd")
 
 
+def test_memory_report_names_the_known_cheapest_encoding() -> None:
+    # a full 1-bit crossbar: the dense array is the smallest and the cheapest to run (a bitmap adds the
+    # values, an index the column of every synapse); one synapse on the core: the index-based layout wins
+    full = Deployment.empty("truenorth", 1, 10, 10)
+    full.crossbar[:] = 1
+    one = Deployment.empty("truenorth", 1, 10, 10)
+    one.crossbar[0, 3, 5] = 1
+    for dep, want in ((full, "Crossbar"), (one, "PB-CSR")):
+        rep = memory_report(dep)
+        assert [rep.cheapest(c) for c in ("footprint", "training", "inference")] == [want] * 3
+    assert memory_report(one).layers[0].results[0].footprint_bits == 256 * 256  # the crossbar does not shrink
+
+
 def test_memory_report_tensors() -> None:
     rep = memory_report_tensors({"fc.weight": torch.randn(8, 12), "conv.weight": torch.randn(3, 1, 3, 3),
                                  "fc.bias": torch.randn(8)}, bits=4, conv_input_hw=(6, 6))

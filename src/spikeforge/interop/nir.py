@@ -847,7 +847,10 @@ def nir_to_deployment(
     ins = [k for k, v in nodes.items() if isinstance(v, nir.Input)]
     outs = [k for k, v in nodes.items() if isinstance(v, nir.Output)]
     if len(ins) != 1 or len(outs) != 1:
-        raise NIRImportError(f"expected one Input and one Output node, found {len(ins)} and {len(outs)}")
+        raise NIRImportError(
+            f"expected one Input and one Output node, found {len(ins)} ({', '.join(ins)}) and {len(outs)} "
+            f"({', '.join(outs)}); NIR gives a node with no incoming or no outgoing edge an Input or Output of its "
+            "own, so an extra one usually means a missing edge")
     in_name, out_name = ins[0], outs[0]
     in_shape = tuple(int(s) for s in np.asarray(next(iter(nodes[in_name].input_type.values()))).reshape(-1))
     k_n = int(np.prod(in_shape)) if in_shape else 0
